@@ -1,0 +1,11 @@
+/** Class brands that survive two copies of the package in one process (ESM and CJS side by side). */
+export function brandClass(Class: abstract new (...args: never[]) => unknown, name: string): void {
+  const key = Symbol.for(`ipfi.${name}`)
+  Object.defineProperty(Class.prototype, key, { value: true })
+  Object.defineProperty(Class, Symbol.hasInstance, {
+    value: (x: unknown) => typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[key] === true,
+  })
+}
+
+/** Passed to constructors that users should not call: handles come from channel(), not `new`. */
+export const INTERNAL: unique symbol = Symbol('ipfi.internal')

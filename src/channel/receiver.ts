@@ -1,0 +1,177 @@
+import { HANDLE } from '../codec/walk.js'
+import { ConnectionLostError, DisconnectedError, HandleError, TimeoutError } from '../errors.js'
+import type { HandleAccess } from '../link/handles.js'
+import { waitBegin, waitEnd } from '../link/keepalive.js'
+import type { Cap, Port, Waiter } from '../link/port.js'
+import { INTERNAL, brandClass } from './brand.js'
+
+export interface RecvOptions {
+  /** Reject with `TimeoutError` after this many milliseconds. */
+  timeout?: number
+  /** Reject with `signal.reason` when aborted. */
+  signal?: AbortSignal
+}
+
+export type TryRecvResult<T> = { ok: true; value: T } | { ok: false; reason: 'empty' | 'disconnected' }
+
+const LIVE = 0
+const MOVED = 1
+const CLOSED = 2
+
+/**
+ * The receiving end of a channel. Messages come out in the order they were sent (per sender and
+ * process). Once every sender is closed and the queue is drained, `recv` rejects with
+ * `DisconnectedError` (`ConnectionLostError` if the last senders went down with a link).
+ *
+ * A Receiver can be sent inside a message to another process, even with messages queued: they move
+ * with it in order, and messages still in flight to its old place follow it.
+ */
+export class Receiver<T> {
+  #port: Port | null
+  #state = LIVE
+  #movedTo = ''
+
+  /** @internal Receivers come from `channel()` or arrive in messages. */
+  constructor(token: typeof INTERNAL, port: Port) {
+    if (token !== INTERNAL) throw new TypeError('use channel() to make a channel')
+    this.#port = port
+  }
+
+  /** The next message. Rejects with `DisconnectedError` once every sender is gone and the queue is empty. */
+  recv(options?: RecvOptions): Promise<T> {
+    let port: Port
+    try {
+      port = this.#live()
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    const e = port.take()
+    if (e) return Promise.resolve(e.value as T)
+    if (port.disconnected) return Promise.reject(port.disconnectedError())
+    return waitOn(port, options) as Promise<T>
+  }
+
+  /** A message if one is queued now; never waits. */
+  tryRecv(): TryRecvResult<T> {
+    const port = this.#live()
+    const e = port.take()
+    if (e) return { ok: true, value: e.value as T }
+    return { ok: false, reason: port.disconnected ? 'disconnected' : 'empty' }
+  }
+
+  /** Messages queued here now. */
+  get size(): number {
+    return this.#port?.queued ?? 0
+  }
+
+  /** Close the receiver (idempotent): queued messages are dropped and every sender learns it. */
+  close(): void {
+    if (this.#state !== LIVE) return
+    this.#state = CLOSED
+    const port = this.#port!
+    this.#port = null
+    port.closeReceiver()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /**
+   * Iterate until the channel is disconnected and drained. Ends normally on `DisconnectedError`;
+   * throws `ConnectionLostError` if the channel went down with a link. Breaking out of the loop
+   * leaves the receiver open.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.recv()
+      } catch (e) {
+        if (e instanceof DisconnectedError && !(e instanceof ConnectionLostError)) return
+        throw e
+      }
+    }
+  }
+
+  get [HANDLE](): HandleAccess {
+    return {
+      kind: 'receiver',
+      check: () => {
+        const port = this.#live()
+        if (port.hasWaiters) throw new HandleError('this Receiver cannot move while a recv() is pending on it')
+        return port
+      },
+      detach: (): Cap => this.#take('was moved into a message'),
+    }
+  }
+
+  /** @internal Hand the port to a ReceiverSet (the receiver becomes unusable). */
+  [INTERNAL](): Port {
+    const port = this.#live()
+    if (port.hasWaiters) throw new HandleError('this Receiver cannot join a ReceiverSet while a recv() is pending on it')
+    return this.#take('was added to a ReceiverSet').port
+  }
+
+  #take(why: string): Cap {
+    const port = this.#live()
+    this.#state = MOVED
+    this.#movedTo = why
+    this.#port = null
+    return { kind: 'receiver', port }
+  }
+
+  #live(): Port {
+    if (this.#state === LIVE) return this.#port!
+    throw new HandleError(this.#state === MOVED ? `this Receiver ${this.#movedTo}` : 'this Receiver is closed')
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Receiver'
+  }
+}
+brandClass(Receiver, 'Receiver')
+
+/** @internal */
+export function receiverFromPort<T>(port: Port): Receiver<T> {
+  return new Receiver<T>(INTERNAL, port)
+}
+
+/** Wait for the next entry on a home port, with timeout and abort; nothing is lost if we give up. */
+function waitOn(port: Port, options: RecvOptions | undefined): Promise<unknown> {
+  const signal = options?.signal
+  if (signal?.aborted) return Promise.reject(signal.reason)
+  const timeout = options?.timeout
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined
+    const done = () => {
+      if (timer) clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      waitEnd()
+    }
+    const w: Waiter = {
+      resolve(e) {
+        done()
+        resolve(e.value)
+      },
+      reject(err) {
+        done()
+        reject(err)
+      },
+    }
+    const onAbort = () => {
+      port.removeWaiter(w)
+      done()
+      reject(signal!.reason)
+    }
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        port.removeWaiter(w)
+        done()
+        reject(new TimeoutError(`recv timed out after ${timeout} ms`))
+      }, timeout)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    port.addWaiter(w)
+    waitBegin()
+  })
+}

@@ -1,0 +1,97 @@
+import { DisconnectedError, TimeoutError } from '../errors.js'
+import { waitBegin, waitEnd } from '../link/keepalive.js'
+import type { Port } from '../link/port.js'
+import { INTERNAL, brandClass } from './brand.js'
+import type { RecvOptions, Receiver } from './receiver.js'
+
+export type SelectEvent<T> = { id: number; kind: 'message'; value: T } | { id: number; kind: 'closed' }
+
+/**
+ * Wait on many receivers at once. `add` takes the receiver over (the Receiver object becomes
+ * unusable) and returns its id. `select` resolves with one or more events: at most one message per
+ * receiver per call, and a `closed` event after a channel's last message, when it leaves the set.
+ */
+export class ReceiverSet<T = unknown> {
+  #ports = new Map<number, Port>()
+  #nextId = 1
+  #wake: (() => void) | null = null
+
+  add(receiver: Receiver<T>): number {
+    const port = receiver[INTERNAL]()
+    const id = this.#nextId++
+    this.#ports.set(id, port)
+    port.watcher = () => this.#wake?.()
+    return id
+  }
+
+  get size(): number {
+    return this.#ports.size
+  }
+
+  /** Events available now (possibly none); never waits. */
+  trySelect(): SelectEvent<T>[] {
+    const events: SelectEvent<T>[] = []
+    for (const [id, port] of this.#ports) {
+      const e = port.take()
+      if (e) events.push({ id, kind: 'message', value: e.value as T })
+      else if (port.disconnected) {
+        events.push({ id, kind: 'closed' })
+        this.#ports.delete(id)
+        port.watcher = null
+        port.closeReceiver()
+      }
+    }
+    return events
+  }
+
+  /** Wait for at least one event. Rejects with `DisconnectedError` if the set is empty. */
+  select(options?: RecvOptions): Promise<SelectEvent<T>[]> {
+    const now = this.trySelect()
+    if (now.length) return Promise.resolve(now)
+    if (this.#ports.size === 0) return Promise.reject(new DisconnectedError('the ReceiverSet is empty'))
+    if (this.#wake) return Promise.reject(new Error('another select() is already waiting on this ReceiverSet'))
+    const signal = options?.signal
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const done = () => {
+        this.#wake = null
+        if (timer) clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        waitEnd()
+      }
+      const onAbort = () => {
+        done()
+        reject(signal!.reason)
+      }
+      this.#wake = () => {
+        const events = this.trySelect()
+        if (!events.length) return
+        done()
+        resolve(events)
+      }
+      if (options?.timeout !== undefined) {
+        timer = setTimeout(() => {
+          done()
+          reject(new TimeoutError(`select timed out after ${options.timeout} ms`))
+        }, options.timeout)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      waitBegin()
+    })
+  }
+
+  /** Close every receiver in the set. */
+  close(): void {
+    for (const port of this.#ports.values()) {
+      port.watcher = null
+      port.closeReceiver()
+    }
+    this.#ports.clear()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+}
+brandClass(ReceiverSet, 'ReceiverSet')

@@ -1,0 +1,111 @@
+import { HANDLE } from '../codec/walk.js'
+import { HandleError } from '../errors.js'
+import type { HandleAccess } from '../link/handles.js'
+import type { Cap, Port } from '../link/port.js'
+import { INTERNAL, brandClass } from './brand.js'
+import { localEntry } from './transfer.js'
+
+type Connector = (name: string, options?: object) => Promise<Sender<unknown>>
+let connector: Connector | null = null
+/** The process layer supplies `Sender.connect` (it owns sockets); see process/one-shot.ts. */
+export function setConnector(c: Connector): void {
+  connector = c
+}
+
+const LIVE = 0
+const MOVED = 1
+const CLOSED = 2
+
+/**
+ * The sending end of a channel. `send` never blocks. Clone it to have more senders; the channel is
+ * disconnected for its receiver once every sender, everywhere, is closed.
+ *
+ * A Sender can be sent inside any message, to any process: that moves it (this object becomes
+ * unusable) and the message carries a working sender. Send `tx.clone()` to keep one.
+ */
+export class Sender<T> {
+  #port: Port | null
+  #state = LIVE
+
+  /** @internal Senders come from `channel()`, `clone()`, or arrive in messages. */
+  constructor(token: typeof INTERNAL, port: Port) {
+    if (token !== INTERNAL) throw new TypeError('use channel() to make a channel')
+    this.#port = port
+  }
+
+  /** Connect to a `OneShotServer` by its name; resolves once the link is up. */
+  static connect<T>(name: string, options?: { timeout?: number }): Promise<Sender<T>> {
+    if (!connector) return Promise.reject(new Error('ipfi: Sender.connect is not available in this build'))
+    return connector(name, options) as Promise<Sender<T>>
+  }
+
+  /** Send a value. Throws `DisconnectedError` if the receiver is known to be closed. */
+  send(value: T): void {
+    const port = this.#live()
+    if (port.receiverGone) throw port.goneError()
+    const route = port.route
+    if (route) route.link.sendValue(route, value, port)
+    else port.push(localEntry(value, port))
+  }
+
+  /** Another sender for the same channel. */
+  clone(): Sender<T> {
+    const port = this.#live()
+    port.addSender()
+    return new Sender<T>(INTERNAL, port)
+  }
+
+  /** Close this sender (idempotent). When the last one closes, the receiver sees the disconnect. */
+  close(): void {
+    if (this.#state !== LIVE) {
+      this.#state = this.#state === MOVED ? MOVED : CLOSED
+      return
+    }
+    this.#state = CLOSED
+    const port = this.#port!
+    this.#port = null
+    port.releaseSender()
+  }
+
+  /** Whether the receiver is known to be gone (a send would throw). */
+  get isDisconnected(): boolean {
+    const p = this.#port
+    return !p || p.receiverGone
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  get [HANDLE](): HandleAccess {
+    return {
+      kind: 'sender',
+      check: () => this.#live(),
+      detach: (): Cap => {
+        const port = this.#live()
+        this.#state = MOVED
+        this.#port = null
+        return { kind: 'sender', port }
+      },
+    }
+  }
+
+  #live(): Port {
+    if (this.#state === LIVE) return this.#port!
+    throw new HandleError(
+      this.#state === MOVED
+        ? 'this Sender was moved into a message (send tx.clone() to keep one)'
+        : 'this Sender is closed',
+    )
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Sender'
+  }
+}
+brandClass(Sender, 'Sender')
+
+/** @internal Adopt a reference the caller already counted. */
+export function senderFromPort<T>(port: Port): Sender<T> {
+  return new Sender<T>(INTERNAL, port)
+}

@@ -1,0 +1,32 @@
+/**
+ * Sending in-process: the value itself is delivered (no copy). Handles inside it still move, as they
+ * would across a wire: each occurrence is replaced by a fresh handle and the original becomes unusable.
+ * Containers are copied only on the path to a handle.
+ */
+import { HANDLE, walk, type Branded } from '../codec/walk.js'
+import { checkHandles, commitHandles, wrapCap } from '../link/handles.js'
+import type { Entry, Port } from '../link/port.js'
+
+class Slot {
+  readonly [HANDLE] = true
+  constructor(readonly index: number) {}
+}
+
+export function localEntry(value: unknown, target: Port): Entry {
+  if (typeof value !== 'object' || value === null) {
+    if (typeof value === 'function' || typeof value === 'symbol') walk(value, { handle: (h) => h }) // throws the usual error
+    return { value, handles: null }
+  }
+  const found: Branded[] = []
+  const slotted = walk(value, {
+    handle(h) {
+      found.push(h)
+      return new Slot(found.length - 1)
+    },
+  })
+  if (found.length === 0) return { value, handles: null }
+  checkHandles(found, target)
+  const handles = commitHandles(found).map(wrapCap)
+  const delivered = walk(slotted, { handle: (s) => handles[(s as unknown as Slot).index] })
+  return { value: delivered, handles }
+}

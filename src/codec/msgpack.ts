@@ -1,0 +1,118 @@
+/**
+ * The value codec: MessagePack (msgpackr) plus three ipfi tags. A tag is msgpackr's convention of a
+ * fixext 1 (`d4 TT 00`) followed by one MessagePack value:
+ *   0x01 handle  -> an unsigned index into the frame's handle (capability) table
+ *   0x02 Map     -> an array [k0, v0, k1, v1, ...]
+ *   0x03 Error   -> a record { name, message, stack?, cause?, errors?, fields? }
+ * msgpackr's own tags are kept for Set (0x73), typed arrays (0x74), RegExp (0x78), big integers
+ * (0x42), undefined (d4 00 00) and Date (timestamp, -1). Record definitions (msgpackr's 0x72) are
+ * refused on decode: they would make the decoder generate code from bytes the peer chose.
+ */
+import { Packr, Unpackr, addExtension } from 'msgpackr'
+import { ProtocolError, UnsupportedValueError } from '../errors.js'
+import { errorToRecord, recordToError } from './error-record.js'
+import { walk, type Branded } from './walk.js'
+
+export const TAG_HANDLE = 0x01
+export const TAG_MAP = 0x02
+export const TAG_ERROR = 0x03
+
+class HandleTag {
+  constructor(readonly index: number) {}
+}
+class MapTag {
+  constructor(readonly entries: unknown[]) {}
+}
+
+/** What decode() calls for each handle reference it meets, with the table index. */
+type HandleReader = (index: number) => unknown
+let readHandle: HandleReader | null = null
+
+addExtension({ Class: HandleTag, type: TAG_HANDLE, write: (h: HandleTag) => h.index, read: (i: unknown) => {
+  if (!readHandle) throw new ProtocolError('handle reference where none may appear')
+  if (typeof i !== 'number' || !Number.isInteger(i) || i < 0) throw new ProtocolError('malformed handle reference')
+  return readHandle(i)
+} })
+addExtension({ Class: MapTag, type: TAG_MAP, write: (m: MapTag) => m.entries, read: (a: unknown) => {
+  if (!Array.isArray(a) || a.length % 2 !== 0) throw new ProtocolError('malformed Map')
+  const m = new Map()
+  for (let i = 0; i < a.length; i += 2) m.set(a[i], a[i + 1])
+  return m
+} })
+addExtension({ Class: Error, type: TAG_ERROR, write: errorToRecord, read: recordToError })
+
+/** Refuses msgpackr record definitions: any numeric index written into it throws. */
+const noRecords = new Proxy([] as {}[], {
+  set(target, key, value) {
+    if (typeof key === 'string' && /^-?\d+$/.test(key)) throw new ProtocolError('msgpackr record extension is not part of the ipfi protocol')
+    ;(target as unknown as Record<string | symbol, unknown>)[key] = value
+    return true
+  },
+})
+
+const packr = new Packr({ useRecords: false, moreTypes: true, useBigIntExtension: true, useToJSON: false })
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: true, structures: noRecords })
+
+/** Above this size, msgpackr's shared output buffer is dropped after use so it is not kept alive. */
+const LARGE = 1 << 20
+
+/** Encode a value already prepared by `prepareForWire` (no handles or Maps left in it). */
+export function encodePrepared(prepared: unknown): Buffer {
+  const out = packr.pack(prepared)
+  if (out.length > LARGE) packr.useBuffer(Buffer.allocUnsafeSlow(8192))
+  return out
+}
+
+export interface Encoded {
+  payload: Buffer
+  /** The handles found, in table order: `payload` refers to them by index. */
+  handles: Branded[]
+}
+
+/**
+ * Encode `value` for a wire. Handles are collected (not moved: the caller commits the move once the
+ * whole message is known to be sendable) and replaced by their index.
+ */
+export function encode(value: unknown): Encoded {
+  const handles: Branded[] = []
+  const prepared = walk(value, {
+    handle(h) {
+      handles.push(h)
+      return new HandleTag(handles.length - 1)
+    },
+    map: (entries) => new MapTag(entries),
+  })
+  let payload: Buffer
+  try {
+    payload = encodePrepared(prepared)
+  } catch (e) {
+    if (e instanceof RangeError && /call stack/i.test(e.message)) throw new UnsupportedValueError('value is too deeply nested', { cause: e })
+    throw new UnsupportedValueError(`value cannot be encoded: ${(e as Error).message}`, { cause: e })
+  }
+  return { payload, handles }
+}
+
+/**
+ * Decode one value. `onHandle(i)` supplies the object for handle table entry `i`. Anything
+ * malformed throws `ProtocolError`.
+ */
+export function decode(bytes: Uint8Array, onHandle: HandleReader | null): unknown {
+  const previous = readHandle
+  readHandle = onHandle
+  try {
+    return unpackr.unpack(bytes)
+  } catch (e) {
+    if (e instanceof ProtocolError) throw e
+    throw new ProtocolError(`undecodable message: ${(e as Error).message}`, { cause: e })
+  } finally {
+    readHandle = previous
+  }
+}
+
+/** Plain MessagePack (for control frames): no handles, no ipfi-specific meaning. */
+export function encodePlain(value: unknown): Buffer {
+  return encodePrepared(value)
+}
+export function decodePlain(bytes: Uint8Array): unknown {
+  return decode(bytes, null)
+}

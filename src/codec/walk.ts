@@ -1,0 +1,111 @@
+/**
+ * One walk over a value before it is sent: it finds the handles inside (senders, receivers, and
+ * anything else that carries the `HANDLE` brand), rejects what cannot be sent, and returns the value
+ * with each handle replaced by what the caller chooses. Containers are copied only on the path to
+ * something that was replaced, so a value without handles comes back as the very same object.
+ */
+import { UnsupportedValueError } from '../errors.js'
+
+/** The brand every transferable handle carries (shared by every copy of the package). */
+export const HANDLE = Symbol.for('ipfi.handle')
+
+export interface Branded {
+  [HANDLE]: unknown
+}
+
+export function isHandle(x: unknown): x is Branded {
+  return typeof x === 'object' && x !== null && (x as Partial<Branded>)[HANDLE] !== undefined
+}
+
+export interface WalkOptions {
+  /** Called for every handle occurrence; returns what stands in its place. */
+  handle(h: Branded): unknown
+  /** Called for every Map (after its entries were walked); returns what stands in its place. */
+  map?(entries: unknown[], original: Map<unknown, unknown>): unknown
+}
+
+const MAX_DEPTH = 512
+
+export function walk(value: unknown, options: WalkOptions): unknown {
+  return visit(value, options, 0)
+}
+
+function visit(value: unknown, o: WalkOptions, depth: number): unknown {
+  switch (typeof value) {
+    case 'object':
+      break
+    case 'function':
+      throw new UnsupportedValueError(
+        'a function cannot be sent through a channel (expose() an object, or pass it as a procedure callback)',
+      )
+    case 'symbol':
+      throw new UnsupportedValueError('a symbol cannot be sent through a channel')
+    default:
+      return value
+  }
+  if (value === null) return value
+  if (depth > MAX_DEPTH) throw new UnsupportedValueError(`value is nested deeper than ${MAX_DEPTH} levels, or is cyclic`)
+  const obj = value as object
+  if ((obj as Partial<Branded>)[HANDLE] !== undefined) return o.handle(obj as Branded)
+  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || obj instanceof Date || obj instanceof RegExp || obj instanceof Error) {
+    return obj
+  }
+  const d = depth + 1
+  if (Array.isArray(obj)) {
+    let copy: unknown[] | undefined
+    for (let i = 0; i < obj.length; i++) {
+      const v = obj[i]
+      const w = visit(v, o, d)
+      if (w !== v && !copy) copy = obj.slice(0, i)
+      if (copy) copy.push(w)
+    }
+    return copy ?? obj
+  }
+  if (obj instanceof Map) {
+    let changed = false
+    const entries: unknown[] = []
+    for (const [k, v] of obj) {
+      const k2 = visit(k, o, d)
+      const v2 = visit(v, o, d)
+      if (k2 !== k || v2 !== v) changed = true
+      entries.push(k2, v2)
+    }
+    if (o.map) return o.map(entries, obj)
+    if (!changed) return obj
+    const m = new Map()
+    for (let i = 0; i < entries.length; i += 2) m.set(entries[i], entries[i + 1])
+    return m
+  }
+  if (obj instanceof Set) {
+    let changed = false
+    const items: unknown[] = []
+    for (const v of obj) {
+      const w = visit(v, o, d)
+      if (w !== v) changed = true
+      items.push(w)
+    }
+    return changed ? new Set(items) : obj
+  }
+  if (obj instanceof Promise || obj instanceof WeakMap || obj instanceof WeakSet) {
+    throw new UnsupportedValueError(`a ${obj.constructor.name} cannot be sent through a channel`)
+  }
+  let copy: Record<string, unknown> | undefined
+  const keys = Object.keys(obj)
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!
+    const v = (obj as Record<string, unknown>)[k]
+    const w = visit(v, o, d)
+    if (w !== v && !copy) {
+      copy = {}
+      for (let j = 0; j < i; j++) setOwn(copy, keys[j]!, (obj as Record<string, unknown>)[keys[j]!])
+    }
+    if (copy) setOwn(copy, k, w)
+  }
+  return copy ?? obj
+}
+
+/** Assign an own property, even one named `__proto__`, without touching the prototype. */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true })
+  else target[key] = value
+}

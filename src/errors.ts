@@ -1,0 +1,89 @@
+/**
+ * The errors ipfi throws. Each class is branded with a `Symbol.for` key so that
+ * `instanceof` works across two copies of the package (ESM and CJS loaded side by side).
+ */
+
+const brandKey = (name: string) => Symbol.for(`ipfi.${name}`)
+
+function branded<T extends abstract new (...args: any[]) => Error>(Base: T, name: string): void {
+  const key = brandKey(name)
+  Object.defineProperty(Base.prototype, key, { value: true })
+  Object.defineProperty(Base, Symbol.hasInstance, {
+    value(this: unknown, x: unknown) {
+      return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[key] === true
+    },
+  })
+}
+
+/** The other end of a channel is gone: every sender closed, or the receiver closed. */
+export class DisconnectedError extends Error {
+  override name = 'DisconnectedError'
+  readonly code: string = 'ERR_IPFI_DISCONNECTED'
+}
+branded(DisconnectedError, 'DisconnectedError')
+
+/**
+ * The link a channel crossed died: the peer process exited or was killed, the socket closed,
+ * or the peer broke the protocol. `cause` says why (for a child process: `{ code, signal }`).
+ * It is a `DisconnectedError`, so code that only cares about "the other end is gone" catches both.
+ */
+export class ConnectionLostError extends DisconnectedError {
+  override name = 'ConnectionLostError'
+  override readonly code = 'ERR_IPFI_CONNECTION_LOST'
+}
+branded(ConnectionLostError, 'ConnectionLostError')
+
+/** The peer sent something that breaks the protocol; the link it came over is closed. */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError'
+  readonly code = 'ERR_IPFI_PROTOCOL'
+}
+branded(ProtocolError, 'ProtocolError')
+
+/** A configured limit was exceeded (frame size, handles per message, table sizes, ...). */
+export class LimitExceededError extends Error {
+  override name = 'LimitExceededError'
+  readonly code = 'ERR_IPFI_LIMIT_EXCEEDED'
+}
+branded(LimitExceededError, 'LimitExceededError')
+
+/** A `recv`, `select` or call did not complete within its `timeout`. */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError'
+  readonly code = 'ERR_IPFI_TIMEOUT'
+}
+branded(TimeoutError, 'TimeoutError')
+
+/**
+ * A handle was used after it was moved (sent inside a message, or added to a ReceiverSet)
+ * or closed; or a value cannot be sent (a function, a symbol, a cycle, a receiver that is busy).
+ */
+export class HandleError extends TypeError {
+  override name = 'HandleError'
+  readonly code = 'ERR_IPFI_HANDLE'
+}
+branded(HandleError, 'HandleError')
+
+/** Thrown by `encode` for values the wire cannot carry. */
+export class UnsupportedValueError extends TypeError {
+  override name = 'UnsupportedValueError'
+  readonly code = 'ERR_IPFI_UNSUPPORTED_VALUE'
+}
+branded(UnsupportedValueError, 'UnsupportedValueError')
+
+/** Build the error a channel reports once it learns its other end is gone. */
+export function disconnected(message: string, lostCause?: unknown): DisconnectedError {
+  return lostCause === undefined
+    ? new DisconnectedError(message)
+    : new ConnectionLostError(`${message}: ${describeCause(lostCause)}`, { cause: lostCause })
+}
+
+export function describeCause(cause: unknown): string {
+  if (cause instanceof Error) return cause.message
+  if (typeof cause === 'object' && cause !== null && 'code' in cause && 'signal' in cause) {
+    const c = cause as { code: number | null; signal: string | null; pid?: number; threadId?: number }
+    const who = c.pid !== undefined ? `process ${c.pid}` : c.threadId !== undefined ? `worker thread ${c.threadId}` : 'the peer'
+    return c.signal ? `${who} was killed by ${c.signal}` : `${who} exited with code ${c.code}`
+  }
+  return String(cause)
+}

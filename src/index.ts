@@ -1,0 +1,40 @@
+/**
+ * ipfi: typed channels that cross threads, processes and any byte stream, with handles that travel
+ * inside messages. Layers, each importing only from those above it in this list:
+ *   errors, codec -> wire -> link -> channel -> process
+ */
+export {
+  DisconnectedError,
+  ConnectionLostError,
+  ProtocolError,
+  LimitExceededError,
+  TimeoutError,
+  HandleError,
+  UnsupportedValueError,
+} from './errors.js'
+export { registerErrorClass } from './codec/index.js'
+export type { Wire } from './wire/index.js'
+export { duplexWire, messagePortWire, memoryWirePair, type MemoryWireOptions } from './wire/index.js'
+export { Link, type LinkOptions } from './link/link.js'
+export { DEFAULT_LIMITS, type LinkLimits } from './link/limits.js'
+export { channel, Sender, Receiver, ReceiverSet, type RecvOptions, type TryRecvResult, type SelectEvent } from './channel/index.js'
+export {
+  fork,
+  spawnWorker,
+  parent,
+  OneShotServer,
+  type ForkOptions,
+  type ChildProcessHandle,
+  type WorkerOptions,
+  type WorkerHandle,
+  type ParentEnds,
+  type OneShotOptions,
+  type Child,
+  type ChildContext,
+  type ChildFunction,
+  type ExitInfo,
+  type ExitCause,
+} from './process/index.js'
+export { connectWire, type Connection } from './process/connect.js'
+/** @internal Entry points for the boot script of a spawned child. Not API. */
+export { bootChild as __ipfiBootChild, bootWorker as __ipfiBootWorker } from './process/index.js'

@@ -1,0 +1,552 @@
+/**
+ * A Link joins this process to one peer over one Wire. It runs the handshake, multiplexes every
+ * channel that crosses the wire, and keeps the per-link tables (after Cap'n Proto's RPC protocol):
+ *
+ *   exports   id -> port  channels we let the peer send into, with how often we sent each (refcount)
+ *   imports   id -> port  the peer's exports we hold, with how often we received each
+ *   inbound   id -> port  receivers the peer moved to us; it forwards what arrives for them
+ *   outbound  id -> port  receivers we moved to the peer; we forward to them
+ *
+ * Export 0 on each side is the link's bootstrap inbox, so a link starts as a pair of channels.
+ */
+import { encode, encodePlain, decode, decodePlain } from '../codec/msgpack.js'
+import { ConnectionLostError, LimitExceededError, ProtocolError, describeCause } from '../errors.js'
+import { FrameDecoder, writeLength } from '../wire/framing.js'
+import type { Wire } from '../wire/wire.js'
+import * as F from './frames.js'
+import { checkHandles, commitHandles, wrapCap } from './handles.js'
+import { registerWire, unregisterWire } from './keepalive.js'
+import { HANDSHAKE_MAX_FRAME, resolveLimits, type LinkLimits } from './limits.js'
+import { Port, dropCap, dropCaps, dropEntry, type Cap, type Closable, type Entry, type LinkSide, type RemoteRef, type Route } from './port.js'
+
+export interface LinkOptions extends Partial<LinkLimits> {
+  /** A name for error messages (e.g. "child 1234"). */
+  name?: string
+  /**
+   * Called when the wire ends without a goodbye; returns (or resolves to) the cause reported to
+   * every handle on the link. The process layer uses it to report a child's exit code or signal.
+   */
+  onWireEnd?: (error: unknown) => unknown
+}
+
+interface ExportEntry {
+  port: Port
+  count: number
+  ref: RemoteRef
+}
+interface ImportEntry {
+  port: Port
+  count: number
+}
+interface InboundEntry {
+  port: Port
+  ref: RemoteRef
+}
+
+const EMPTY = new Uint8Array(0)
+/** Parts at least this large are written by reference instead of being copied into the batch. */
+const BIG_PART = 16 * 1024
+
+export class Link implements LinkSide {
+  readonly limits: LinkLimits
+  readonly name: string
+  private peerMaxFrame: number
+  private peerMaxHandles: number
+  private state: 'handshake' | 'open' | 'closed' = 'handshake'
+  private readonly decoder: FrameDecoder
+  private handshakeTimer: NodeJS.Timeout | null
+  private readonly exports = new Map<number, ExportEntry>()
+  private readonly exportOf = new Map<Port, ExportEntry>()
+  private nextExport = 1
+  private readonly imports = new Map<number, ImportEntry>()
+  private readonly inbound = new Map<number, InboundEntry>()
+  private readonly outbound = new Map<number, Port>()
+  private nextOutbound = 1
+  private out: Uint8Array[] = []
+  private flushQueued = false
+  private closeCause: unknown = undefined
+  private resolveClosed!: (cause: unknown) => void
+  private readonly onWireEnd?: (error: unknown) => unknown
+  /** Resolves with the cause once the link is closed, whatever closed it. */
+  readonly closed: Promise<unknown>
+  /** Resolves once the peer's handshake arrived (rejects if the link closes first). */
+  readonly ready: Promise<void>
+  private resolveReady!: () => void
+  private rejectReady!: (e: unknown) => void
+  /** The bootstrap inbox (our export 0) and the route to the peer's (its export 0). */
+  readonly inbox: Port
+  readonly outbox: Port
+
+  constructor(private readonly wire: Wire, options: LinkOptions = {}) {
+    this.limits = resolveLimits(options)
+    this.name = options.name ?? 'link'
+    this.onWireEnd = options.onWireEnd
+    this.peerMaxFrame = this.limits.maxFrameBytes
+    this.peerMaxHandles = this.limits.maxHandlesPerMessage
+    this.closed = new Promise((r) => (this.resolveClosed = r))
+    this.ready = new Promise<void>((res, rej) => {
+      this.resolveReady = res
+      this.rejectReady = rej
+    })
+    this.ready.catch(() => {})
+
+    this.inbox = new Port()
+    const inboxRef: RemoteRef = { link: this, kind: F.TARGET_EXPORT, id: 0 }
+    const inboxEntry = { port: this.inbox, count: 1, ref: inboxRef }
+    this.exports.set(0, inboxEntry)
+    this.exportOf.set(this.inbox, inboxEntry)
+    this.inbox.addRemote(inboxRef)
+    this.outbox = new Port({ link: this, kind: F.TARGET_EXPORT, id: 0 })
+    this.imports.set(0, { port: this.outbox, count: 1 })
+
+    this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME, (f) => this.onFrame(f))
+    this.handshakeTimer = setTimeout(() => {
+      this.fail(new ProtocolError(`${this.name}: no handshake from the peer within ${this.limits.handshakeTimeoutMs} ms`))
+    }, this.limits.handshakeTimeoutMs)
+    this.handshakeTimer.unref?.()
+    registerWire(wire)
+    this.sendHello()
+    wire.start(
+      (chunk) => this.onData(chunk),
+      (err) => this.onEnd(err),
+    )
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed'
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  /** Send a value into the channel that `route` leads to. Throws before anything moves if it can't. */
+  sendValue(route: Route, value: unknown, target: Port): void {
+    const { payload, handles } = encode(value)
+    if (handles.length > this.peerMaxHandles) {
+      throw new LimitExceededError(`message holds ${handles.length} handles; the peer accepts at most ${this.peerMaxHandles}`)
+    }
+    checkHandles(handles, target)
+    const size = 4 + F.MSG_HEADER + handles.length * 10 + payload.length
+    if (size > this.peerMaxFrame) {
+      throw new LimitExceededError(`message of ${payload.length} bytes is over the peer's frame limit of ${this.peerMaxFrame} bytes`)
+    }
+    this.sendMsg(route, payload, handles.length ? commitHandles(handles) : [])
+  }
+
+  forward(route: Route, payload: Uint8Array, caps: Cap[]): void {
+    this.sendMsg(route, payload, caps)
+  }
+
+  /** Send a queued entry on (its receiver moved over this link). */
+  forwardEntry(route: Route, entry: Entry): void {
+    let enc
+    try {
+      enc = encode(entry.value)
+    } catch (e) {
+      process.emitWarning(`ipfi: a queued message could not follow its moved receiver and was dropped: ${(e as Error).message}`)
+      return dropEntry(entry)
+    }
+    this.sendMsg(route, enc.payload, enc.handles.length ? commitHandles(enc.handles) : [])
+  }
+
+  private sendMsg(route: Route, payload: Uint8Array, caps: Cap[]): void {
+    if (this.state === 'closed') return dropCaps(caps)
+    let descs: unknown[] | null = null
+    let after: (() => void)[] | null = null
+    if (caps.length) {
+      descs = []
+      after = []
+      for (const c of caps) descs.push(this.encodeCap(c, after))
+    }
+    const capsBytes = descs ? encodePlain(descs) : EMPTY
+    const bodyLen = F.MSG_HEADER + capsBytes.length + payload.length
+    const small = payload.length < BIG_PART
+    const head = Buffer.allocUnsafe(4 + F.MSG_HEADER + capsBytes.length + (small ? payload.length : 0))
+    writeLength(head, 0, bodyLen)
+    head[4] = F.MSG
+    head[5] = route.kind
+    head.writeUInt32BE(route.id, 6)
+    head.writeUInt32BE(capsBytes.length, 10)
+    if (capsBytes.length) head.set(capsBytes, 14)
+    if (small) {
+      head.set(payload, 14 + capsBytes.length)
+      this.queue(head)
+    } else {
+      this.queue(head)
+      this.queue(payload)
+    }
+    if (after) for (const f of after) f()
+  }
+
+  /** Describe one capability for the peer; `after` collects what must happen once the frame is queued. */
+  private encodeCap(c: Cap, after: (() => void)[]): unknown[] {
+    const port = c.port
+    if (c.kind === 'receiver') {
+      const id = this.nextOutbound++
+      const route: Route = { link: this, kind: F.TARGET_INBOUND, id }
+      port.route = route
+      this.outbound.set(id, port)
+      port.watcher = null
+      after.push(() => {
+        for (const e of port.drain()) this.forwardEntry(route, e)
+        port.onIdle()
+      })
+      return [F.CAP_RECEIVER, id]
+    }
+    const r = port.route
+    if (r && r.link === this) {
+      after.push(() => port.releaseSender())
+      return [r.kind === F.TARGET_EXPORT ? F.CAP_SENDER_YOUR_EXPORT : F.CAP_SENDER_YOUR_INBOUND, r.id]
+    }
+    let e = this.exportOf.get(port)
+    if (e) {
+      e.count++
+    } else {
+      const id = this.nextExport++
+      e = { port, count: 1, ref: { link: this, kind: F.TARGET_EXPORT, id } }
+      this.exports.set(id, e)
+      this.exportOf.set(port, e)
+      port.addRemote(e.ref)
+      if (port.receiverGone) {
+        const ref = e.ref
+        after.push(() => this.sendDropped(ref, port.goneReason))
+      }
+    }
+    after.push(() => port.releaseSender())
+    return [F.CAP_SENDER_HOSTED, e.ref.id]
+  }
+
+  releaseRoute(route: Route): void {
+    if (route.kind === F.TARGET_EXPORT) {
+      const imp = this.imports.get(route.id)
+      if (!imp) return
+      this.imports.delete(route.id)
+      if (this.state !== 'closed') this.control(F.RELEASE, [route.id, imp.count])
+    } else {
+      if (!this.outbound.delete(route.id)) return
+      if (this.state !== 'closed') this.control(F.FINISH, [route.id])
+    }
+  }
+
+  sendDropped(ref: RemoteRef, lostReason: string | null): void {
+    if (this.state !== 'closed') this.control(F.DROPPED, [ref.kind, ref.id, lostReason])
+  }
+
+  private control(kind: number, body: unknown): void {
+    const bytes = encodePlain(body)
+    const frame = Buffer.allocUnsafe(5 + bytes.length)
+    writeLength(frame, 0, 1 + bytes.length)
+    frame[4] = kind
+    frame.set(bytes, 5)
+    this.queue(frame)
+  }
+
+  private sendHello(): void {
+    const opts = encodePlain({ maxFrameBytes: this.limits.maxFrameBytes, maxHandlesPerMessage: this.limits.maxHandlesPerMessage })
+    const frame = Buffer.allocUnsafe(4 + 6 + opts.length)
+    writeLength(frame, 0, 6 + opts.length)
+    frame[4] = F.HELLO
+    frame.set(F.MAGIC, 5)
+    frame[9] = F.VERSION
+    frame.set(opts, 10)
+    this.queue(frame)
+  }
+
+  private queue(part: Uint8Array): void {
+    this.out.push(part)
+    if (!this.flushQueued) {
+      this.flushQueued = true
+      queueMicrotask(this.flush)
+    }
+  }
+
+  /** Write everything queued this tick: small frames coalesced into one buffer, big payloads by reference. */
+  private readonly flush = (): void => {
+    this.flushQueued = false
+    const parts = this.out
+    if (parts.length === 0) return
+    this.out = []
+    if (parts.length === 1) return this.wire.write(parts[0]!)
+    const chunks: Uint8Array[] = []
+    let run: Uint8Array[] = []
+    let runBytes = 0
+    const endRun = () => {
+      if (run.length === 1) chunks.push(run[0]!)
+      else if (run.length > 1) chunks.push(Buffer.concat(run, runBytes))
+      run = []
+      runBytes = 0
+    }
+    for (const p of parts) {
+      if (p.length >= BIG_PART) {
+        endRun()
+        chunks.push(p)
+      } else {
+        run.push(p)
+        runBytes += p.length
+      }
+    }
+    endRun()
+    if (chunks.length === 1) this.wire.write(chunks[0]!)
+    else if (this.wire.writev) this.wire.writev(chunks)
+    else for (const c of chunks) this.wire.write(c)
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  private onData(chunk: Uint8Array): void {
+    if (this.state === 'closed') return
+    try {
+      this.decoder.push(chunk)
+    } catch (e) {
+      this.fail(e)
+    }
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    if (this.state === 'closed') return
+    const kind = frame[0]
+    if (this.state === 'handshake') {
+      if (kind !== F.HELLO) throw new ProtocolError(`${this.name}: expected a handshake, got frame kind ${kind} (is the peer speaking ipfi?)`)
+      return this.onHello(frame)
+    }
+    switch (kind) {
+      case F.MSG:
+        return this.onMsg(frame)
+      case F.RELEASE: {
+        const [id, count] = this.ints(frame, 2, 'RELEASE')
+        const e = this.exports.get(id!)
+        if (!e || count! < 1 || count! > e.count) throw new ProtocolError(`${this.name}: RELEASE of ${count} for export ${id}, which is not held that often`)
+        e.count -= count!
+        if (e.count === 0) {
+          this.exports.delete(id!)
+          this.exportOf.delete(e.port)
+          e.port.removeRemote(e.ref)
+        }
+        return
+      }
+      case F.DROPPED: {
+        const body = decodePlain(frame.subarray(1)) as unknown[]
+        if (!Array.isArray(body) || body.length !== 3 || (body[0] !== 0 && body[0] !== 1) || !isId(body[1])) {
+          throw new ProtocolError(`${this.name}: malformed DROPPED frame`)
+        }
+        const reason = typeof body[2] === 'string' ? body[2] : null
+        const port = body[0] === F.TARGET_EXPORT ? this.imports.get(body[1])?.port : this.outbound.get(body[1])
+        port?.routeGone(reason) // unknown ids are fine: we may have released them meanwhile
+        return
+      }
+      case F.FINISH: {
+        const [id] = this.ints(frame, 1, 'FINISH')
+        const e = this.inbound.get(id!)
+        if (!e) throw new ProtocolError(`${this.name}: FINISH for unknown inbound ${id}`)
+        this.inbound.delete(id!)
+        e.port.removeRemote(e.ref)
+        return
+      }
+      case F.GOODBYE: {
+        const body = decodePlain(frame.subarray(1)) as unknown[]
+        const reason = Array.isArray(body) && typeof body[0] === 'string' ? body[0] : null
+        this.teardown(new ConnectionLostError(`${this.name}: the peer closed the link${reason ? `: ${reason}` : ''}`))
+        return
+      }
+      case F.HELLO:
+        throw new ProtocolError(`${this.name}: a second handshake`)
+      default:
+        throw new ProtocolError(`${this.name}: unknown frame kind ${kind}`)
+    }
+  }
+
+  private ints(frame: Uint8Array, n: number, what: string): number[] {
+    const body = decodePlain(frame.subarray(1))
+    if (!Array.isArray(body) || body.length !== n || !body.every(isId)) throw new ProtocolError(`${this.name}: malformed ${what} frame`)
+    return body as number[]
+  }
+
+  private onHello(frame: Uint8Array): void {
+    if (frame.length < 6 || F.MAGIC.some((b, i) => frame[1 + i] !== b)) {
+      throw new ProtocolError(`${this.name}: bad handshake (no IPFI magic; is the peer speaking ipfi?)`)
+    }
+    if (frame[5] !== F.VERSION) throw new ProtocolError(`${this.name}: peer speaks ipfi protocol version ${frame[5]}, this side ${F.VERSION}`)
+    const opts = frame.length > 6 ? decodePlain(frame.subarray(6)) : {}
+    if (typeof opts !== 'object' || opts === null) throw new ProtocolError(`${this.name}: malformed handshake options`)
+    const o = opts as Record<string, unknown>
+    if (isPositive(o.maxFrameBytes)) this.peerMaxFrame = o.maxFrameBytes
+    if (isPositive(o.maxHandlesPerMessage)) this.peerMaxHandles = o.maxHandlesPerMessage
+    this.state = 'open'
+    this.decoder.maxFrame = this.limits.maxFrameBytes
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer)
+    this.handshakeTimer = null
+    this.resolveReady()
+  }
+
+  private onMsg(frame: Uint8Array): void {
+    if (frame.length < F.MSG_HEADER) throw new ProtocolError(`${this.name}: truncated MSG frame`)
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
+    const targetKind = frame[1]
+    const target = view.getUint32(2)
+    const capsLen = view.getUint32(6)
+    if (F.MSG_HEADER + capsLen > frame.length) throw new ProtocolError(`${this.name}: MSG caps run past the frame`)
+    const payload = frame.subarray(F.MSG_HEADER + capsLen)
+    const port =
+      targetKind === F.TARGET_EXPORT ? this.exports.get(target)?.port : targetKind === F.TARGET_INBOUND ? this.inbound.get(target)?.port : undefined
+    if (!port) throw new ProtocolError(`${this.name}: MSG to unknown ${targetKind === F.TARGET_INBOUND ? 'inbound' : 'export'} ${target}`)
+    const caps = capsLen ? this.materialize(decodePlain(frame.subarray(F.MSG_HEADER, F.MSG_HEADER + capsLen))) : []
+    port.accept(payload, caps, decodeEntry)
+  }
+
+  /** Turn the peer's capability descriptors into caps that own their references. */
+  private materialize(descs: unknown): Cap[] {
+    if (!Array.isArray(descs)) throw new ProtocolError(`${this.name}: malformed caps`)
+    if (descs.length > this.limits.maxHandlesPerMessage) {
+      throw new LimitExceededError(`${this.name}: message holds ${descs.length} handles, over the limit of ${this.limits.maxHandlesPerMessage}`)
+    }
+    const caps: Cap[] = []
+    try {
+      for (const d of descs) caps.push(this.materializeOne(d))
+    } catch (e) {
+      dropCaps(caps)
+      throw e
+    }
+    return caps
+  }
+
+  private materializeOne(d: unknown): Cap {
+    if (!Array.isArray(d) || d.length !== 2 || !isId(d[0]) || !isId(d[1])) throw new ProtocolError(`${this.name}: malformed capability`)
+    const [tag, id] = d as [number, number]
+    switch (tag) {
+      case F.CAP_SENDER_HOSTED: {
+        let imp = this.imports.get(id)
+        if (imp) imp.count++
+        else {
+          this.checkTable()
+          imp = { port: new Port({ link: this, kind: F.TARGET_EXPORT, id }), count: 1 }
+          this.imports.set(id, imp)
+        }
+        imp.port.addSender()
+        return { kind: 'sender', port: imp.port }
+      }
+      case F.CAP_SENDER_YOUR_EXPORT: {
+        const e = this.exports.get(id)
+        if (!e) throw new ProtocolError(`${this.name}: capability names unknown export ${id}`)
+        e.port.addSender()
+        return { kind: 'sender', port: e.port }
+      }
+      case F.CAP_SENDER_YOUR_INBOUND: {
+        const e = this.inbound.get(id)
+        if (!e) throw new ProtocolError(`${this.name}: capability names unknown inbound ${id}`)
+        e.port.addSender()
+        return { kind: 'sender', port: e.port }
+      }
+      case F.CAP_RECEIVER: {
+        if (this.inbound.has(id)) throw new ProtocolError(`${this.name}: receiver moved in as inbound ${id}, which is taken`)
+        this.checkTable()
+        const port = new Port()
+        const ref: RemoteRef = { link: this, kind: F.TARGET_INBOUND, id }
+        this.inbound.set(id, { port, ref })
+        port.addRemote(ref)
+        return { kind: 'receiver', port }
+      }
+      default:
+        throw new ProtocolError(`${this.name}: unknown capability kind ${tag}`)
+    }
+  }
+
+  private checkTable(): void {
+    if (this.imports.size + this.inbound.size >= this.limits.maxImports) {
+      throw new LimitExceededError(`${this.name}: the peer holds more than ${this.limits.maxImports} channels open on this link`)
+    }
+  }
+
+  // ------------------------------------------------------------------ closing
+
+  private onEnd(err: unknown): void {
+    if (this.state === 'closed') return
+    if (this.decoder.partial && err === undefined) err = new ProtocolError(`${this.name}: the stream ended in the middle of a frame`)
+    if (!this.onWireEnd) return this.fail(err ?? new Error(`${this.name}: the connection closed`))
+    // Let the owner say why (a child's exit status), without holding the link open for long.
+    Promise.resolve()
+      .then(() => this.onWireEnd!(err))
+      .then(
+        (cause) => this.fail(cause ?? err ?? new Error(`${this.name}: the connection closed`)),
+        () => this.fail(err ?? new Error(`${this.name}: the connection closed`)),
+      )
+  }
+
+  /** Close because of an error (protocol violation, lost peer). Tells the peer why, best effort. */
+  fail(cause: unknown): void {
+    if (this.state === 'closed') return
+    if (cause instanceof ProtocolError || cause instanceof LimitExceededError) {
+      this.out = []
+      this.control(F.GOODBYE, [cause.message])
+      this.flush()
+    }
+    this.teardown(cause)
+  }
+
+  /** Close cleanly: the peer is told, and everything crossing the link reports the loss. */
+  close(reason?: string): void {
+    if (this.state === 'closed') return
+    this.control(F.GOODBYE, [reason ?? null])
+    this.flush()
+    this.teardown(new ConnectionLostError(`${this.name}: the link was closed${reason ? `: ${reason}` : ''}`))
+  }
+
+  private teardown(cause: unknown): void {
+    if (this.state === 'closed') return
+    const wasReady = this.state === 'open'
+    this.state = 'closed'
+    this.closeCause = cause
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer)
+    if (!wasReady) this.rejectReady(cause)
+    this.flush()
+    this.wire.close()
+    unregisterWire(this.wire)
+    const reason = `${this.name}: ${describeCause(cause)}`
+    const exports = [...this.exports.values()]
+    const inbound = [...this.inbound.values()]
+    const imports = [...this.imports.values()]
+    const outbound = [...this.outbound.values()]
+    this.exports.clear()
+    this.exportOf.clear()
+    this.inbound.clear()
+    this.imports.clear()
+    this.outbound.clear()
+    for (const p of imports) p.port.routeGone(reason, cause)
+    for (const p of outbound) p.routeGone(reason, cause)
+    for (const e of exports) e.port.removeRemote(e.ref, cause)
+    for (const e of inbound) e.port.removeRemote(e.ref, cause)
+    this.resolveClosed(cause)
+  }
+
+  /** Why the link closed (undefined while open). */
+  get cause(): unknown {
+    return this.closeCause
+  }
+}
+
+function isId(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff
+}
+function isPositive(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x) && x > 0
+}
+
+/** Decode a message that reached its receiver's home, turning its caps into user-level handles. */
+export function decodeEntry(payload: Uint8Array, caps: Cap[]): Entry {
+  const handles: Closable[] = []
+  const used: boolean[] = new Array(caps.length).fill(false)
+  let value: unknown
+  try {
+    value = decode(payload, (i) => {
+      if (i >= caps.length || used[i]) throw new ProtocolError(`handle reference ${i} is out of range or used twice`)
+      used[i] = true
+      const h = wrapCap(caps[i]!)
+      handles.push(h)
+      return h
+    })
+  } catch (e) {
+    for (const h of handles) h.close()
+    caps.forEach((c, i) => !used[i] && dropCap(c))
+    throw e
+  }
+  caps.forEach((c, i) => !used[i] && dropCap(c))
+  return { value, handles: handles.length ? handles : null }
+}

@@ -1,0 +1,222 @@
+/**
+ * A Port is this process's view of one channel. It is either the channel's *home* (the receiver
+ * lives here: a queue and the waiters on it) or a *route* to where the receiver lives, through one
+ * link (an import of the peer's export, or a forward to a receiver that moved out over that link).
+ *
+ * `senders` counts every reference that can still put a message into the channel through this port:
+ * live local Sender objects, and each remote reference (an export entry or an inbound forward on
+ * some link). At home, zero means disconnected; on a route, zero means release the route upstream.
+ */
+import { disconnected } from '../errors.js'
+
+/** A queued message: the decoded value and the handles inside it (closed if it is dropped). */
+export interface Entry {
+  value: unknown
+  handles: Closable[] | null
+}
+
+export interface Closable {
+  close(): void
+}
+
+/** How a route port reaches the receiver, and how a remote party reaches this port. */
+export interface Route {
+  link: LinkSide
+  /** 0: the peer's export table; 1: the peer's inbound table (a receiver we moved there). */
+  kind: 0 | 1
+  id: number
+}
+export type RemoteRef = Route
+
+/** What a port needs from the link it is routed through or referenced from. */
+export interface LinkSide {
+  sendValue(route: Route, value: unknown, target: Port): void
+  releaseRoute(route: Route): void
+  sendDropped(ref: RemoteRef, lostReason: string | null): void
+  forward(route: Route, payload: Uint8Array, caps: Cap[]): void
+  forwardEntry(route: Route, entry: Entry): void
+}
+
+/** A handle carried by a message, with the reference it owns: a sender ref, or a whole receiver. */
+export interface Cap {
+  kind: 'sender' | 'receiver'
+  port: Port
+}
+
+export interface Waiter {
+  resolve(entry: Entry): void
+  reject(error: Error): void
+}
+
+export class Port {
+  route: Route | null
+  senders = 0
+  /** The receiver is known to be gone (closed here, or DROPPED reported from its home). */
+  receiverGone = false
+  /** Why the receiver is gone, if it was lost with a link (for the error senders see). */
+  goneReason: string | null = null
+  private goneCause: unknown = undefined
+  /** Set when a sender reference was lost with a link: the home reports ConnectionLostError. */
+  lostCause: unknown = undefined
+  /** Remote parties that hold a reference to this port (export entries, inbound forwards). */
+  readonly remotes = new Set<RemoteRef>()
+
+  // Home state.
+  private queue: Entry[] = []
+  private head = 0
+  private waiters: Waiter[] = []
+  /** Notified when something changes for a ReceiverSet watching this port. */
+  watcher: (() => void) | null = null
+
+  constructor(route: Route | null = null) {
+    this.route = route
+  }
+
+  get isHome(): boolean {
+    return this.route === null
+  }
+  get queued(): number {
+    return this.queue.length - this.head
+  }
+  get hasWaiters(): boolean {
+    return this.waiters.length > 0
+  }
+  /** Home only: no sender can ever add a message again. */
+  get disconnected(): boolean {
+    return this.senders === 0
+  }
+
+  addSender(): void {
+    this.senders++
+  }
+
+  /** Drop one sender reference. `lostCause` says it went down with a link. */
+  releaseSender(lostCause?: unknown): void {
+    if (lostCause !== undefined) this.lostCause = lostCause
+    if (--this.senders > 0) return
+    if (this.senders < 0) throw new Error('ipfi internal error: sender count below zero')
+    this.onIdle()
+  }
+
+  /** Called when the sender count is zero (also right after a receiver moved with none left). */
+  onIdle(): void {
+    if (this.senders !== 0) return
+    if (this.route) {
+      const r = this.route
+      r.link.releaseRoute(r)
+    } else if (this.queued === 0) {
+      this.failWaiters()
+    } else {
+      this.watcher?.()
+    }
+  }
+
+  addRemote(ref: RemoteRef): void {
+    this.remotes.add(ref)
+    this.senders++
+  }
+  removeRemote(ref: RemoteRef, lostCause?: unknown): void {
+    if (this.remotes.delete(ref)) this.releaseSender(lostCause)
+  }
+
+  /** The error a sender through this port gets once the receiver is gone. */
+  goneError(): Error {
+    if (this.goneReason === null) return disconnected('the receiver of this channel is closed')
+    return disconnected('the link to the receiver of this channel was lost', this.goneCause ?? this.goneReason)
+  }
+
+  // ---- home side ----
+
+  push(entry: Entry): void {
+    if (this.receiverGone) return dropEntry(entry)
+    const w = this.waiters.shift()
+    if (w) return w.resolve(entry)
+    this.queue.push(entry)
+    this.watcher?.()
+  }
+
+  /** The next queued entry, or undefined. */
+  take(): Entry | undefined {
+    if (this.head === this.queue.length) return undefined
+    const e = this.queue[this.head]!
+    this.queue[this.head++] = undefined as unknown as Entry
+    if (this.head === this.queue.length) {
+      this.queue = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+    return e
+  }
+
+  /** Take every queued entry (when the receiver moves away). */
+  drain(): Entry[] {
+    const rest = this.queue.slice(this.head)
+    this.queue = []
+    this.head = 0
+    return rest
+  }
+
+  addWaiter(w: Waiter): void {
+    this.waiters.push(w)
+  }
+  removeWaiter(w: Waiter): void {
+    const i = this.waiters.indexOf(w)
+    if (i >= 0) this.waiters.splice(i, 1)
+  }
+
+  disconnectedError(): Error {
+    return disconnected('every sender of this channel is closed', this.lostCause)
+  }
+
+  private failWaiters(): void {
+    const ws = this.waiters
+    this.waiters = []
+    for (const w of ws) w.reject(this.disconnectedError())
+    this.watcher?.()
+  }
+
+  /** The receiver is closed for good: drop what is queued and tell every remote holder. */
+  closeReceiver(): void {
+    if (this.receiverGone) return
+    this.receiverGone = true
+    for (const e of this.drain()) dropEntry(e)
+    const ws = this.waiters
+    this.waiters = []
+    for (const w of ws) w.reject(disconnected('the receiver was closed'))
+    this.watcher = null
+    for (const ref of this.remotes) ref.link.sendDropped(ref, null)
+  }
+
+  // ---- route side ----
+
+  /** The receiver's home reported it gone, or the route's link died. Tell whoever routes through us. */
+  routeGone(lostReason: string | null, cause?: unknown): void {
+    if (this.receiverGone) return
+    this.receiverGone = true
+    this.goneReason = lostReason
+    this.goneCause = cause
+    for (const ref of this.remotes) ref.link.sendDropped(ref, lostReason)
+  }
+
+  /** A message arriving from a remote party: deliver it here or pass it on along the route. */
+  accept(payload: Uint8Array, caps: Cap[], decodeEntry: (payload: Uint8Array, caps: Cap[]) => Entry): void {
+    if (this.receiverGone) return dropCaps(caps)
+    if (this.route) return this.route.link.forward(this.route, payload, caps)
+    this.push(decodeEntry(payload, caps))
+  }
+}
+
+export function dropEntry(entry: Entry): void {
+  if (entry.handles) for (const h of entry.handles) h.close()
+}
+
+export function dropCaps(caps: Cap[]): void {
+  for (const c of caps) dropCap(c)
+}
+
+export function dropCap(c: Cap): void {
+  if (c.kind === 'sender') c.port.releaseSender()
+  else c.port.closeReceiver()
+}

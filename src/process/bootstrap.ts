@@ -1,0 +1,50 @@
+/**
+ * How a parent and a child start talking over a fresh link: the parent sends, on the link's
+ * bootstrap channel, one message `{ receiver, sender, data }` holding the child's two ends.
+ */
+import { Receiver, Sender, channel, receiverFromPort, senderFromPort } from '../channel/index.js'
+import type { Link } from '../link/link.js'
+
+export interface Ends<In, Out> {
+  receiver: Receiver<In>
+  sender: Sender<Out>
+}
+
+export interface BootMessage {
+  receiver: Receiver<unknown>
+  sender: Sender<unknown>
+  data: unknown
+}
+
+/** Parent side: make both channels, hand the child its ends, keep ours. */
+export function offerEnds<ToChild, ToParent>(link: Link, data: unknown): { sender: Sender<ToChild>; receiver: Receiver<ToParent> } {
+  const [toChild, childRx] = channel<ToChild>()
+  const [childTx, fromChild] = channel<ToParent>()
+  const boot = bootstrapSender<BootMessage>(link)
+  boot.send({ receiver: childRx as Receiver<unknown>, sender: childTx as Sender<unknown>, data })
+  boot.close()
+  return { sender: toChild, receiver: fromChild }
+}
+
+/** Child side: wait for the parent's boot message. */
+export async function takeEnds<In, Out>(link: Link): Promise<Ends<In, Out> & { data: unknown }> {
+  const inbox = bootstrapReceiver<BootMessage>(link)
+  try {
+    const m = await inbox.recv()
+    if (!(m && m.receiver instanceof Receiver && m.sender instanceof Sender)) throw new TypeError('ipfi: malformed boot message from the parent')
+    return { receiver: m.receiver as Receiver<In>, sender: m.sender as Sender<Out>, data: m.data }
+  } finally {
+    inbox.close()
+  }
+}
+
+/** A Sender into the peer's bootstrap inbox (export 0). */
+export function bootstrapSender<T>(link: Link): Sender<T> {
+  link.outbox.addSender()
+  return senderFromPort<T>(link.outbox)
+}
+
+/** The Receiver of this side's bootstrap inbox. Take it once. */
+export function bootstrapReceiver<T>(link: Link): Receiver<T> {
+  return receiverFromPort<T>(link.inbox)
+}

@@ -1,0 +1,143 @@
+/**
+ * OneShotServer: one client, one channel, found by name (ipc-channel's IpcOneShotServer). The name
+ * is the path of a Unix socket in a fresh private directory (0700, socket 0600); both are removed
+ * once the client is accepted or the server closes.
+ */
+import { mkdtemp, chmod, rm, stat } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { channel, setConnector, Sender, type Receiver, type RecvOptions } from '../channel/index.js'
+import { DisconnectedError, TimeoutError } from '../errors.js'
+import { Link } from '../link/link.js'
+import type { LinkLimits } from '../link/limits.js'
+import { duplexWire } from '../wire/duplex.js'
+import { bootstrapReceiver, bootstrapSender } from './bootstrap.js'
+
+export interface OneShotOptions {
+  limits?: Partial<LinkLimits>
+}
+
+const REFUSED = 'this OneShotServer has already accepted its client'
+
+export class OneShotServer<T> {
+  readonly name: string
+  #dir: string
+  #server: net.Server
+  #first: Promise<{ rx: Receiver<T>; link: Link }>
+  #closed = false
+
+  private constructor(dir: string, name: string, server: net.Server, first: Promise<{ rx: Receiver<T>; link: Link }>) {
+    this.#dir = dir
+    this.name = name
+    this.#server = server
+    this.#first = first
+  }
+
+  /** Listen for one client. */
+  static async create<T>(options: OneShotOptions = {}): Promise<OneShotServer<T>> {
+    const dir = await mkdtemp(join(tmpdir(), 'ipfi-'))
+    await chmod(dir, 0o700)
+    const name = join(dir, 'socket')
+    const server = net.createServer()
+    let taken = false
+    const first = new Promise<{ rx: Receiver<T>; link: Link }>((resolve, reject) => {
+      server.on('connection', (socket) => {
+        const link = new Link(duplexWire(socket), { name: 'OneShotServer client', ...options.limits })
+        if (taken) return link.close(REFUSED)
+        taken = true
+        const [tx, rx] = channel<T>()
+        const boot = bootstrapSender<Sender<T>>(link)
+        boot.send(tx)
+        boot.close()
+        server.close()
+        void rm(dir, { recursive: true, force: true })
+        resolve({ rx, link })
+      })
+      server.once('close', () => {
+        if (!taken) reject(new DisconnectedError('the OneShotServer was closed before a client connected'))
+      })
+    })
+    first.catch(() => {})
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(name, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    await chmod(name, 0o600)
+    const mode = (await stat(dir)).mode & 0o777
+    if (mode !== 0o700) throw new Error(`ipfi: OneShotServer directory ${dir} has mode ${mode.toString(8)}, expected 700`)
+    return new OneShotServer<T>(dir, name, server, first)
+  }
+
+  /** Wait for the client and its first message: `[receiver, firstMessage]`. */
+  async accept(options?: RecvOptions): Promise<[Receiver<T>, T]> {
+    const { rx } = await withOptions(this.#first, options)
+    const first = await rx.recv(options)
+    return [rx, first]
+  }
+
+  /** Stop listening and remove the socket (idempotent). An accepted client stays connected. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await new Promise<void>((r) => (this.#server.listening ? this.#server.close(() => r()) : r()))
+    await rm(this.#dir, { recursive: true, force: true })
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
+
+function withOptions<T>(p: Promise<T>, options?: RecvOptions): Promise<T> {
+  if (!options?.timeout && !options?.signal) return p
+  const { timeout, signal } = options
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined
+    const done = () => {
+      if (timer) clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const onAbort = () => {
+      done()
+      reject(signal!.reason)
+    }
+    if (signal?.aborted) return reject(signal.reason)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        done()
+        reject(new TimeoutError(`accept timed out after ${timeout} ms`))
+      }, timeout)
+    }
+    p.then(
+      (v) => (done(), resolve(v)),
+      (e) => (done(), reject(e)),
+    )
+  })
+}
+
+/** Sender.connect(name): link to a OneShotServer and receive the sender it hands out. */
+async function connect(name: string, options: { timeout?: number; limits?: Partial<LinkLimits> } = {}): Promise<Sender<unknown>> {
+  const socket = net.connect(name)
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('error', (err) =>
+      reject(new DisconnectedError(`no OneShotServer is listening at ${name} (it may have accepted its client already, or closed)`, { cause: err })),
+    )
+  })
+  const link = new Link(duplexWire(socket), { name: `OneShotServer ${name}`, ...options.limits })
+  const inbox = bootstrapReceiver<Sender<unknown>>(link)
+  try {
+    const tx = await inbox.recv({ timeout: options.timeout })
+    if (!(tx instanceof Sender)) throw new DisconnectedError('the OneShotServer sent no sender')
+    return tx
+  } finally {
+    inbox.close()
+  }
+}
+
+setConnector(connect)

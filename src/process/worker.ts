@@ -1,0 +1,95 @@
+/**
+ * spawnWorker(): a worker thread linked over a dedicated MessagePort (transferred at start-up), so
+ * the worker's own `parentPort` and `workerData` stay the application's.
+ */
+import { MessageChannel, Worker, type ResourceLimits } from 'node:worker_threads'
+import { pathToFileURL } from 'node:url'
+import { isAbsolute, resolve } from 'node:path'
+import { Link } from '../link/link.js'
+import type { LinkLimits } from '../link/limits.js'
+import { messagePortWire } from '../wire/message-port.js'
+import { offerEnds } from './bootstrap.js'
+import { disposeChild, type Child, type ChildFunction } from './child.js'
+import { exitCause, type ExitInfo } from './exit.js'
+import { selfEntryUrl, shipSource } from './ship.js'
+
+export const WORKER_BOOT = '__ipfiWorkerBoot'
+
+export interface WorkerOptions {
+  /** Data the worker gets from `parent()` (or `ctx.data`). Sent over the link. */
+  data?: unknown
+  /** The worker's own `workerData` (untouched by ipfi). */
+  workerData?: unknown
+  argv?: unknown[]
+  execArgv?: string[]
+  env?: NodeJS.ProcessEnv | typeof import('node:worker_threads').SHARE_ENV
+  resourceLimits?: ResourceLimits
+  name?: string
+  limits?: Partial<LinkLimits>
+}
+
+export interface WorkerHandle<ToChild, ToParent> extends Child<ToChild, ToParent> {
+  readonly worker: Worker
+  readonly threadId: number
+}
+
+export interface WorkerBoot {
+  port: import('node:worker_threads').MessagePort
+  module: string | null
+  fn: string | null
+  workerData: unknown
+}
+
+export function spawnWorker<ToChild, ToParent, Data = unknown>(
+  module: string | URL | ChildFunction<ToChild, ToParent, Data>,
+  options: WorkerOptions & { data?: Data } = {},
+): WorkerHandle<ToChild, ToParent> {
+  const { port1, port2 } = new MessageChannel()
+  const boot: WorkerBoot = {
+    port: port2,
+    module: typeof module === 'function' ? null : moduleUrl(module),
+    fn: typeof module === 'function' ? shipSource(module, false) : null,
+    workerData: options.workerData,
+  }
+  const code = `import(${JSON.stringify(selfEntryUrl())}).then((m) => m.__ipfiBootWorker())`
+  const worker = new Worker(code, {
+    eval: true,
+    workerData: { [WORKER_BOOT]: boot },
+    transferList: [port2],
+    argv: options.argv,
+    execArgv: options.execArgv,
+    env: options.env,
+    resourceLimits: options.resourceLimits,
+    name: options.name,
+  })
+  const exited = new Promise<ExitInfo>((r) => worker.once('exit', (code) => r({ code, signal: null })))
+  const link = new Link(messagePortWire(port1), {
+    name: `worker thread ${worker.threadId}`,
+    ...options.limits,
+    onWireEnd: () => exitCause(exited, { threadId: worker.threadId }),
+  })
+  worker.on('error', (err) => {
+    // An uncaught error ends the thread, as it would a process: say so, as a crashing child's stderr would.
+    process.stderr.write(`ipfi: worker thread ${worker.threadId} crashed: ${(err as Error)?.stack ?? err}\n`)
+  })
+  const { sender, receiver } = offerEnds<ToChild, ToParent>(link, options.data)
+  const handle: WorkerHandle<ToChild, ToParent> = {
+    sender,
+    receiver,
+    exited,
+    link,
+    worker,
+    threadId: worker.threadId,
+    kill() {
+      void worker.terminate()
+    },
+    [Symbol.asyncDispose]: () => disposeChild(handle),
+  }
+  return handle
+}
+
+function moduleUrl(m: string | URL): string {
+  if (m instanceof URL) return m.href
+  if (m.startsWith('file:')) return m
+  return pathToFileURL(isAbsolute(m) ? m : resolve(m)).href
+}

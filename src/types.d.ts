@@ -1,0 +1,9 @@
+declare module 'serialize-javascript' {
+  interface Options {
+    space?: number | string
+    isJSON?: boolean
+    unsafe?: boolean
+    ignoreFunction?: boolean
+  }
+  export default function serialize(input: unknown, options?: Options): string
+}

@@ -1,0 +1,84 @@
+/**
+ * Length-prefixed framing: every frame is a 4-byte big-endian length followed by that many bytes.
+ * The decoder accepts input split anywhere (down to one byte a chunk) and checks each length against
+ * the limit from the header alone, before allocating.
+ */
+import { LimitExceededError, ProtocolError } from '../errors.js'
+
+export const FRAME_HEADER = 4
+
+export class FrameDecoder {
+  private header = 0
+  private headerBytes = 0
+  private body: Uint8Array | null = null
+  private filled = 0
+  /** The largest frame accepted; may change (e.g. after a handshake). */
+  maxFrame: number
+
+  constructor(maxFrame: number, private readonly onFrame: (frame: Uint8Array) => void) {
+    this.maxFrame = maxFrame
+  }
+
+  /** Feed bytes; calls `onFrame` for each complete frame. Throws on a bad length. */
+  push(chunk: Uint8Array): void {
+    let off = 0
+    const end = chunk.length
+    while (off < end) {
+      if (this.body) {
+        const n = Math.min(this.body.length - this.filled, end - off)
+        this.body.set(chunk.subarray(off, off + n), this.filled)
+        this.filled += n
+        off += n
+        if (this.filled === this.body.length) {
+          const frame = this.body
+          this.body = null
+          this.onFrame(frame)
+        }
+        continue
+      }
+      if (this.headerBytes === 0 && end - off >= FRAME_HEADER) {
+        const len = ((chunk[off]! << 24) >>> 0) + (chunk[off + 1]! << 16) + (chunk[off + 2]! << 8) + chunk[off + 3]!
+        off += FRAME_HEADER
+        this.check(len)
+        if (end - off >= len) {
+          const frame = chunk.subarray(off, off + len)
+          off += len
+          this.onFrame(frame)
+        } else {
+          this.body = new Uint8Array(len)
+          this.filled = 0
+        }
+        continue
+      }
+      this.header = ((this.header << 8) | chunk[off++]!) >>> 0
+      if (++this.headerBytes === FRAME_HEADER) {
+        const len = this.header
+        this.header = 0
+        this.headerBytes = 0
+        this.check(len)
+        this.body = new Uint8Array(len)
+        this.filled = 0
+      }
+    }
+  }
+
+  /** Bytes of a frame begun but not finished (a stream that ends here was cut mid-frame). */
+  get partial(): boolean {
+    return this.body !== null || this.headerBytes > 0
+  }
+
+  private check(len: number): void {
+    if (len === 0) throw new ProtocolError('empty frame')
+    if (len > this.maxFrame) {
+      throw new LimitExceededError(`frame of ${len} bytes is over the limit of ${this.maxFrame} bytes`)
+    }
+  }
+}
+
+/** Write a frame length prefix into `target` at `offset`. */
+export function writeLength(target: Uint8Array, offset: number, len: number): void {
+  target[offset] = len >>> 24
+  target[offset + 1] = (len >>> 16) & 0xff
+  target[offset + 2] = (len >>> 8) & 0xff
+  target[offset + 3] = len & 0xff
+}

@@ -1,0 +1,5 @@
+export type { Wire } from './wire.js'
+export { FrameDecoder, writeLength, FRAME_HEADER } from './framing.js'
+export { duplexWire } from './duplex.js'
+export { messagePortWire } from './message-port.js'
+export { memoryWirePair, type MemoryWireOptions } from './memory.js'

@@ -1,0 +1,84 @@
+/**
+ * An in-memory pair of wires, for tests and for in-process links. `chunk` splits every write into
+ * pieces of at most that many bytes (1 gives a one-byte-at-a-time wire); delivery is asynchronous.
+ */
+import type { Wire } from './wire.js'
+
+export interface MemoryWireOptions {
+  /** Split each write into chunks of at most this many bytes. */
+  chunk?: number
+}
+
+export function memoryWirePair(options: MemoryWireOptions = {}): [Wire, Wire] {
+  const a = new MemoryEnd(options.chunk ?? Infinity)
+  const b = new MemoryEnd(options.chunk ?? Infinity)
+  a.peer = b
+  b.peer = a
+  return [a, b]
+}
+
+class MemoryEnd implements Wire {
+  peer!: MemoryEnd
+  private onData: ((c: Uint8Array) => void) | null = null
+  private onEnd: ((e?: unknown) => void) | null = null
+  private inbox: Uint8Array[] = []
+  private ended = false
+  private closed = false
+  private scheduled = false
+  private keepAlive: NodeJS.Timeout | null = null
+
+  constructor(private readonly chunk: number) {}
+
+  write(bytes: Uint8Array): void {
+    if (this.closed) return
+    const copy = Uint8Array.prototype.slice.call(bytes) as Uint8Array
+    for (let off = 0; off < copy.length; off += this.chunk) this.peer.deliver(copy.subarray(off, off + this.chunk))
+  }
+
+  start(onData: (c: Uint8Array) => void, onEnd: (e?: unknown) => void): void {
+    this.onData = onData
+    this.onEnd = onEnd
+    this.schedule()
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.peer.deliverEnd()
+    this.deliverEnd()
+  }
+
+  ref(): void {
+    this.keepAlive ??= setInterval(() => {}, 1 << 30)
+  }
+  unref(): void {
+    if (this.keepAlive) clearInterval(this.keepAlive)
+    this.keepAlive = null
+  }
+
+  private deliver(c: Uint8Array) {
+    this.inbox.push(c)
+    this.schedule()
+  }
+  private deliverEnd() {
+    this.ended = true
+    this.schedule()
+  }
+  private schedule() {
+    if (this.scheduled || !this.onData) return
+    this.scheduled = true
+    setImmediate(() => this.drain())
+  }
+  private drain() {
+    this.scheduled = false
+    const inbox = this.inbox
+    this.inbox = []
+    for (const c of inbox) this.onData!(c)
+    if (this.ended && this.onEnd) {
+      const end = this.onEnd
+      this.onEnd = null
+      this.unref()
+      end()
+    }
+  }
+}
