@@ -167,7 +167,9 @@ export class Port {
   }
 
   disconnectedError(): Error {
-    return disconnected('every sender of this channel is closed', this.lostCause)
+    return this.lostCause === undefined
+      ? disconnected('every sender of this channel is closed')
+      : disconnected('the last senders of this channel were lost with their link', this.lostCause)
   }
 
   private failWaiters(): void {

@@ -1,0 +1,57 @@
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+
+const root = new URL('..', import.meta.url)
+const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 30_000 }).trim()
+
+describe('the built package, imported by its name', () => {
+  it('works from ESM', () => {
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `import { channel, Sender } from 'ipfi'
+       const [tx, rx] = channel(); tx.send({ n: 1n }); const v = await rx.recv()
+       console.log(JSON.stringify([typeof v.n, tx instanceof Sender]))`,
+    ])
+    expect(JSON.parse(out)).toEqual(['bigint', true])
+  })
+
+  it('works from CommonJS', () => {
+    const out = run([
+      '-e',
+      `const { channel, Receiver } = require('ipfi')
+       const [tx, rx] = channel(); tx.send('cjs')
+       rx.recv().then((v) => console.log(JSON.stringify([v, rx instanceof Receiver])))`,
+    ])
+    expect(JSON.parse(out)).toEqual(['cjs', true])
+  })
+
+  it('keeps class identity across the ESM and CJS copies in one process (dual-package hazard)', () => {
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `import * as esm from 'ipfi'; import { createRequire } from 'node:module'
+       const cjs = createRequire(import.meta.url)('ipfi')
+       const [tx, rx] = cjs.channel(); rx.close()
+       let err; try { tx.send(1) } catch (e) { err = e }
+       console.log(JSON.stringify([esm.Sender !== cjs.Sender, tx instanceof esm.Sender, rx instanceof esm.Receiver,
+         err instanceof esm.DisconnectedError, new cjs.ConnectionLostError('x') instanceof esm.DisconnectedError]))`,
+    ])
+    expect(JSON.parse(out)).toEqual([true, true, true, true, true])
+  })
+
+  it('declares ESM and CJS entries with types first, and no install scripts', () => {
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
+    expect(pkg.name).toBe('ipfi')
+    expect(pkg.license).toBe('MIT OR Apache-2.0')
+    expect(pkg.engines.node).toBe('>=20')
+    expect(Object.keys(pkg.exports['.'].import)[0]).toBe('types')
+    expect(Object.keys(pkg.exports['.'].require)[0]).toBe('types')
+    for (const s of ['preinstall', 'install', 'postinstall']) expect(pkg.scripts?.[s]).toBeUndefined()
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['msgpackr', 'serialize-javascript'])
+    for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts']) {
+      expect(() => readFileSync(new URL(f, root))).not.toThrow()
+    }
+  })
+})
