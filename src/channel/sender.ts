@@ -41,11 +41,11 @@ export class Sender<T> {
 
   /** Send a value. Throws `DisconnectedError` if the receiver is known to be closed. */
   send(value: T): void {
-    const port = this.#live()
+    const port = this.#live().resolve()
     if (port.receiverGone) throw port.goneError()
     const route = port.route
     if (route) route.link.sendValue(route, value, port)
-    else port.push(localEntry(value, port))
+    else port.deliverEntry(localEntry(value, port))
   }
 
   /** Another sender for the same channel. */
@@ -70,7 +70,7 @@ export class Sender<T> {
   /** Whether the receiver is known to be gone (a send would throw). */
   get isDisconnected(): boolean {
     const p = this.#port
-    return !p || p.receiverGone
+    return !p || p.resolve().receiverGone
   }
 
   [Symbol.dispose](): void {

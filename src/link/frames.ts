@@ -5,6 +5,7 @@ export const RELEASE = 0x03
 export const DROPPED = 0x04
 export const FINISH = 0x05
 export const GOODBYE = 0x06
+export const DISEMBARGO = 0x07
 
 export const MAGIC = [0x49, 0x50, 0x46, 0x49] as const // "IPFI"
 export const VERSION = 1
@@ -20,4 +21,5 @@ export const TARGET_INBOUND = 1
 export const CAP_SENDER_HOSTED = 0 // [0, id]: a sender to the frame sender's export `id`
 export const CAP_SENDER_YOUR_EXPORT = 1 // [1, id]: a sender to the frame receiver's own export `id`
 export const CAP_SENDER_YOUR_INBOUND = 2 // [2, id]: a sender to the frame receiver's inbound `id`
-export const CAP_RECEIVER = 3 // [3, id]: a receiver, moved to the frame receiver as its inbound `id`
+export const CAP_RECEIVER = 3 // [3, id, ...hints]: a receiver, moved to the frame receiver as its inbound `id`
+// Hints (pairs): [0, e] "you import this channel as my export e", [1, q] "you forward to it as my inbound q".

@@ -48,7 +48,7 @@ export function checkHandles(handles: Branded[], target: Port): void {
     const a = access(h)
     const port = a.check()
     if (a.kind === 'receiver') {
-      if (port === target) throw new HandleError('a receiver cannot be sent into its own channel')
+      if (port === target || port === target.resolve()) throw new HandleError('a receiver cannot be sent into its own channel')
       receivers ??= new Set()
       if (receivers.has(h)) throw new HandleError('the same receiver appears twice in one message')
       receivers.add(h)

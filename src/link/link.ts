@@ -62,6 +62,8 @@ export class Link implements LinkSide {
   private readonly inbound = new Map<number, InboundEntry>()
   private readonly outbound = new Map<number, Port>()
   private nextOutbound = 1
+  /** Ports shortened through this link whose disembargo has not come back yet. */
+  private readonly embargoed = new Set<Port>()
   private out: Uint8Array[] = []
   private flushQueued = false
   private closeCause: unknown = undefined
@@ -179,7 +181,15 @@ export class Link implements LinkSide {
 
   /** Describe one capability for the peer; `after` collects what must happen once the frame is queued. */
   private encodeCap(c: Cap, after: (() => void)[]): unknown[] {
-    const port = c.port
+    let port = c.port
+    if (c.kind === 'sender' && port.alias && !port.embargo) {
+      // A shortened route: describe where it leads now.
+      const alias = port
+      port = alias.resolve()
+      port.addSender()
+      after.push(() => alias.releaseSender())
+      c = { kind: 'sender', port }
+    }
     if (c.kind === 'receiver') {
       const id = this.nextOutbound++
       const route: Route = { link: this, kind: F.TARGET_INBOUND, id }
@@ -190,7 +200,12 @@ export class Link implements LinkSide {
         for (const e of port.drain()) this.forwardEntry(route, e)
         port.onIdle()
       })
-      return [F.CAP_RECEIVER, id]
+      // Tell the peer which of its routes lead here, so it can shorten them (see Port.shortenTo).
+      const desc: number[] = [F.CAP_RECEIVER, id]
+      const exported = this.exportOf.get(port)
+      if (exported) desc.push(F.TARGET_EXPORT, exported.ref.id)
+      for (const ref of port.remotes) if (ref.link === this && ref.kind === F.TARGET_INBOUND) desc.push(F.TARGET_INBOUND, ref.id)
+      return desc
     }
     const r = port.route
     if (r && r.link === this) {
@@ -225,6 +240,14 @@ export class Link implements LinkSide {
       if (!this.outbound.delete(route.id)) return
       if (this.state !== 'closed') this.control(F.FINISH, [route.id])
     }
+  }
+
+  sendDisembargo(route: Route, token: number): void {
+    if (this.state !== 'closed') this.control(F.DISEMBARGO, [route.kind, route.id, token])
+  }
+
+  embargoDone(port: Port): void {
+    this.embargoed.delete(port)
   }
 
   sendDropped(ref: RemoteRef, lostReason: string | null): void {
@@ -341,6 +364,13 @@ export class Link implements LinkSide {
         e.port.removeRemote(e.ref)
         return
       }
+      case F.DISEMBARGO: {
+        const [kind, id, token] = this.ints(frame, 3, 'DISEMBARGO')
+        const port = kind === F.TARGET_EXPORT ? this.exports.get(id!)?.port : kind === F.TARGET_INBOUND ? this.inbound.get(id!)?.port : undefined
+        if (!port) throw new ProtocolError(`${this.name}: DISEMBARGO to unknown target ${kind}/${id}`)
+        port.acceptDisembargo(token!)
+        return
+      }
       case F.GOODBYE: {
         const body = decodePlain(frame.subarray(1)) as unknown[]
         const reason = Array.isArray(body) && typeof body[0] === 'string' ? body[0] : null
@@ -409,7 +439,9 @@ export class Link implements LinkSide {
   }
 
   private materializeOne(d: unknown): Cap {
-    if (!Array.isArray(d) || d.length !== 2 || !isId(d[0]) || !isId(d[1])) throw new ProtocolError(`${this.name}: malformed capability`)
+    if (!Array.isArray(d) || d.length < 2 || d.length % 2 !== 0 || !d.every(isId) || (d.length > 2 && d[0] !== F.CAP_RECEIVER)) {
+      throw new ProtocolError(`${this.name}: malformed capability`)
+    }
     const [tag, id] = d as [number, number]
     switch (tag) {
       case F.CAP_SENDER_HOSTED: {
@@ -442,6 +474,14 @@ export class Link implements LinkSide {
         const ref: RemoteRef = { link: this, kind: F.TARGET_INBOUND, id }
         this.inbound.set(id, { port, ref })
         port.addRemote(ref)
+        for (let i = 2; i < d.length; i += 2) {
+          // A route of ours that leads to this very receiver, over this link: shorten it.
+          const route = d[i] === F.TARGET_EXPORT ? this.imports.get(d[i + 1])?.port : d[i] === F.TARGET_INBOUND ? this.outbound.get(d[i + 1]) : undefined
+          if (route?.route?.link === this) {
+            this.embargoed.add(route)
+            route.shortenTo(port, this)
+          }
+        }
         return { kind: 'receiver', port }
       }
       default:
@@ -509,11 +549,25 @@ export class Link implements LinkSide {
     this.inbound.clear()
     this.imports.clear()
     this.outbound.clear()
+    // Disembargoes will not come back over a dead link: let what waited go (to the new home).
+    for (const p of [...this.embargoed]) p.liftEmbargo()
+    this.embargoed.clear()
     for (const p of imports) p.port.routeGone(reason, cause)
     for (const p of outbound) p.routeGone(reason, cause)
     for (const e of exports) e.port.removeRemote(e.ref, cause)
     for (const e of inbound) e.port.removeRemote(e.ref, cause)
     this.resolveClosed(cause)
+  }
+
+  /** Sizes of the link's tables (the bootstrap channel's entries included), for tests and diagnostics. */
+  get stats(): { exports: number; imports: number; inbound: number; outbound: number; embargoed: number } {
+    return {
+      exports: this.exports.size,
+      imports: this.imports.size,
+      inbound: this.inbound.size,
+      outbound: this.outbound.size,
+      embargoed: this.embargoed.size,
+    }
   }
 
   /** Why the link closed (undefined while open). */

@@ -30,7 +30,9 @@ export type RemoteRef = Route
 
 /** What a port needs from the link it is routed through or referenced from. */
 export interface LinkSide {
+  embargoDone(port: Port): void
   sendValue(route: Route, value: unknown, target: Port): void
+  sendDisembargo(route: Route, token: number): void
   releaseRoute(route: Route): void
   sendDropped(ref: RemoteRef, lostReason: string | null): void
   forward(route: Route, payload: Uint8Array, caps: Cap[]): void
@@ -48,8 +50,22 @@ export interface Waiter {
   reject(error: Error): void
 }
 
+let nextToken = 1
+
 export class Port {
   route: Route | null
+  /**
+   * Set when this route was shortened: the receiver came to this process (or back to it) over the
+   * link this port routed through, so sends go straight to `alias`. Until the embargo is lifted,
+   * they wait in `embargo`, so they cannot overtake sends still in flight along the old loop.
+   */
+  alias: Port | null = null
+  embargo: (() => void)[] | null = null
+  /** Ports aliased to this one, and the embargo tokens they wait for here. */
+  private aliases: Set<Port> | null = null
+  private tokens: Map<number, Port> | null = null
+  private embargoLink: LinkSide | null = null
+  private embargoToken = 0
   senders = 0
   /** The receiver is known to be gone (closed here, or DROPPED reported from its home). */
   receiverGone = false
@@ -73,7 +89,14 @@ export class Port {
   }
 
   get isHome(): boolean {
-    return this.route === null
+    return this.route === null && this.alias === null
+  }
+
+  /** The port a send should act on: follows shortened routes, stopping at one still embargoed. */
+  resolve(): Port {
+    let p: Port = this
+    while (p.alias && !p.embargo) p = p.alias
+    return p
   }
   get queued(): number {
     return this.queue.length - this.head
@@ -101,7 +124,13 @@ export class Port {
   /** Called when the sender count is zero (also right after a receiver moved with none left). */
   onIdle(): void {
     if (this.senders !== 0) return
-    if (this.route) {
+    if (this.alias) {
+      if (this.embargo) return // released when the embargo lifts
+      const target = this.alias
+      this.alias = null
+      target.aliases?.delete(this)
+      target.releaseSender()
+    } else if (this.route) {
       const r = this.route
       r.link.releaseRoute(r)
     } else if (this.queued === 0) {
@@ -189,6 +218,7 @@ export class Port {
     for (const w of ws) w.reject(disconnected('the receiver was closed'))
     this.watcher = null
     for (const ref of this.remotes) ref.link.sendDropped(ref, null)
+    if (this.aliases) for (const a of this.aliases) a.routeGone(null)
   }
 
   // ---- route side ----
@@ -199,14 +229,80 @@ export class Port {
     this.receiverGone = true
     this.goneReason = lostReason
     this.goneCause = cause
+    if (this.embargo) this.liftEmbargo() // what waited is dropped now
     for (const ref of this.remotes) ref.link.sendDropped(ref, lostReason)
+    if (this.aliases) for (const a of this.aliases) a.routeGone(lostReason, cause)
   }
 
   /** A message arriving from a remote party: deliver it here or pass it on along the route. */
   accept(payload: Uint8Array, caps: Cap[], decodeEntry: (payload: Uint8Array, caps: Cap[]) => Entry): void {
     if (this.receiverGone) return dropCaps(caps)
+    if (this.embargo) {
+      this.embargo.push(() => this.alias!.accept(payload, caps, decodeEntry))
+      return
+    }
+    if (this.alias) return this.alias.accept(payload, caps, decodeEntry)
     if (this.route) return this.route.link.forward(this.route, payload, caps)
     this.push(decodeEntry(payload, caps))
+  }
+
+  /** A message sent in this process, already prepared (its handles moved into fresh ones). */
+  deliverEntry(entry: Entry): void {
+    if (this.receiverGone) return dropEntry(entry)
+    if (this.embargo) {
+      this.embargo.push(() => this.alias!.deliverEntry(entry))
+      return
+    }
+    if (this.alias) return this.alias.deliverEntry(entry)
+    if (this.route) return this.route.link.forwardEntry(this.route, entry)
+    this.push(entry)
+  }
+
+  /**
+   * Shorten this route to `target`, which just arrived over the link this port routes through.
+   * A disembargo token goes out along the old route; it comes back to `target` after everything
+   * sent before it, and only then do the sends made meanwhile go through.
+   */
+  shortenTo(target: Port, link: LinkSide): void {
+    const route = this.route!
+    const token = nextToken++
+    this.route = null
+    this.alias = target
+    this.embargo = []
+    this.embargoLink = link
+    this.embargoToken = token
+    ;(target.aliases ??= new Set()).add(this)
+    ;(target.tokens ??= new Map()).set(token, this)
+    target.addSender() // the alias holds the target while this port has senders
+    route.link.sendDisembargo(route, token)
+    route.link.releaseRoute(route)
+    if (this.receiverGone && !target.receiverGone) {
+      // The old route had been reported gone, but the receiver is right here: it is alive.
+      this.receiverGone = false
+      this.goneReason = null
+    }
+  }
+
+  /** A disembargo token travelling along routes: consumed where it was registered, passed on otherwise. */
+  acceptDisembargo(token: number): void {
+    const waiting = this.tokens?.get(token)
+    if (waiting) {
+      this.tokens!.delete(token)
+      return waiting.liftEmbargo()
+    }
+    if (this.route) this.route.link.sendDisembargo(this.route, token)
+  }
+
+  /** Let what waited for the embargo go through, in order. */
+  liftEmbargo(): void {
+    const queued = this.embargo
+    if (!queued) return
+    this.embargo = null
+    this.alias?.tokens?.delete(this.embargoToken)
+    this.embargoLink?.embargoDone(this)
+    this.embargoLink = null
+    for (const f of queued) f()
+    if (this.senders === 0) this.onIdle()
   }
 }
 

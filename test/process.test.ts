@@ -1,0 +1,685 @@
+/**
+ * Real child processes and worker threads: no mocks. Every child is started through the helpers
+ * below, which track it so that afterEach can kill whatever is still running.
+ */
+import { createHash, randomFillSync } from 'node:crypto'
+import { existsSync, statSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  channel,
+  fork,
+  spawnWorker,
+  ConnectionLostError,
+  DisconnectedError,
+  HandleError,
+  OneShotServer,
+  Receiver,
+  Sender,
+  type ChildProcessHandle,
+  type ExitCause,
+  type ForkOptions,
+  type WorkerHandle,
+  type WorkerOptions,
+} from 'ipfi'
+
+/** Hang guard for any single wait (never a timing assertion). */
+const GUARD = 30_000
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+
+type AnyChild = ChildProcessHandle<any, any> | WorkerHandle<any, any>
+const live = new Set<AnyChild>()
+const servers = new Set<OneShotServer<unknown>>()
+
+function track<C extends AnyChild>(c: C): C {
+  live.add(c)
+  return c
+}
+
+afterEach(async () => {
+  const children = [...live]
+  live.clear()
+  await Promise.all(
+    children.map(async (c) => {
+      if ('process' in c) c.kill('SIGKILL')
+      else c.kill()
+      await within(c.exited, GUARD, 'a child to end in cleanup').catch(() => {})
+    }),
+  )
+  const ss = [...servers]
+  servers.clear()
+  await Promise.all(ss.map((s) => s.close().catch(() => {})))
+})
+
+function forkFixture<TC = any, TP = any>(name: string, options: ForkOptions = {}): ChildProcessHandle<TC, TP> {
+  return track(fork<TC, TP>(fixture(name), options))
+}
+function workerFixture<TC = any, TP = any>(name: string, options: WorkerOptions = {}): WorkerHandle<TC, TP> {
+  return track(spawnWorker<TC, TP>(fixture(name), options))
+}
+
+type Kind = 'process' | 'worker thread'
+const kinds: Kind[] = ['process', 'worker thread']
+function start<TC = any, TP = any>(kind: Kind, name: string, data?: unknown): ChildProcessHandle<TC, TP> | WorkerHandle<TC, TP> {
+  return kind === 'process' ? forkFixture<TC, TP>(name, { data }) : workerFixture<TC, TP>(name, { data })
+}
+
+/** Who a ConnectionLostError's cause should name for this child. */
+function who(c: AnyChild): { pid: number } | { threadId: number } {
+  return 'process' in c ? { pid: c.pid! } : { threadId: c.threadId }
+}
+
+/** Reject if `p` has not settled after `ms`: a hang guard, not a timing assertion. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`hang guard: ${what} did not happen within ${ms} ms`)), ms)
+  })
+  return Promise.race([p, guard]).finally(() => clearTimeout(timer))
+}
+
+/** The error `p` rejects with; fails the test if it resolves. */
+async function rejection(p: Promise<unknown>, what = 'the promise'): Promise<any> {
+  try {
+    const v = await within(p, GUARD, `${what} to reject`)
+    throw new Error(`expected ${what} to reject, but it resolved with ${String(v)}`)
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith(`expected ${what} to reject`)) throw e
+    return e
+  }
+}
+
+function thrownBy(f: () => unknown): any {
+  try {
+    f()
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a throw')
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false
+    throw e
+  }
+}
+
+/** 'pending' if `p` has not settled by the next turn of the event loop. */
+function stateNow<T>(p: Promise<T>): Promise<T | 'pending'> {
+  return Promise.race([p, new Promise<'pending'>((r) => setImmediate(() => r('pending')))])
+}
+
+const recv = <T>(rx: Receiver<T>) => rx.recv({ timeout: GUARD })
+
+// -------------------------------------------------------------------------------------------
+
+describe('children: processes and worker threads', () => {
+  it('1. fork and spawnWorker, with a module path and with a function: typed round trips, data, workerData', async () => {
+    type Hello = { hello: { data: unknown; workerData: unknown; isMainThread: boolean; pid: number; threadId: number } }
+    type Sum = { sum: number }
+
+    // fork with a module path
+    const p = forkFixture<{ a: number; b: number }, Hello | Sum>('hello-data.mjs', { data: { who: 'process', n: 1n } })
+    const ph = (await recv(p.receiver)) as Hello
+    expect(ph.hello).toEqual({ data: { who: 'process', n: 1n }, workerData: null, isMainThread: true, pid: p.pid, threadId: 0 })
+    expect(ph.hello.pid).not.toBe(process.pid)
+    p.sender.send({ a: 2, b: 3 })
+    p.sender.send({ a: 40, b: 2 })
+    expect(await recv(p.receiver)).toEqual({ sum: 5 })
+    expect(await recv(p.receiver)).toEqual({ sum: 42 })
+    p.sender.close()
+    await expect(recv(p.receiver)).rejects.toBeInstanceOf(DisconnectedError)
+    expect(await within(p.exited, GUARD, 'forked module to exit')).toEqual({ code: 0, signal: null })
+
+    // spawnWorker with a module path (ESM .mjs), with its own workerData
+    const mine = { mine: [1, 2, 3], tag: 'app workerData' }
+    const w = workerFixture<{ a: number; b: number }, Hello | Sum>('hello-data.mjs', { data: { who: 'thread' }, workerData: mine })
+    const wh = (await recv(w.receiver)) as Hello
+    expect(wh.hello.data).toEqual({ who: 'thread' })
+    expect(wh.hello.workerData).toEqual(mine) // the application's own workerData, untouched
+    expect(wh.hello.isMainThread).toBe(false)
+    expect(wh.hello.pid).toBe(process.pid)
+    expect(wh.hello.threadId).toBe(w.threadId)
+    w.sender.send({ a: -1, b: 1 })
+    expect(await recv(w.receiver)).toEqual({ sum: 0 })
+    w.sender.close()
+    await expect(recv(w.receiver)).rejects.toBeInstanceOf(DisconnectedError)
+    expect(await within(w.exited, GUARD, 'worker module to exit')).toEqual({ code: 0, signal: null })
+
+    // fork with a function
+    type FnOut = { doubled: number; k: string; pid: number; hasApi: boolean }
+    const f = track(
+      fork<number, FnOut, { k: string }>(
+        async ({ receiver, sender, data, ipfi }) => {
+          for await (const n of receiver) {
+            sender.send({ doubled: n * 2, k: data.k, pid: process.pid, hasApi: typeof ipfi.channel === 'function' })
+          }
+          sender.close()
+        },
+        { data: { k: 'fn-process' } },
+      ),
+    )
+    f.sender.send(21)
+    f.sender.send(-4)
+    expect(await recv(f.receiver)).toEqual({ doubled: 42, k: 'fn-process', pid: f.pid, hasApi: true })
+    expect(await recv(f.receiver)).toEqual({ doubled: -8, k: 'fn-process', pid: f.pid, hasApi: true })
+    f.sender.close()
+    await expect(recv(f.receiver)).rejects.toBeInstanceOf(DisconnectedError)
+    expect(await within(f.exited, GUARD, 'forked function to exit')).toEqual({ code: 0, signal: null })
+
+    // spawnWorker with a function, with its own workerData
+    type WFnOut = { upper: string; data: unknown; workerData: unknown; isMainThread: boolean }
+    const wf = track(
+      spawnWorker<string, WFnOut, { tag: string }>(
+        async ({ receiver, sender, data }) => {
+          const wt = await import('node:worker_threads')
+          for await (const s of receiver) {
+            sender.send({ upper: s.toUpperCase(), data, workerData: wt.workerData, isMainThread: wt.isMainThread })
+          }
+          sender.close()
+        },
+        { data: { tag: 'fn-thread' }, workerData: { own: true } },
+      ),
+    )
+    wf.sender.send('abc')
+    expect(await recv(wf.receiver)).toEqual({ upper: 'ABC', data: { tag: 'fn-thread' }, workerData: { own: true }, isMainThread: false })
+    wf.sender.close()
+    await expect(recv(wf.receiver)).rejects.toBeInstanceOf(DisconnectedError)
+    expect(await within(wf.exited, GUARD, 'worker function to exit')).toEqual({ code: 0, signal: null })
+  })
+
+  it.each(kinds)('2. values of every codec type survive a round trip through a %s', async (kind) => {
+    const withCause = Object.assign(new Error('outer failure', { cause: new RangeError('root cause') }), {
+      code: 'E_OUTER',
+      details: { retry: 3, tags: ['a', 'b'] },
+    })
+    const typeErr = new TypeError('not a number')
+    const custom = new Error('custom named')
+    custom.name = 'MyCustomError'
+    const objKey = { key: 'object' }
+    const value = {
+      nested: { a: { b: { c: [1, 'two', { three: 3 }], empty: {} } } },
+      array: [1, [2, [3, []]], 'x', true, false, -1.5],
+      map: new Map<string, number>([
+        ['one', 1],
+        ['two', 2],
+      ]),
+      nestedMap: new Map<unknown, unknown>([
+        [1, new Map<unknown, unknown>([[2n, 'bigint key'], [true, new Set([1])]])],
+        [objKey, 'object key'],
+        [[1, 2], 'array key'],
+        [null, 'null key'],
+      ]),
+      set: new Set<unknown>([1, 'a', 2n, null]),
+      date: new Date(Date.UTC(2024, 1, 29, 12, 34, 56, 789)),
+      smallBig: 42n,
+      negBig: -7n,
+      hugeBig: 2n ** 100n + 12345n,
+      negHugeBig: -(2n ** 70n) - 1n,
+      bytes: Uint8Array.of(0, 1, 127, 128, 255),
+      buffer: Buffer.from('héllo buffer'),
+      floats: Float64Array.of(1.5, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.MIN_VALUE),
+      undef: undefined,
+      nul: null,
+      nan: Number.NaN,
+      inArray: [undefined, null, Number.NaN],
+      withCause,
+      typeErr,
+      custom,
+    }
+    const c = start(kind, 'echo.mjs')
+    c.sender.send(value)
+    const got = await recv(c.receiver)
+
+    expect(got.nested).toEqual(value.nested)
+    expect(got.array).toEqual(value.array)
+    expect(got.map).toBeInstanceOf(Map)
+    expect([...got.map]).toEqual([...value.map])
+    expect(got.nestedMap).toBeInstanceOf(Map)
+    expect(got.nestedMap.get(1)).toBeInstanceOf(Map)
+    expect(got.nestedMap.get(1).get(2n)).toBe('bigint key')
+    expect(got.nestedMap.get(1).get(true)).toEqual(new Set([1]))
+    expect(got.nestedMap.get(null)).toBe('null key')
+    expect([...got.nestedMap.keys()]).toEqual([1, { key: 'object' }, [1, 2], null])
+    expect(got.nestedMap).toEqual(value.nestedMap)
+    expect(got.set).toBeInstanceOf(Set)
+    expect([...got.set]).toEqual([1, 'a', 2n, null])
+    expect(got.date).toBeInstanceOf(Date)
+    expect(got.date.getTime()).toBe(value.date.getTime())
+    expect(got.smallBig).toBe(42n)
+    expect(got.negBig).toBe(-7n)
+    expect(got.hugeBig).toBe(2n ** 100n + 12345n)
+    expect(got.negHugeBig).toBe(-(2n ** 70n) - 1n)
+    expect(got.bytes).toBeInstanceOf(Uint8Array)
+    expect([...got.bytes]).toEqual([0, 1, 127, 128, 255])
+    expect(Buffer.isBuffer(got.buffer)).toBe(true)
+    expect(got.buffer.toString()).toBe('héllo buffer')
+    expect(got.floats).toBeInstanceOf(Float64Array)
+    expect(got.floats.length).toBe(5)
+    expect(got.floats[0]).toBe(1.5)
+    expect(Object.is(got.floats[1], -0)).toBe(true)
+    expect(Number.isNaN(got.floats[2])).toBe(true)
+    expect(got.floats[3]).toBe(Number.POSITIVE_INFINITY)
+    expect(got.floats[4]).toBe(Number.MIN_VALUE)
+    expect('undef' in got).toBe(true)
+    expect(got.undef).toBeUndefined()
+    expect(got.nul).toBeNull()
+    expect(Number.isNaN(got.nan)).toBe(true)
+    expect(got.inArray.length).toBe(3)
+    expect(got.inArray[0]).toBeUndefined()
+    expect(got.inArray[1]).toBeNull()
+    expect(Number.isNaN(got.inArray[2])).toBe(true)
+
+    // An Error keeps name, message, stack, cause and its own fields.
+    const e = got.withCause
+    expect(e).toBeInstanceOf(Error)
+    expect(e.name).toBe('Error')
+    expect(e.message).toBe('outer failure')
+    expect(e.stack).toBe(withCause.stack)
+    expect(e.code).toBe('E_OUTER')
+    expect(e.details).toEqual({ retry: 3, tags: ['a', 'b'] })
+    expect(e.cause).toBeInstanceOf(RangeError)
+    expect(e.cause.message).toBe('root cause')
+    expect(e.cause.stack).toBe((withCause.cause as Error).stack)
+    // A TypeError stays a TypeError.
+    expect(got.typeErr).toBeInstanceOf(TypeError)
+    expect(got.typeErr.name).toBe('TypeError')
+    expect(got.typeErr.message).toBe('not a number')
+    expect(got.typeErr.stack).toBe(typeErr.stack)
+    // A custom name survives (as an Error with that name).
+    expect(got.custom).toBeInstanceOf(Error)
+    expect(got.custom.name).toBe('MyCustomError')
+    expect(got.custom.message).toBe('custom named')
+    expect(got.custom.stack).toBe(custom.stack)
+    expect(String(got.custom)).toBe('MyCustomError: custom named')
+
+    // Top-level values that are not objects also travel.
+    for (const v of [undefined, null, 0, -1, 'str', true, 2n ** 64n, -(2n ** 64n)]) c.sender.send(v)
+    const back = []
+    for (let i = 0; i < 8; i++) back.push(await recv(c.receiver))
+    expect(back).toEqual([undefined, null, 0, -1, 'str', true, 2n ** 64n, -(2n ** 64n)])
+    c.sender.send(Number.NaN)
+    expect(Number.isNaN(await recv(c.receiver))).toBe(true)
+  })
+})
+
+describe('handles crossing process boundaries', () => {
+  it('3. a sender nested and repeated in one message: every copy works; the channel disconnects only after the child closes all copies', async () => {
+    const c = forkFixture('hold-senders.mjs')
+    const [tx, rx] = channel<string>()
+    c.sender.send({ give: { a: tx, list: [tx, tx] } })
+    expect(() => tx.send('moved?')).toThrow(HandleError)
+    expect(await recv(c.receiver)).toEqual({ sent: ['a', 'list.0', 'list.1'], distinct: 3 })
+    expect([await recv(rx), await recv(rx), await recv(rx)]).toEqual(['a', 'list.0', 'list.1'])
+
+    c.sender.send({ close: 'a' })
+    expect(await recv(c.receiver)).toEqual({ closed: 'a' })
+    expect(rx.tryRecv()).toEqual({ ok: false, reason: 'empty' })
+    c.sender.send({ close: 'list.0' })
+    expect(await recv(c.receiver)).toEqual({ closed: 'list.0' })
+    expect(rx.tryRecv()).toEqual({ ok: false, reason: 'empty' })
+
+    const pending = rx.recv()
+    c.sender.send({ close: 'list.1' })
+    const err = await rejection(pending, 'recv after the last copy closed')
+    expect(err).toBeInstanceOf(DisconnectedError)
+    expect(err).not.toBeInstanceOf(ConnectionLostError)
+    expect(await recv(c.receiver)).toEqual({ closed: 'list.1' })
+    expect(await stateNow(c.exited)).toBe('pending') // the child is still up: not a lost connection
+  })
+
+  it.each(kinds)('4. a receiver moved to a %s with messages queued (some holding receivers with queues) delivers them in order, then later sends', async (kind) => {
+    const c = start(kind, 'collect-receivers.mjs')
+    const [qtx, qrx] = channel<unknown>()
+    const [itx, irx] = channel<unknown>()
+    const [jtx, jrx] = channel<string>()
+    jtx.send('j1')
+    itx.send('i1')
+    itx.send({ inner: jrx })
+    itx.send('i2')
+    qtx.send('q1')
+    qtx.send({ inner: irx })
+    qtx.send('q3')
+    expect(qrx.size).toBe(3)
+
+    c.sender.send({ inner: qrx })
+    await expect(qrx.recv()).rejects.toBeInstanceOf(HandleError)
+    qtx.send('after1')
+    itx.send('i3')
+    jtx.send('j2')
+    qtx.send('after2')
+    jtx.close()
+    itx.close()
+    qtx.close()
+
+    expect(await recv(c.receiver)).toEqual({
+      items: [
+        'q1',
+        {
+          inner: {
+            items: ['i1', { inner: { items: ['j1', 'j2'], end: 'DisconnectedError' } }, 'i2', 'i3'],
+            end: 'DisconnectedError',
+          },
+        },
+        'q3',
+        'after1',
+        'after2',
+      ],
+      end: 'DisconnectedError',
+    })
+  })
+
+  it('5. a receiver moved parent -> A -> B keeps order and loses nothing sent before, between and after the moves', async () => {
+    const a = forkFixture('pass-receiver-on.mjs')
+    const b = forkFixture('collect-receivers.mjs')
+    const [hop, hopRx] = channel<unknown>()
+    b.sender.send({ inner: hopRx })
+    a.sender.send({ hop })
+    expect(await recv(a.receiver)).toBe('have hop')
+
+    const [tx, rx] = channel<number>()
+    for (const i of range(0, 100)) tx.send(i) // queued in rx before the first move
+    a.sender.send({ rx })
+    for (const i of range(100, 150)) tx.send(i) // in flight to A
+    expect(await recv(a.receiver)).toBe('holding')
+    for (const i of range(150, 200)) tx.send(i) // A holds rx
+    a.sender.send('go')
+    for (const i of range(200, 250)) tx.send(i) // in flight while A passes rx on
+    expect(await recv(a.receiver)).toBe('passed')
+    for (const i of range(250, 300)) tx.send(i) // after both moves
+    tx.close()
+
+    expect(await recv(b.receiver)).toEqual({
+      items: [{ inner: { items: range(0, 300), end: 'DisconnectedError' } }],
+      end: 'DisconnectedError',
+    })
+  })
+
+  it('6. three processes: A sends 1,000 messages on a sender the parent gave it, B receives them all in order on the receiver', async () => {
+    const a = forkFixture('produce.mjs')
+    const b = forkFixture('collect-receivers.mjs')
+    const [tx, rx] = channel<number>()
+    a.sender.send({ to: tx, count: 1000 })
+    b.sender.send({ inner: rx })
+    expect(await recv(a.receiver)).toEqual({ sent: 1000 })
+    const got = await recv(b.receiver)
+    expect(got.end).toBe('DisconnectedError')
+    expect(got.items.length).toBe(1000)
+    expect(got.items).toEqual(range(0, 1000))
+  })
+
+  it('7. a sender moved back to the process that owns its receiver works there (parent -> child -> parent)', async () => {
+    const c = forkFixture('return-sender.mjs')
+    const [tx, rx] = channel<string>()
+    c.sender.send({ s: tx })
+    expect(() => tx.send('moved?')).toThrow(HandleError)
+    const { back } = await recv(c.receiver)
+    expect(back).toBeInstanceOf(Sender)
+    expect(await recv(c.receiver)).toBe('returned')
+    expect(await recv(rx)).toBe('from child')
+    back.send('from parent, on the returned sender')
+    expect(await recv(rx)).toBe('from parent, on the returned sender')
+
+    // It is a local sender again: it does not go through the child, so the child's death leaves it working.
+    c.kill('SIGKILL')
+    expect(await within(c.exited, GUARD, 'child to die')).toEqual({ code: null, signal: 'SIGKILL' })
+    await rejection(recv(c.receiver), 'recv from the killed child')
+    back.send('after the child died')
+    expect(await recv(rx)).toBe('after the child died')
+    back.close()
+    const err = await rejection(rx.recv(), 'recv after the returned sender closed')
+    expect(err).toBeInstanceOf(DisconnectedError)
+    expect(err).not.toBeInstanceOf(ConnectionLostError)
+  })
+
+  it('8. a receiver in the parent with sender clones in two children disconnects only after both close theirs', async () => {
+    const a = forkFixture('hold-senders.mjs')
+    const b = workerFixture('hold-senders.mjs')
+    const [tx, rx] = channel<string>()
+    a.sender.send({ give: { fromA: tx.clone() } })
+    b.sender.send({ give: { fromB: tx.clone() } })
+    tx.close()
+    expect(await recv(a.receiver)).toEqual({ sent: ['fromA'], distinct: 1 })
+    expect(await recv(b.receiver)).toEqual({ sent: ['fromB'], distinct: 1 })
+    expect([await recv(rx), await recv(rx)].sort()).toEqual(['fromA', 'fromB'])
+
+    a.sender.send({ close: 'fromA' })
+    expect(await recv(a.receiver)).toEqual({ closed: 'fromA' })
+    expect(rx.tryRecv()).toEqual({ ok: false, reason: 'empty' })
+
+    const pending = rx.recv()
+    b.sender.send({ close: 'fromB' })
+    const err = await rejection(pending, 'recv after both clones closed')
+    expect(err).toBeInstanceOf(DisconnectedError)
+    expect(err).not.toBeInstanceOf(ConnectionLostError)
+    expect(await recv(b.receiver)).toEqual({ closed: 'fromB' })
+    expect(await stateNow(a.exited)).toBe('pending')
+    expect(await stateNow(b.exited)).toBe('pending')
+  })
+})
+
+describe('children that end', () => {
+  it.each(kinds)('9a. a %s killed mid-stream: for await and a pending recv reject with ConnectionLostError and its cause; sends throw; exited resolves', async (kind) => {
+    const c = start<unknown, number>(kind, 'stream-until-killed.mjs')
+    const [holdTx, holdRx] = channel<never>()
+    c.sender.send({ hold: holdTx })
+    const pending = holdRx.recv()
+    pending.catch(() => {})
+
+    const seen: number[] = []
+    const loop = (async () => {
+      for await (const n of c.receiver) {
+        seen.push(n)
+        if (seen.length === 50) {
+          if (kind === 'process') c.kill('SIGKILL')
+          else c.kill()
+        }
+        if (seen.length > 5_000_000) throw new Error('the killed child kept sending')
+      }
+    })()
+    const expected: Partial<ExitCause> =
+      kind === 'process' ? { ...who(c), code: null, signal: 'SIGKILL' } : { ...who(c), code: 1, signal: null }
+
+    const loopErr = await rejection(loop, 'the for await loop')
+    expect(loopErr).toBeInstanceOf(ConnectionLostError)
+    expect(loopErr.cause).toEqual(expected)
+    expect(seen.length).toBeGreaterThanOrEqual(50)
+    expect(seen).toEqual(range(0, seen.length)) // in order, nothing lost before the kill
+
+    const pendingErr = await rejection(pending, 'the pending recv')
+    expect(pendingErr).toBeInstanceOf(ConnectionLostError)
+    expect(pendingErr.cause).toEqual(expected)
+
+    const sendErr = thrownBy(() => c.sender.send('to the dead'))
+    expect(sendErr).toBeInstanceOf(ConnectionLostError)
+    expect(sendErr.cause).toEqual(expected)
+
+    const exit = await within(c.exited, GUARD, 'exited')
+    expect(exit).toEqual(kind === 'process' ? { code: null, signal: 'SIGKILL' } : { code: 1, signal: null })
+  })
+
+  it.each(kinds)('9b. a %s that exits with code 3 reports cause.code === 3', async (kind) => {
+    const c = start(kind, 'exit-on-command.mjs')
+    const pending = c.receiver.recv()
+    pending.catch(() => {})
+    c.sender.send({ exit: 3 })
+    const err = await rejection(pending, 'the pending recv')
+    expect(err).toBeInstanceOf(ConnectionLostError)
+    expect(err.cause).toEqual({ ...who(c), code: 3, signal: null })
+    expect(await within(c.exited, GUARD, 'exited')).toEqual({ code: 3, signal: null })
+  })
+
+  it.each(kinds)('9c. a %s that throws an uncaught error reports cause.code === 1', async (kind) => {
+    let stderr = ''
+    const c =
+      kind === 'process'
+        ? forkFixture('exit-on-command.mjs', { stdio: 'pipe' })
+        : workerFixture('exit-on-command.mjs')
+    if ('process' in c) {
+      c.process.stdout!.resume()
+      c.process.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+    }
+    const pending = c.receiver.recv()
+    pending.catch(() => {})
+    c.sender.send({ throw: 'deliberate uncaught failure' })
+    const err = await rejection(pending, 'the pending recv')
+    expect(err).toBeInstanceOf(ConnectionLostError)
+    expect(err.cause).toEqual({ ...who(c), code: 1, signal: null })
+    expect(await within(c.exited, GUARD, 'exited')).toEqual({ code: 1, signal: null })
+    if (kind === 'process') expect(stderr).toContain('deliberate uncaught failure')
+  })
+
+  it('10. no zombie: after kill and exited, the pid is gone (ESRCH)', async () => {
+    for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+      const c = forkFixture('idle-forever.mjs')
+      const pid = c.pid!
+      expect(typeof pid).toBe('number')
+      expect(pidExists(pid)).toBe(true)
+      c.kill(signal)
+      expect(await within(c.exited, GUARD, 'exited')).toEqual({ code: null, signal })
+      const err = thrownBy(() => process.kill(pid, 0))
+      expect(err.code).toBe('ESRCH')
+    }
+  })
+
+  it('11. a child whose work is done exits on its own although its link is open (process, thread, function)', async () => {
+    const children = [
+      forkFixture<never, string>('send-one-and-return.mjs'),
+      workerFixture<never, string>('send-one-and-return.mjs'),
+      track(
+        fork<never, string>(async ({ sender }) => {
+          sender.send('work done')
+        }),
+      ),
+      track(
+        spawnWorker<never, string>(async ({ sender }) => {
+          sender.send('work done')
+        }),
+      ),
+    ]
+    for (const c of children) {
+      expect(await recv(c.receiver)).toBe('work done')
+      expect(await within(c.exited, GUARD, 'an idle child to exit on its own')).toEqual({ code: 0, signal: null })
+      // It never closed its sender: the end of the channel is the lost link, with the clean exit as cause.
+      const err = await rejection(c.receiver.recv(), 'recv after the child exited')
+      expect(err).toBeInstanceOf(ConnectionLostError)
+      expect(err.cause).toEqual({ ...who(c), code: 0, signal: null })
+    }
+  })
+
+  it.each(kinds)('12. a 50 MiB Uint8Array echoed through a %s arrives intact', { timeout: 180_000 }, async (kind) => {
+    const size = 50 * 1024 * 1024
+    const big = new Uint8Array(size)
+    randomFillSync(big)
+    const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+    const digest = sha(big)
+    const samples = [0, 1, 4095, 4096, size >> 1, size - 2, size - 1].map((i) => big[i])
+
+    const c = start<Uint8Array, Uint8Array>(kind, 'echo.mjs')
+    c.sender.send(big)
+    c.sender.send(Uint8Array.of(7)) // and the link still works after it
+    const back = await c.receiver.recv({ timeout: 150_000 })
+    expect(back).toBeInstanceOf(Uint8Array)
+    expect(back.byteLength).toBe(size)
+    expect([0, 1, 4095, 4096, size >> 1, size - 2, size - 1].map((i) => back[i])).toEqual(samples)
+    expect(sha(back)).toBe(digest)
+    expect([...(await recv(c.receiver))]).toEqual([7])
+    expect(big.byteLength).toBe(size) // the sender's copy was not detached
+    expect(sha(big)).toBe(digest)
+  })
+
+  it('14. await using disposes a child: a cooperative one ends by itself, a stubborn one is killed', async () => {
+    let pid = 0
+    let exited: Promise<unknown> = Promise.resolve()
+    {
+      await using child = forkFixture<string, string>('echo.mjs')
+      pid = child.pid!
+      exited = child.exited
+      child.sender.send('ping')
+      expect(await recv(child.receiver)).toBe('ping')
+      expect(await stateNow(exited)).toBe('pending')
+    }
+    expect(await stateNow(exited)).toEqual({ code: 0, signal: null }) // echo saw its input close and ended
+    expect(pidExists(pid)).toBe(false)
+
+    {
+      await using child = forkFixture('idle-forever.mjs')
+      pid = child.pid!
+      exited = child.exited
+      expect(await stateNow(exited)).toBe('pending')
+    }
+    expect(await stateNow(exited)).toEqual({ code: null, signal: 'SIGTERM' })
+    expect(pidExists(pid)).toBe(false)
+
+    {
+      await using w = workerFixture<string, string>('echo.mjs')
+      exited = w.exited
+      w.sender.send('ping')
+      expect(await recv(w.receiver)).toBe('ping')
+    }
+    expect(await stateNow(exited)).toEqual({ code: 0, signal: null })
+
+    {
+      await using w = workerFixture('idle-forever.mjs')
+      exited = w.exited
+      expect(await stateNow(exited)).toBe('pending')
+    }
+    expect(await stateNow(exited)).toEqual({ code: 1, signal: null })
+  })
+})
+
+describe('OneShotServer', () => {
+  it('13. a child connects by name; accept gives [receiver, first]; private modes; files removed; a second client is refused', async () => {
+    const server = await OneShotServer.create<unknown>()
+    servers.add(server)
+    const dir = dirname(server.name)
+    const dirStat = statSync(dir)
+    const sockStat = statSync(server.name)
+    expect(dirStat.isDirectory()).toBe(true)
+    expect(dirStat.mode & 0o777).toBe(0o700)
+    expect(sockStat.isSocket()).toBe(true)
+    expect(sockStat.mode & 0o777).toBe(0o600)
+
+    const client = forkFixture('one-shot-client.mjs', { args: [server.name] })
+    const [rx, first] = await within(server.accept({ timeout: GUARD }), GUARD, 'accept')
+    expect(first).toBe('first')
+    expect(await recv(rx)).toEqual({ second: 2n })
+    expect(await recv(rx)).toBe('third')
+    const end = await rejection(rx.recv(), 'recv after the client closed')
+    expect(end).toBeInstanceOf(DisconnectedError)
+    expect(end).not.toBeInstanceOf(ConnectionLostError)
+    expect(await recv(client.receiver)).toEqual({ connected: true })
+    expect(existsSync(server.name)).toBe(false)
+    expect(existsSync(dir)).toBe(false)
+
+    // A second client finds nobody: a clear DisconnectedError, in the child and here.
+    const second = forkFixture('one-shot-client.mjs', { args: [server.name] })
+    const report = await recv(second.receiver)
+    expect(report.connected).toBe(false)
+    expect(report.error.name).toBe('DisconnectedError')
+    expect(report.error.isDisconnected).toBe(true)
+    expect(report.error.message).toContain(server.name)
+    const here = await rejection(Sender.connect(server.name, { timeout: 5000 }), 'a second connect')
+    expect(here).toBeInstanceOf(DisconnectedError)
+    await server.close()
+    await server.close() // idempotent
+
+    // A server closed before any client: accept rejects, and its files are gone.
+    const unused = await OneShotServer.create<unknown>()
+    servers.add(unused)
+    const unusedDir = dirname(unused.name)
+    expect(existsSync(unused.name)).toBe(true)
+    await unused.close()
+    expect(existsSync(unused.name)).toBe(false)
+    expect(existsSync(unusedDir)).toBe(false)
+    expect(await rejection(unused.accept(), 'accept on a closed server')).toBeInstanceOf(DisconnectedError)
+  })
+})
