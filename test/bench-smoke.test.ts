@@ -1,0 +1,100 @@
+/**
+ * Smoke test of the benchmark suite (bench/run.mjs): run it with --quick --tiny (a handful of
+ * iterations) and check that it exits 0 and reports every scenario with positive numbers. It asserts
+ * nothing about speed: timing on shared machines is noise, and that is the benchmark's job.
+ */
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+const ECHO_SCENARIOS = [
+  'raw-message-channel',
+  'raw-worker',
+  'raw-ipc-json',
+  'raw-fd3-msgpackr',
+  'ipfi-channel',
+  'ipfi-worker',
+  'ipfi-fork',
+  'ipfi-unix-socket',
+  'ipfi-memory-chunk1',
+]
+const ONEWAY_SCENARIOS = ['ipfi-channel-oneway']
+const RATIO_PAIRS = [
+  'ipfi-channel/raw-message-channel',
+  'ipfi-worker/raw-worker',
+  'ipfi-fork/raw-fd3-msgpackr',
+  'ipfi-fork/raw-ipc-json',
+  'ipfi-unix-socket/raw-fd3-msgpackr',
+  'ipfi-unix-socket/raw-ipc-json',
+  'ipfi-memory-chunk1/raw-message-channel',
+]
+
+interface Run {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+function runBench(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bench/run.mjs', ...args], { cwd: root, timeout: 50_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, stdout, stderr })
+    })
+  })
+}
+
+const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0
+
+describe('benchmark suite (smoke)', () => {
+  it('runs --quick --tiny, exits 0, and reports every scenario with positive numbers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-smoke-'))
+    const out = join(dir, 'result.json')
+    try {
+      const run = await runBench(['--quick', '--tiny', '--out', out])
+      expect(run.stderr).not.toMatch(/bench failed/)
+      expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null })
+      expect(run.stdout).toContain('| transport |')
+
+      const r = JSON.parse(readFileSync(out, 'utf8'))
+      expect(r.mode).toBe('tiny')
+      expect(Number.isNaN(Date.parse(r.date))).toBe(false)
+      expect(r.node).toBe(process.version)
+      expect(positive(r.cpus)).toBe(true)
+      expect(r.rounds).toBe(3)
+
+      expect(Object.keys(r.scenarios).sort()).toEqual([...ECHO_SCENARIOS, ...ONEWAY_SCENARIOS].sort())
+      for (const id of ECHO_SCENARIOS) {
+        const s = r.scenarios[id]
+        expect(s.rounds, id).toHaveLength(3)
+        for (const k of ['p50Us', 'p99Us', 'seqRtPerSec', 'inflight100RtPerSec']) {
+          expect(positive(s.median[k]), `${id} ${k} = ${s.median[k]}`).toBe(true)
+          for (const round of s.rounds) expect(positive(round[k]), `${id} ${k} in a round`).toBe(true)
+        }
+        expect(s.median.p99Us).toBeGreaterThanOrEqual(s.median.p50Us)
+      }
+      for (const id of ONEWAY_SCENARIOS) {
+        const s = r.scenarios[id]
+        expect(s.rounds, id).toHaveLength(3)
+        expect(positive(s.median.msgsPerSec), `${id} msgsPerSec`).toBe(true)
+      }
+
+      expect(r.ratios.map((x: { ipfi: string; baseline: string }) => `${x.ipfi}/${x.baseline}`).sort()).toEqual([...RATIO_PAIRS].sort())
+      for (const x of r.ratios) {
+        for (const k of ['p50Us', 'p99Us', 'seqRtPerSec', 'inflight100RtPerSec']) expect(positive(x[k]), `${x.ipfi}/${x.baseline} ${k}`).toBe(true)
+      }
+
+      // Every child process and worker thread ended by itself, with code 0.
+      expect(r.children.length).toBe(6)
+      for (const c of r.children) expect(c, c.what).toMatchObject({ code: 0, signal: null, forced: false })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
