@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    poolOptions: { forks: { execArgv: ['--expose-gc'] } },
     reporters: ['default', './test/support/summary-reporter.ts'],
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
   },

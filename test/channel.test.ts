@@ -231,3 +231,34 @@ describe('ReceiverSet', () => {
     await expect(set.select()).rejects.toBeInstanceOf(DisconnectedError)
   })
 })
+
+describe('garbage collection', () => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  it.runIf(gc)('a sender dropped without close() releases the channel once collected', async () => {
+    const [tx, rx] = channel<number>()
+    ;(() => {
+      const forgotten = tx.clone()
+      forgotten.send(1)
+    })()
+    tx.close()
+    expect(await rx.recv()).toBe(1)
+    for (let i = 0; i < 20 && rx.tryRecv().ok === false && (rx.tryRecv() as { reason: string }).reason === 'empty'; i++) {
+      gc!()
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    expect(rx.tryRecv()).toEqual({ ok: false, reason: 'disconnected' })
+  })
+
+  it.runIf(gc)('a receiver dropped without close() tells its senders once collected', async () => {
+    const [tx] = (() => {
+      const [t, r] = channel<number>()
+      void r
+      return [t]
+    })()
+    for (let i = 0; i < 20 && !tx.isDisconnected; i++) {
+      gc!()
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    expect(tx.isDisconnected).toBe(true)
+  })
+})

@@ -4,6 +4,7 @@ import type { HandleAccess } from '../link/handles.js'
 import { waitBegin, waitEnd } from '../link/keepalive.js'
 import type { Cap, Port, Waiter } from '../link/port.js'
 import { INTERNAL, brandClass } from './brand.js'
+import { trackReceiver, untrackReceiver } from './finalize.js'
 
 export interface RecvOptions {
   /** Reject with `TimeoutError` after this many milliseconds. */
@@ -35,6 +36,7 @@ export class Receiver<T> {
   constructor(token: typeof INTERNAL, port: Port) {
     if (token !== INTERNAL) throw new TypeError('use channel() to make a channel')
     this.#port = port
+    trackReceiver(this, port)
   }
 
   /** The next message. Rejects with `DisconnectedError` once every sender is gone and the queue is empty. */
@@ -70,6 +72,7 @@ export class Receiver<T> {
     this.#state = CLOSED
     const port = this.#port!
     this.#port = null
+    untrackReceiver(this)
     port.closeReceiver()
   }
 
@@ -117,6 +120,7 @@ export class Receiver<T> {
     this.#state = MOVED
     this.#movedTo = why
     this.#port = null
+    untrackReceiver(this)
     return { kind: 'receiver', port }
   }
 

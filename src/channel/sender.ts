@@ -3,6 +3,7 @@ import { HandleError } from '../errors.js'
 import type { HandleAccess } from '../link/handles.js'
 import type { Cap, Port } from '../link/port.js'
 import { INTERNAL, brandClass } from './brand.js'
+import { trackSender, untrackSender } from './finalize.js'
 import { localEntry } from './transfer.js'
 
 type Connector = (name: string, options?: object) => Promise<Sender<unknown>>
@@ -31,6 +32,7 @@ export class Sender<T> {
   constructor(token: typeof INTERNAL, port: Port) {
     if (token !== INTERNAL) throw new TypeError('use channel() to make a channel')
     this.#port = port
+    trackSender(this, port)
   }
 
   /** Connect to a `OneShotServer` by its name; resolves once the link is up. */
@@ -64,6 +66,7 @@ export class Sender<T> {
     this.#state = CLOSED
     const port = this.#port!
     this.#port = null
+    untrackSender(this)
     port.releaseSender()
   }
 
@@ -85,6 +88,7 @@ export class Sender<T> {
         const port = this.#live()
         this.#state = MOVED
         this.#port = null
+        untrackSender(this)
         return { kind: 'sender', port }
       },
     }
