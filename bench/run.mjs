@@ -2,12 +2,15 @@
 /**
  * ipfi benchmark suite. `npm run bench` builds and runs it; it imports the package by name.
  *
- *   node bench/run.mjs [--quick] [--tiny] [--pin] [--out FILE]
+ *   node bench/run.mjs [--quick] [--tiny] [--pin] [--only ID,ID] [--out FILE]
  *
  *   --quick   fewer iterations (well under a minute)
  *   --tiny    a handful of iterations, for the smoke test (also IPFI_BENCH_TINY=1)
  *   --pin     pin the whole process tree to CPU 0 first (taskset -a -p 1 PID), for stable latency
- *   --out     where to write the JSON (default bench/results/latest.json)
+ *   --only    run only these scenarios (ids as in bench/scenarios/index.mjs), e.g. for profiling:
+ *             node --cpu-prof --cpu-prof-dir bench/results bench/run.mjs --quick --only ipfi-worker
+ *             then node bench/profile-summary.mjs bench/results/*.cpuprofile
+ *   --out     where to write the JSON (default bench/results/latest.json; with --only, none unless given)
  *
  * Every echo transport is opened once, then measured in rounds: one warm-up round, then 3
  * measured rounds, every scenario once per round (order reversed every other round), so raw
@@ -24,7 +27,7 @@ import { performance } from 'node:perf_hooks'
 const here = dirname(fileURLToPath(import.meta.url))
 
 function parseArgs(argv) {
-  const o = { quick: false, tiny: process.env.IPFI_BENCH_TINY === '1', pin: false, out: resolve(here, 'results/latest.json') }
+  const o = { quick: false, tiny: process.env.IPFI_BENCH_TINY === '1', pin: false, only: null, out: null }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--quick') o.quick = true
@@ -32,11 +35,14 @@ function parseArgs(argv) {
     else if (a === '--pin') o.pin = true
     else if (a === '--out') o.out = resolve(argv[++i] ?? '')
     else if (a.startsWith('--out=')) o.out = resolve(a.slice(6))
+    else if (a === '--only') o.only = (argv[++i] ?? '').split(',').filter(Boolean)
+    else if (a.startsWith('--only=')) o.only = a.slice(7).split(',').filter(Boolean)
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--quick] [--tiny] [--pin] [--out FILE]')
+      console.log('usage: node bench/run.mjs [--quick] [--tiny] [--pin] [--only ID,ID] [--out FILE]')
       process.exit(0)
     } else throw new Error(`unknown argument ${a} (try --help)`)
   }
+  if (!o.only) o.out ??= resolve(here, 'results/latest.json')
   return o
 }
 
@@ -63,7 +69,10 @@ async function main() {
   const pin = args.pin ? pinToOneCpu() : { pinned: false, note: null }
   if (args.pin && !pin.pinned) console.error(`note: ${pin.note}`)
 
-  const { scenarios } = await import('./scenarios/index.mjs')
+  const { scenarios: all } = await import('./scenarios/index.mjs')
+  const unknown = (args.only ?? []).filter((id) => !all.some((s) => s.id === id))
+  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((s) => s.id).join(', ')}`)
+  const scenarios = args.only ? all.filter((s) => args.only.includes(s.id)) : all
   const { makeSink, probe, latency, pipelined } = await import('./lib/measure.mjs')
   const { summarize, medianOf } = await import('./lib/stats.mjs')
   const { markdown } = await import('./lib/report.mjs')
@@ -80,11 +89,18 @@ async function main() {
   }
 
   const closeAll = async () => {
+    const errors = []
     for (const [id, { t }] of [...open].reverse()) {
       open.delete(id)
-      const exits = await t.close()
-      for (const e of exits) children.push({ scenario: id, ...e })
+      try {
+        const exits = await t.close()
+        for (const e of exits) children.push({ scenario: id, ...e })
+      } catch (e) {
+        errors.push(e)
+        console.error(`bench: closing ${id} failed:`, e)
+      }
     }
+    return errors
   }
 
   try {
@@ -117,9 +133,12 @@ async function main() {
       if (measured) process.stderr.write(`round ${round - WARMUP_ROUNDS + 1}/${ROUNDS} done\n`)
     }
     for (const { sink } of open.values()) sink.check()
-  } finally {
+  } catch (e) {
     await closeAll()
+    throw e
   }
+  const closeErrors = await closeAll()
+  if (closeErrors.length) throw closeErrors[0]
 
   for (const r of Object.values(results)) {
     r.median = medianOf(r.rounds, r.type === 'echo' ? ['p50Us', 'p99Us', 'seqRtPerSec', 'inflight100RtPerSec'] : ['msgsPerSec'])
@@ -127,6 +146,7 @@ async function main() {
   const ratios = []
   for (const r of Object.values(results)) {
     for (const b of r.compareWith) {
+      if (!results[b]) continue // not run (--only)
       const base = results[b].median
       const m = r.median
       ratios.push({
@@ -151,6 +171,7 @@ async function main() {
     cpuModel: os.cpus()[0]?.model ?? null,
     platform: `${process.platform} ${process.arch}`,
     mode,
+    only: args.only,
     pinned: pin.pinned,
     pinNote: pin.note,
     cpusAllowed: allowedCpus(),
@@ -164,10 +185,12 @@ async function main() {
     children,
     totalSeconds: (performance.now() - t0) / 1000,
   }
-  mkdirSync(dirname(args.out), { recursive: true })
-  writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`)
   console.log(markdown(result))
-  console.log(`\nJSON: ${args.out}`)
+  if (args.out) {
+    mkdirSync(dirname(args.out), { recursive: true })
+    writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`)
+    console.log(`\nJSON: ${args.out}`)
+  }
 
   const unclean = children.filter((c) => c.forced || c.code !== 0)
   if (unclean.length) throw new Error(`children that did not exit cleanly: ${JSON.stringify(unclean)}`)

@@ -117,6 +117,20 @@ function stateNow<T>(p: Promise<T>): Promise<T | 'pending'> {
   return Promise.race([p, new Promise<'pending'>((r) => setImmediate(() => r('pending')))])
 }
 
+/** Keep this thread busy (as synchronous work would); a way to order events, never a measurement. */
+function blockThisThread(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+/** Whether `path` disappears within a bounded number of short polls. */
+async function gone(path: string): Promise<boolean> {
+  for (let i = 0; i < 200; i++) {
+    if (!existsSync(path)) return true
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  return false
+}
+
 const recv = <T>(rx: Receiver<T>) => rx.recv({ timeout: GUARD })
 
 // -------------------------------------------------------------------------------------------
@@ -180,7 +194,8 @@ describe('children: processes and worker threads', () => {
     const wf = track(
       spawnWorker<string, WFnOut, { tag: string }>(
         async ({ receiver, sender, data }) => {
-          const wt = await import('node:worker_threads')
+          // (no import(): the function closes over nothing and is not transformed for the child)
+          const wt = process.getBuiltinModule('node:worker_threads')
           for await (const s of receiver) {
             sender.send({ upper: s.toUpperCase(), data, workerData: wt.workerData, isMainThread: wt.isMainThread })
           }
@@ -226,6 +241,7 @@ describe('children: processes and worker threads', () => {
       negHugeBig: -(2n ** 70n) - 1n,
       bytes: Uint8Array.of(0, 1, 127, 128, 255),
       buffer: Buffer.from('héllo buffer'),
+      bigBuffer: Buffer.alloc(256 * 1024, 7), // a frame larger than one socket read
       floats: Float64Array.of(1.5, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.MIN_VALUE),
       undef: undefined,
       nul: null,
@@ -260,8 +276,13 @@ describe('children: processes and worker threads', () => {
     expect(got.negHugeBig).toBe(-(2n ** 70n) - 1n)
     expect(got.bytes).toBeInstanceOf(Uint8Array)
     expect([...got.bytes]).toEqual([0, 1, 127, 128, 255])
-    expect(Buffer.isBuffer(got.buffer)).toBe(true)
-    expect(got.buffer.toString()).toBe('héllo buffer')
+    // A Buffer stays a Buffer (soft, so the checks below still run if it does not).
+    expect.soft(Buffer.isBuffer(got.buffer), 'a Buffer arrives as a Buffer').toBe(true)
+    expect(got.buffer).toBeInstanceOf(Uint8Array)
+    expect(Buffer.from(got.buffer).toString()).toBe('héllo buffer')
+    expect.soft(Buffer.isBuffer(got.bigBuffer), 'a large Buffer arrives as a Buffer').toBe(true)
+    expect(got.bigBuffer.length).toBe(256 * 1024)
+    expect(Buffer.from(got.bigBuffer).equals(Buffer.alloc(256 * 1024, 7))).toBe(true)
     expect(got.floats).toBeInstanceOf(Float64Array)
     expect(got.floats.length).toBe(5)
     expect(got.floats[0]).toBe(1.5)
@@ -537,6 +558,19 @@ describe('children that end', () => {
     if (kind === 'process') expect(stderr).toContain('deliberate uncaught failure')
   })
 
+  it.each(kinds)('9d. the cause names the %s even when the parent was busy as it exited', async (kind) => {
+    const c = start(kind, 'exit-on-command.mjs')
+    const expected = { ...who(c), code: 3, signal: null }
+    const pending = c.receiver.recv()
+    pending.catch(() => {})
+    c.sender.send({ exit: 3 })
+    await new Promise((r) => setImmediate(r)) // the command is written out
+    blockThisThread(300) // synchronous work in the parent while the child exits
+    const err = await rejection(pending, 'the pending recv')
+    expect(err).toBeInstanceOf(ConnectionLostError)
+    expect(err.cause).toEqual(expected)
+  })
+
   it('10. no zombie: after kill and exited, the pid is gone (ESRCH)', async () => {
     for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
       const c = forkFixture('idle-forever.mjs')
@@ -571,7 +605,7 @@ describe('children that end', () => {
       // It never closed its sender: the end of the channel is the lost link, with the clean exit as cause.
       const err = await rejection(c.receiver.recv(), 'recv after the child exited')
       expect(err).toBeInstanceOf(ConnectionLostError)
-      expect(err.cause).toEqual({ ...who(c), code: 0, signal: null })
+      expect.soft(err.cause, 'the cause names the child and its clean exit').toEqual({ ...who(c), code: 0, signal: null })
     }
   })
 
@@ -657,8 +691,9 @@ describe('OneShotServer', () => {
     expect(end).toBeInstanceOf(DisconnectedError)
     expect(end).not.toBeInstanceOf(ConnectionLostError)
     expect(await recv(client.receiver)).toEqual({ connected: true })
-    expect(existsSync(server.name)).toBe(false)
-    expect(existsSync(dir)).toBe(false)
+    // Removed after the accept (13b checks that it is already so when accept() resolves).
+    expect(await gone(server.name)).toBe(true)
+    expect(await gone(dir)).toBe(true)
 
     // A second client finds nobody: a clear DisconnectedError, in the child and here.
     const second = forkFixture('one-shot-client.mjs', { args: [server.name] })
@@ -681,5 +716,21 @@ describe('OneShotServer', () => {
     expect(existsSync(unused.name)).toBe(false)
     expect(existsSync(unusedDir)).toBe(false)
     expect(await rejection(unused.accept(), 'accept on a closed server')).toBeInstanceOf(DisconnectedError)
+  })
+
+  it('13b. the socket and its directory are already removed when accept() resolves (client in this process)', async () => {
+    const server = await OneShotServer.create<string>()
+    servers.add(server)
+    const dir = dirname(server.name)
+    const client = Sender.connect<string>(server.name, { timeout: GUARD }).then((tx) => {
+      tx.send('first')
+      tx.close()
+    })
+    const [rx, first] = await within(server.accept({ timeout: GUARD }), GUARD, 'accept')
+    const left = { socket: existsSync(server.name), dir: existsSync(dir) }
+    expect(first).toBe('first')
+    await within(client, GUARD, 'the client')
+    expect(left).toEqual({ socket: false, dir: false })
+    rx.close()
   })
 })

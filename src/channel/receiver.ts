@@ -13,6 +13,9 @@ export interface RecvOptions {
   signal?: AbortSignal
 }
 
+/** @internal Receive with the message's encoded size (used by the procedures layer's limits). */
+export const RECV_SIZED: unique symbol = Symbol('ipfi.recvSized')
+
 export type TryRecvResult<T> = { ok: true; value: T } | { ok: false; reason: 'empty' | 'disconnected' }
 
 const LIVE = 0
@@ -51,6 +54,20 @@ export class Receiver<T> {
     if (e) return Promise.resolve(e.value as T)
     if (port.disconnected) return Promise.reject(port.disconnectedError())
     return waitOn(port, options) as Promise<T>
+  }
+
+  /** @internal The next message with its encoded size (0 if it never crossed a wire). */
+  [RECV_SIZED](options?: RecvOptions): Promise<{ value: T; bytes: number }> {
+    let port: Port
+    try {
+      port = this.#live()
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    const e = port.take()
+    if (e) return Promise.resolve({ value: e.value as T, bytes: e.bytes ?? 0 })
+    if (port.disconnected) return Promise.reject(port.disconnectedError())
+    return waitOn(port, options, true) as Promise<{ value: T; bytes: number }>
   }
 
   /** A message if one is queued now; never waits. */
@@ -141,7 +158,7 @@ export function receiverFromPort<T>(port: Port): Receiver<T> {
 }
 
 /** Wait for the next entry on a home port, with timeout and abort; nothing is lost if we give up. */
-function waitOn(port: Port, options: RecvOptions | undefined): Promise<unknown> {
+function waitOn(port: Port, options: RecvOptions | undefined, sized = false): Promise<unknown> {
   const signal = options?.signal
   if (signal?.aborted) return Promise.reject(signal.reason)
   const timeout = options?.timeout
@@ -155,7 +172,7 @@ function waitOn(port: Port, options: RecvOptions | undefined): Promise<unknown> 
     const w: Waiter = {
       resolve(e) {
         done()
-        resolve(e.value)
+        resolve(sized ? { value: e.value, bytes: e.bytes ?? 0 } : e.value)
       },
       reject(err) {
         done()

@@ -3,6 +3,7 @@
  * would across a wire: each occurrence is replaced by a fresh handle and the original becomes unusable.
  * Containers are copied only on the path to a handle.
  */
+import { tagOf } from '../codec/msgpack.js'
 import { HANDLE, walk, type Branded } from '../codec/walk.js'
 import { checkHandles, commitHandles, wrapCap } from '../link/handles.js'
 import type { Entry, Port } from '../link/port.js'
@@ -26,7 +27,7 @@ export function localEntry(value: unknown, target: Port): Entry {
   })
   if (found.length === 0) return { value, handles: null }
   checkHandles(found, target)
-  const handles = commitHandles(found).map(wrapCap)
+  const handles = commitHandles(found).map((cap, i) => wrapCap(cap, tagOf(found[i]!)))
   const delivered = walk(slotted, { handle: (s) => handles[(s as unknown as Slot).index] })
   return { value: delivered, handles }
 }

@@ -1,3 +1,16 @@
-export { encode, decode, encodePlain, decodePlain, TAG_HANDLE, TAG_MAP, TAG_ERROR, type Encoded } from './msgpack.js'
+export {
+  encode,
+  decode,
+  encodePlain,
+  decodePlain,
+  tagOf,
+  TAG_HANDLE,
+  TAG_MAP,
+  TAG_ERROR,
+  TAG_ENDPOINT,
+  TAG_FUNCTION,
+  type Encoded,
+  type HandleTagNumber,
+} from './msgpack.js'
 export { walk, isHandle, HANDLE, type Branded } from './walk.js'
 export { registerErrorClass, type ErrorRecord } from './error-record.js'

@@ -4,6 +4,7 @@
  *   0x01 handle  -> an unsigned index into the frame's handle (capability) table
  *   0x02 Map     -> an array [k0, v0, k1, v1, ...]
  *   0x03 Error   -> a record { name, message, stack?, cause?, errors?, fields? }
+ *   0x04 endpoint, 0x05 function -> like 0x01, for handles the procedures layer gives a meaning
  * msgpackr's own tags are kept for Set (0x73), typed arrays (0x74), RegExp (0x78), big integers
  * (0x42), undefined (d4 00 00) and Date (timestamp, -1). Record definitions (msgpackr's 0x72) are
  * refused on decode: they would make the decoder generate code from bytes the peer chose.
@@ -11,28 +12,47 @@
 import { Packr, Unpackr, addExtension } from 'msgpackr'
 import { ProtocolError, UnsupportedValueError } from '../errors.js'
 import { errorToRecord, recordToError } from './error-record.js'
-import { walk, type Branded } from './walk.js'
+import { HANDLE, walk, type Branded } from './walk.js'
 
 export const TAG_HANDLE = 0x01
 export const TAG_MAP = 0x02
 export const TAG_ERROR = 0x03
+export const TAG_ENDPOINT = 0x04
+export const TAG_FUNCTION = 0x05
+/** The payload tags that refer to an entry of the handle table. */
+export const HANDLE_TAGS = [TAG_HANDLE, TAG_ENDPOINT, TAG_FUNCTION] as const
+export type HandleTagNumber = (typeof HANDLE_TAGS)[number]
 
-class HandleTag {
+abstract class HandleTag {
   constructor(readonly index: number) {}
 }
 class MapTag {
   constructor(readonly entries: unknown[]) {}
 }
+class ErrorTag {
+  constructor(readonly record: unknown) {}
+}
 
-/** What decode() calls for each handle reference it meets, with the table index. */
-type HandleReader = (index: number) => unknown
+/** What decode() calls for each handle reference it meets, with the table index and the tag. */
+type HandleReader = (index: number, tag: HandleTagNumber) => unknown
 let readHandle: HandleReader | null = null
 
-addExtension({ Class: HandleTag, type: TAG_HANDLE, write: (h: HandleTag) => h.index, read: (i: unknown) => {
-  if (!readHandle) throw new ProtocolError('handle reference where none may appear')
-  if (typeof i !== 'number' || !Number.isInteger(i) || i < 0) throw new ProtocolError('malformed handle reference')
-  return readHandle(i)
-} })
+const tagClasses = new Map<number, new (index: number) => HandleTag>()
+for (const tag of HANDLE_TAGS) {
+  const Class = class extends HandleTag {}
+  tagClasses.set(tag, Class)
+  addExtension({ Class, type: tag, write: (h: HandleTag) => h.index, read: (i: unknown) => {
+    if (!readHandle) throw new ProtocolError('handle reference where none may appear')
+    if (typeof i !== 'number' || !Number.isInteger(i) || i < 0) throw new ProtocolError('malformed handle reference')
+    return readHandle(i, tag)
+  } })
+}
+
+/** The payload tag a handle is written with (its access object may name one; 0x01 otherwise). */
+export function tagOf(h: Branded): HandleTagNumber {
+  const t = (h[HANDLE] as { tag?: number } | undefined)?.tag
+  return t === TAG_ENDPOINT || t === TAG_FUNCTION ? t : TAG_HANDLE
+}
 addExtension({ Class: MapTag, type: TAG_MAP, write: (m: MapTag) => m.entries, read: (a: unknown) => {
   if (!Array.isArray(a) || a.length % 2 !== 0) throw new ProtocolError('malformed Map')
   const m = new Map()
@@ -40,6 +60,12 @@ addExtension({ Class: MapTag, type: TAG_MAP, write: (m: MapTag) => m.entries, re
   return m
 } })
 addExtension({ Class: Error, type: TAG_ERROR, write: errorToRecord, read: recordToError })
+addExtension({ Class: ErrorTag, type: TAG_ERROR, write: (e: ErrorTag) => e.record, read: recordToError })
+// msgpackr's own error tag, as another implementation may send it: rebuilt the same safe way.
+addExtension({ type: 0x65, read: (a: unknown) => {
+  if (!Array.isArray(a)) throw new ProtocolError('malformed error')
+  return recordToError({ name: a[0], message: a[1], ...(a[2] === undefined ? {} : { cause: a[2] }) })
+} } as Parameters<typeof addExtension>[0])
 
 /** Refuses msgpackr record definitions: any numeric index written into it throws. */
 const noRecords = new Proxy([] as {}[], {
@@ -51,7 +77,8 @@ const noRecords = new Proxy([] as {}[], {
 })
 
 const packr = new Packr({ useRecords: false, moreTypes: true, useBigIntExtension: true, useToJSON: false })
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: true, structures: noRecords })
+// copyBuffers: a decoded binary is its own Buffer, not a view that keeps the whole message alive.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: true, structuredClone: false, copyBuffers: true, structures: noRecords })
 
 /** Above this size, msgpackr's shared output buffer is dropped after use so it is not kept alive. */
 const LARGE = 1 << 20
@@ -78,9 +105,10 @@ export function encode(value: unknown): Encoded {
   const prepared = walk(value, {
     handle(h) {
       handles.push(h)
-      return new HandleTag(handles.length - 1)
+      return new (tagClasses.get(tagOf(h))!)(handles.length - 1)
     },
     map: (entries) => new MapTag(entries),
+    error: (record) => new ErrorTag(record),
   })
   let payload: Buffer
   try {
@@ -99,8 +127,10 @@ export function encode(value: unknown): Encoded {
 export function decode(bytes: Uint8Array, onHandle: HandleReader | null): unknown {
   const previous = readHandle
   readHandle = onHandle
+  // A binary decodes as a copy of the same class as the source: make that always a Buffer.
+  const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   try {
-    return unpackr.unpack(bytes)
+    return unpackr.unpack(source)
   } catch (e) {
     if (e instanceof ProtocolError) throw e
     throw new ProtocolError(`undecodable message: ${(e as Error).message}`, { cause: e })

@@ -5,6 +5,7 @@
  * something that was replaced, so a value without handles comes back as the very same object.
  */
 import { UnsupportedValueError } from '../errors.js'
+import { errorToRecord } from './error-record.js'
 
 /** The brand every transferable handle carries (shared by every copy of the package). */
 export const HANDLE = Symbol.for('ipfi.handle')
@@ -22,6 +23,12 @@ export interface WalkOptions {
   handle(h: Branded): unknown
   /** Called for every Map (after its entries were walked); returns what stands in its place. */
   map?(entries: unknown[], original: Map<unknown, unknown>): unknown
+  /** Called for every Error with its record, walked; returns what stands in its place. Without it, errors pass as they are. */
+  error?(record: unknown): unknown
+}
+
+const noHandleInErrors = (): never => {
+  throw new UnsupportedValueError('a handle inside an Error cannot be sent (put it next to the error instead)')
 }
 
 const MAX_DEPTH = 512
@@ -35,6 +42,7 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
     case 'object':
       break
     case 'function':
+      if ((value as Partial<Branded>)[HANDLE] !== undefined) return o.handle(value as unknown as Branded)
       throw new UnsupportedValueError(
         'a function cannot be sent through a channel (expose() an object, or pass it as a procedure callback)',
       )
@@ -47,10 +55,14 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
   if (depth > MAX_DEPTH) throw new UnsupportedValueError(`value is nested deeper than ${MAX_DEPTH} levels, or is cyclic`)
   const obj = value as object
   if ((obj as Partial<Branded>)[HANDLE] !== undefined) return o.handle(obj as Branded)
-  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || obj instanceof Date || obj instanceof RegExp || obj instanceof Error) {
+  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || obj instanceof Date || obj instanceof RegExp) {
     return obj
   }
   const d = depth + 1
+  if (obj instanceof Error) {
+    const record = visit(errorToRecord(obj), { ...o, handle: noHandleInErrors }, d)
+    return o.error ? o.error(record) : obj
+  }
   if (Array.isArray(obj)) {
     let copy: unknown[] | undefined
     for (let i = 0; i < obj.length; i++) {

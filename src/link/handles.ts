@@ -4,30 +4,33 @@
  * registers a factory that turns a `Cap` back into a user-level handle.
  */
 import { HANDLE, type Branded } from '../codec/walk.js'
-import { HandleError } from '../errors.js'
+import { TAG_HANDLE, type HandleTagNumber } from '../codec/msgpack.js'
+import { HandleError, ProtocolError } from '../errors.js'
 import type { Cap, Closable, Port } from './port.js'
 
 export interface HandleAccess {
   readonly kind: 'sender' | 'receiver'
+  /** The payload tag (0x01 for senders and receivers; layers above use others for their handles). */
+  readonly tag?: HandleTagNumber
   /** The handle's port; throws `HandleError` if it was moved or closed, or cannot move now. */
   check(): Port
   /** Give the port (and the reference it holds) away: the handle becomes moved. */
   detach(): Cap
 }
 
-export interface HandleFactory {
-  wrap(cap: Cap): Closable & Branded
+/** Turns a cap back into the user-level handle its payload tag names. Registered by the layers above. */
+export type HandleFactory = (cap: Cap) => Closable & Branded
+
+const factories = new Map<number, HandleFactory>()
+
+export function registerHandleFactory(tag: HandleTagNumber, f: HandleFactory): void {
+  factories.set(tag, f)
 }
 
-let factory: HandleFactory | null = null
-
-export function setHandleFactory(f: HandleFactory): void {
-  factory = f
-}
-
-export function wrapCap(cap: Cap): Closable & Branded {
-  if (!factory) throw new Error('ipfi internal error: no handle factory registered')
-  return factory.wrap(cap)
+export function wrapCap(cap: Cap, tag: HandleTagNumber = TAG_HANDLE): Closable & Branded {
+  const f = factories.get(tag)
+  if (!f) throw new ProtocolError(`a handle with tag ${tag}, which this process does not know`)
+  return f(cap)
 }
 
 export function access(h: Branded): HandleAccess {

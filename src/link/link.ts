@@ -127,7 +127,7 @@ export class Link implements LinkSide {
       throw new LimitExceededError(`message holds ${handles.length} handles; the peer accepts at most ${this.peerMaxHandles}`)
     }
     checkHandles(handles, target)
-    const size = 4 + F.MSG_HEADER + handles.length * 10 + payload.length
+    const size = F.MSG_HEADER + handles.length * 10 + payload.length
     if (size > this.peerMaxFrame) {
       throw new LimitExceededError(`message of ${payload.length} bytes is over the peer's frame limit of ${this.peerMaxFrame} bytes`)
     }
@@ -152,6 +152,12 @@ export class Link implements LinkSide {
 
   private sendMsg(route: Route, payload: Uint8Array, caps: Cap[]): void {
     if (this.state === 'closed') return dropCaps(caps)
+    if (caps.length > this.peerMaxHandles || F.MSG_HEADER + payload.length > this.peerMaxFrame) {
+      // Only forwarded messages can get here (direct sends are checked before anything moves):
+      // a message the previous link accepted is over this peer's limits. Drop it, not the link.
+      process.emitWarning(`ipfi: ${this.name}: a forwarded message is over the peer's limits and was dropped`)
+      return dropCaps(caps)
+    }
     let descs: unknown[] | null = null
     let after: (() => void)[] | null = null
     if (caps.length) {
@@ -192,6 +198,7 @@ export class Link implements LinkSide {
     }
     if (c.kind === 'receiver') {
       const id = this.nextOutbound++
+      if (id > 0xffffffff) throw new LimitExceededError(`${this.name}: out of receiver ids on this link`)
       const route: Route = { link: this, kind: F.TARGET_INBOUND, id }
       port.route = route
       this.outbound.set(id, port)
@@ -217,6 +224,7 @@ export class Link implements LinkSide {
       e.count++
     } else {
       const id = this.nextExport++
+      if (id > 0xffffffff) throw new LimitExceededError(`${this.name}: out of export ids on this link`)
       e = { port, count: 1, ref: { link: this, kind: F.TARGET_EXPORT, id } }
       this.exports.set(id, e)
       this.exportOf.set(port, e)
@@ -230,15 +238,16 @@ export class Link implements LinkSide {
     return [F.CAP_SENDER_HOSTED, e.ref.id]
   }
 
-  releaseRoute(route: Route): void {
+  /** Our last user of a route is gone. `lostReason`: the users went down with another link. */
+  releaseRoute(route: Route, lostReason?: string): void {
     if (route.kind === F.TARGET_EXPORT) {
       const imp = this.imports.get(route.id)
       if (!imp) return
       this.imports.delete(route.id)
-      if (this.state !== 'closed') this.control(F.RELEASE, [route.id, imp.count])
+      if (this.state !== 'closed') this.control(F.RELEASE, lostReason ? [route.id, imp.count, lostReason] : [route.id, imp.count])
     } else {
       if (!this.outbound.delete(route.id)) return
-      if (this.state !== 'closed') this.control(F.FINISH, [route.id])
+      if (this.state !== 'closed') this.control(F.FINISH, lostReason ? [route.id, lostReason] : [route.id])
     }
   }
 
@@ -335,14 +344,17 @@ export class Link implements LinkSide {
       case F.MSG:
         return this.onMsg(frame)
       case F.RELEASE: {
-        const [id, count] = this.ints(frame, 2, 'RELEASE')
+        const {
+          ids: [id, count],
+          reason: lost,
+        } = this.idsAndReason(frame, 2, 'RELEASE')
         const e = this.exports.get(id!)
         if (!e || count! < 1 || count! > e.count) throw new ProtocolError(`${this.name}: RELEASE of ${count} for export ${id}, which is not held that often`)
         e.count -= count!
         if (e.count === 0) {
           this.exports.delete(id!)
           this.exportOf.delete(e.port)
-          e.port.removeRemote(e.ref)
+          e.port.removeRemote(e.ref, lost)
         }
         return
       }
@@ -357,11 +369,14 @@ export class Link implements LinkSide {
         return
       }
       case F.FINISH: {
-        const [id] = this.ints(frame, 1, 'FINISH')
+        const {
+          ids: [id],
+          reason: lost,
+        } = this.idsAndReason(frame, 1, 'FINISH')
         const e = this.inbound.get(id!)
         if (!e) throw new ProtocolError(`${this.name}: FINISH for unknown inbound ${id}`)
         this.inbound.delete(id!)
-        e.port.removeRemote(e.ref)
+        e.port.removeRemote(e.ref, lost)
         return
       }
       case F.DISEMBARGO: {
@@ -384,6 +399,17 @@ export class Link implements LinkSide {
     }
   }
 
+  /** `n` ids, then an optional reason string (the references were lost with another link). */
+  private idsAndReason(frame: Uint8Array, n: number, what: string): { ids: number[]; reason: string | undefined } {
+    const body = decodePlain(frame.subarray(1))
+    if (!Array.isArray(body) || (body.length !== n && body.length !== n + 1) || !body.slice(0, n).every(isId)) {
+      throw new ProtocolError(`${this.name}: malformed ${what} frame`)
+    }
+    const reason = body[n]
+    if (reason !== undefined && typeof reason !== 'string') throw new ProtocolError(`${this.name}: malformed ${what} frame`)
+    return { ids: body.slice(0, n) as number[], reason }
+  }
+
   private ints(frame: Uint8Array, n: number, what: string): number[] {
     const body = decodePlain(frame.subarray(1))
     if (!Array.isArray(body) || body.length !== n || !body.every(isId)) throw new ProtocolError(`${this.name}: malformed ${what} frame`)
@@ -396,10 +422,13 @@ export class Link implements LinkSide {
     }
     if (frame[5] !== F.VERSION) throw new ProtocolError(`${this.name}: peer speaks ipfi protocol version ${frame[5]}, this side ${F.VERSION}`)
     const opts = frame.length > 6 ? decodePlain(frame.subarray(6)) : {}
-    if (typeof opts !== 'object' || opts === null) throw new ProtocolError(`${this.name}: malformed handshake options`)
+    if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new ProtocolError(`${this.name}: malformed handshake options`)
     const o = opts as Record<string, unknown>
-    if (isPositive(o.maxFrameBytes)) this.peerMaxFrame = o.maxFrameBytes
-    if (isPositive(o.maxHandlesPerMessage)) this.peerMaxHandles = o.maxHandlesPerMessage
+    const maxFrame = limitValue(o.maxFrameBytes)
+    const maxHandles = limitValue(o.maxHandlesPerMessage)
+    if (maxFrame === null || maxHandles === null) throw new ProtocolError(`${this.name}: malformed limit in the handshake`)
+    if (maxFrame !== undefined) this.peerMaxFrame = maxFrame
+    if (maxHandles !== undefined) this.peerMaxHandles = maxHandles
     this.state = 'open'
     this.decoder.maxFrame = this.limits.maxFrameBytes
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer)
@@ -539,7 +568,7 @@ export class Link implements LinkSide {
     this.flush()
     this.wire.close()
     unregisterWire(this.wire)
-    const reason = `${this.name}: ${describeCause(cause)}`
+    const reason = describeCause(cause)
     const exports = [...this.exports.values()]
     const inbound = [...this.inbound.values()]
     const imports = [...this.imports.values()]
@@ -579,8 +608,12 @@ export class Link implements LinkSide {
 function isId(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff
 }
-function isPositive(x: unknown): x is number {
-  return typeof x === 'number' && Number.isFinite(x) && x > 0
+/** A limit from the peer's handshake: undefined if absent, null if malformed. Any integer encoding. */
+function limitValue(x: unknown): number | undefined | null {
+  if (x === undefined) return undefined
+  if (typeof x === 'bigint') return x > 0n ? (x > 0xffffffffn ? 0xffffffff : Number(x)) : null
+  if (typeof x === 'number' && Number.isInteger(x) && x > 0) return x
+  return null
 }
 
 /** Decode a message that reached its receiver's home, turning its caps into user-level handles. */
@@ -589,10 +622,10 @@ export function decodeEntry(payload: Uint8Array, caps: Cap[]): Entry {
   const used: boolean[] = new Array(caps.length).fill(false)
   let value: unknown
   try {
-    value = decode(payload, (i) => {
+    value = decode(payload, (i, tag) => {
       if (i >= caps.length || used[i]) throw new ProtocolError(`handle reference ${i} is out of range or used twice`)
       used[i] = true
-      const h = wrapCap(caps[i]!)
+      const h = wrapCap(caps[i]!, tag)
       handles.push(h)
       return h
     })
@@ -602,5 +635,5 @@ export function decodeEntry(payload: Uint8Array, caps: Cap[]): Entry {
     throw e
   }
   caps.forEach((c, i) => !used[i] && dropCap(c))
-  return { value, handles: handles.length ? handles : null }
+  return { value, handles: handles.length ? handles : null, bytes: payload.length }
 }

@@ -7,12 +7,14 @@
  * live local Sender objects, and each remote reference (an export entry or an inbound forward on
  * some link). At home, zero means disconnected; on a route, zero means release the route upstream.
  */
-import { disconnected } from '../errors.js'
+import { describeCause, disconnected } from '../errors.js'
 
 /** A queued message: the decoded value and the handles inside it (closed if it is dropped). */
 export interface Entry {
   value: unknown
   handles: Closable[] | null
+  /** Encoded size, when the message came over a wire. */
+  bytes?: number
 }
 
 export interface Closable {
@@ -33,7 +35,7 @@ export interface LinkSide {
   embargoDone(port: Port): void
   sendValue(route: Route, value: unknown, target: Port): void
   sendDisembargo(route: Route, token: number): void
-  releaseRoute(route: Route): void
+  releaseRoute(route: Route, lostReason?: string): void
   sendDropped(ref: RemoteRef, lostReason: string | null): void
   forward(route: Route, payload: Uint8Array, caps: Cap[]): void
   forwardEntry(route: Route, entry: Entry): void
@@ -132,7 +134,7 @@ export class Port {
       target.releaseSender()
     } else if (this.route) {
       const r = this.route
-      r.link.releaseRoute(r)
+      r.link.releaseRoute(r, this.lostCause === undefined ? undefined : describeCause(this.lostCause))
     } else if (this.queued === 0) {
       this.failWaiters()
     } else {

@@ -62,15 +62,17 @@ export function spawnWorker<ToChild, ToParent, Data = unknown>(
     resourceLimits: options.resourceLimits,
     name: options.name,
   })
+  // Node sets threadId to -1 once the thread has exited: keep it from the start.
+  const threadId = worker.threadId
   const exited = new Promise<ExitInfo>((r) => worker.once('exit', (code) => r({ code, signal: null })))
   const link = new Link(messagePortWire(port1), {
-    name: `worker thread ${worker.threadId}`,
+    name: `worker thread ${threadId}`,
     ...options.limits,
-    onWireEnd: () => exitCause(exited, { threadId: worker.threadId }),
+    onWireEnd: () => exitCause(exited, { threadId }),
   })
   worker.on('error', (err) => {
     // An uncaught error ends the thread, as it would a process: say so, as a crashing child's stderr would.
-    process.stderr.write(`ipfi: worker thread ${worker.threadId} crashed: ${(err as Error)?.stack ?? err}\n`)
+    process.stderr.write(`ipfi: worker thread ${threadId} crashed: ${(err as Error)?.stack ?? err}\n`)
   })
   const { sender, receiver } = offerEnds<ToChild, ToParent>(link, options.data)
   const handle: WorkerHandle<ToChild, ToParent> = {
@@ -79,7 +81,7 @@ export function spawnWorker<ToChild, ToParent, Data = unknown>(
     exited,
     link,
     worker,
-    threadId: worker.threadId,
+    threadId,
     kill() {
       void worker.terminate()
     },

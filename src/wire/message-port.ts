@@ -5,6 +5,9 @@
 import type { MessagePort } from 'node:worker_threads'
 import type { Wire } from './wire.js'
 
+/** Copies of at least this size are transferred rather than cloned a second time. */
+const TRANSFER_FROM = 64 * 1024
+
 export function messagePortWire(port: MessagePort): Wire {
   let onEndCb: ((e?: unknown) => void) | null = null
   let closed = false
@@ -16,12 +19,17 @@ export function messagePortWire(port: MessagePort): Wire {
   }
   const post = (bytes: Uint8Array) => {
     if (closed) return
-    // Transfer only a buffer that is exactly this view (not a pooled or shared slab).
     const buf = bytes.buffer
     if (bytes.byteOffset === 0 && bytes.byteLength === buf.byteLength && !(buf instanceof SharedArrayBuffer)) {
+      // The view owns its whole buffer: hand it over without a copy.
       port.postMessage(bytes, [buf as ArrayBuffer])
+    } else if (bytes.byteLength < TRANSFER_FROM) {
+      // A slice of a pooled or larger buffer: structured clone would copy the whole buffer behind it
+      // (8 KiB for Node's pool). Post an exact copy instead.
+      port.postMessage(Uint8Array.prototype.slice.call(bytes))
     } else {
-      port.postMessage(bytes)
+      const own = Uint8Array.prototype.slice.call(bytes) as Uint8Array
+      port.postMessage(own, [own.buffer as ArrayBuffer])
     }
   }
   return {
