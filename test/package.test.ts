@@ -41,6 +41,32 @@ describe('the built package, imported by its name', () => {
     expect(JSON.parse(out)).toEqual([true, true, true, true, true])
   })
 
+  it('two ESM copies of ipfi sharing one msgpackr both decode handles and registered errors', () => {
+    // One module imported under two URLs is two copies of ipfi over one msgpackr: the copy loaded
+    // last owns msgpackr's decoders for the ipfi tags, and the first copy must still work.
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `import { pathToFileURL } from 'node:url'
+       const url = pathToFileURL('dist/index.js').href
+       const a = await import(url + '?copy=a')
+       const b = await import(url + '?copy=b')
+       class AppError extends Error { name = 'AppError' }
+       a.registerErrorClass(AppError)
+       const [wa, wb] = a.memoryWirePair()
+       const left = a.connectWire(wa), right = a.connectWire(wb)
+       const [tx, rx] = a.channel()
+       left.sender.send({ tx, err: new AppError('boom') })
+       const got = await right.receiver.recv()
+       got.tx.send('through the moved sender')
+       const v = await rx.recv()
+       left.close(); right.close()
+       console.log(JSON.stringify([a.Sender !== b.Sender, got.tx instanceof a.Sender, v,
+         got.err instanceof AppError, got.err.name, got.err.message]))`,
+    ])
+    expect(JSON.parse(out)).toEqual([true, true, 'through the moved sender', true, 'AppError', 'boom'])
+  })
+
   it('declares ESM and CJS entries with types first, and no install scripts', () => {
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
     expect(pkg.name).toBe('ipfi')

@@ -4,7 +4,7 @@
  * except in the fixed table of built-ins below and the classes the application registered itself.
  */
 
-type ErrorCtor = new (message?: string) => Error
+import { shared, type ErrorCtor } from './shared.js'
 
 const builtins: Record<string, ErrorCtor> = Object.assign(Object.create(null), {
   Error,
@@ -16,7 +16,7 @@ const builtins: Record<string, ErrorCtor> = Object.assign(Object.create(null), {
   URIError,
 })
 
-const registered = new Map<string, ErrorCtor>()
+const registered = shared.errorClasses
 
 /**
  * Let errors whose `name` is `name` (by default `Class.name`) arrive as instances of `Class`.
@@ -69,6 +69,8 @@ export function recordToError(input: unknown): Error {
   if (custom) {
     error = Object.create(custom.prototype) as Error
     define(error, 'message', message, false)
+    // A class that sets `name` as a class field has it on instances only, and no constructor ran.
+    if (error.name !== name) define(error, 'name', name, false)
   } else if (name === 'AggregateError') {
     error = new AggregateError(Array.isArray(r.errors) ? r.errors : [], message)
   } else {

@@ -9,9 +9,10 @@
  * (0x42), undefined (d4 00 00) and Date (timestamp, -1). Record definitions (msgpackr's 0x72) are
  * refused on decode: they would make the decoder generate code from bytes the peer chose.
  */
-import { Packr, Unpackr, addExtension } from 'msgpackr'
+import { C1, Packr, Unpackr, addExtension } from 'msgpackr'
 import { ProtocolError, UnsupportedValueError } from '../errors.js'
 import { errorToRecord, recordToError } from './error-record.js'
+import { shared, type HandleReader } from './shared.js'
 import { HANDLE, walk, type Branded } from './walk.js'
 
 export const TAG_HANDLE = 0x01
@@ -33,18 +34,15 @@ class ErrorTag {
   constructor(readonly record: unknown) {}
 }
 
-/** What decode() calls for each handle reference it meets, with the table index and the tag. */
-type HandleReader = (index: number, tag: HandleTagNumber) => unknown
-let readHandle: HandleReader | null = null
-
 const tagClasses = new Map<number, new (index: number) => HandleTag>()
 for (const tag of HANDLE_TAGS) {
   const Class = class extends HandleTag {}
   tagClasses.set(tag, Class)
   addExtension({ Class, type: tag, write: (h: HandleTag) => h.index, read: (i: unknown) => {
-    if (!readHandle) throw new ProtocolError('handle reference where none may appear')
+    const reader = shared.readHandle
+    if (!reader) throw new ProtocolError('handle reference where none may appear')
     if (typeof i !== 'number' || !Number.isInteger(i) || i < 0) throw new ProtocolError('malformed handle reference')
-    return readHandle(i, tag)
+    return reader(i, tag)
   } })
 }
 
@@ -66,6 +64,10 @@ addExtension({ type: 0x65, read: (a: unknown) => {
   if (!Array.isArray(a)) throw new ProtocolError('malformed error')
   return recordToError({ name: a[0], message: a[1], ...(a[2] === undefined ? {} : { cause: a[2] }) })
 } } as Parameters<typeof addExtension>[0])
+// msgpackr's string bundles (0x62) are not part of the protocol; they would also give 0xc1 a meaning.
+addExtension({ type: 0x62, unpack: () => {
+  throw new ProtocolError('msgpackr string bundles are not part of the ipfi protocol')
+} } as unknown as Parameters<typeof addExtension>[0])
 
 /** Refuses msgpackr record definitions: any numeric index written into it throws. */
 const noRecords = new Proxy([] as {}[], {
@@ -125,18 +127,44 @@ export function encode(value: unknown): Encoded {
  * malformed throws `ProtocolError`.
  */
 export function decode(bytes: Uint8Array, onHandle: HandleReader | null): unknown {
-  const previous = readHandle
-  readHandle = onHandle
+  const previous = shared.readHandle
+  shared.readHandle = onHandle
   // A binary decodes as a copy of the same class as the source: make that always a Buffer.
   const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let value: unknown
   try {
-    return unpackr.unpack(source)
+    value = unpackr.unpack(source)
   } catch (e) {
     if (e instanceof ProtocolError) throw e
     throw new ProtocolError(`undecodable message: ${(e as Error).message}`, { cause: e })
   } finally {
-    readHandle = previous
+    shared.readHandle = previous
   }
+  // msgpackr decodes the reserved byte 0xc1 as a marker object instead of failing. Only a message
+  // with that byte somewhere (memchr-fast to check) is searched for the marker.
+  if (source.indexOf(0xc1) !== -1 && containsC1(value)) throw new ProtocolError('undecodable message: reserved byte 0xc1')
+  return value
+}
+
+/** Whether msgpackr's 0xc1 marker is anywhere in a freshly decoded value (a tree: no cycles). */
+function containsC1(root: unknown): boolean {
+  const stack: unknown[] = [root]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (v === C1) return true
+    if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) continue
+    if (Array.isArray(v)) for (const x of v) stack.push(x)
+    else if (v instanceof Map) for (const [k, x] of v) stack.push(k, x)
+    else if (v instanceof Set) for (const x of v) stack.push(x)
+    else {
+      const proto = Object.getPrototypeOf(v)
+      // Plain records and rebuilt errors; handles (class instances) are the link's, not the peer's.
+      if (proto === Object.prototype || proto === null || v instanceof Error) {
+        for (const key of Object.getOwnPropertyNames(v)) stack.push((v as Record<string, unknown>)[key])
+      }
+    }
+  }
+  return false
 }
 
 /** Plain MessagePack (for control frames): no handles, no ipfi-specific meaning. */

@@ -1,0 +1,570 @@
+/**
+ * The value codec: round trips through encode/decode and through a real link, prototype safety,
+ * and the msgpackr extensions a peer must not be able to use.
+ *
+ * Everything here comes from the TypeScript sources, including the link: the codec registers its
+ * tags with msgpackr, whose extension table is process-wide, so loading a second copy of the codec
+ * (the built package) in the same file would replace this copy's readers and split the error-class
+ * registry between the two.
+ */
+import { Packr } from 'msgpackr'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { channel, Receiver, Sender } from '../src/channel/index.js'
+import { decode, encode, registerErrorClass } from '../src/codec/index.js'
+import { ProtocolError, UnsupportedValueError } from '../src/errors.js'
+import { connectWire, type Connection } from '../src/process/connect.js'
+import { memoryWirePair } from '../src/wire/memory.js'
+
+const roundTrip = (v: unknown): unknown => {
+  const { payload, handles } = encode(v)
+  expect(handles).toEqual([])
+  return decode(payload, null)
+}
+
+let A: Connection<unknown, unknown>
+let B: Connection<unknown, unknown>
+
+beforeAll(async () => {
+  // Seven-byte chunks: frames and values are split at awkward places.
+  const [wa, wb] = memoryWirePair({ chunk: 7 })
+  A = connectWire(wa, { name: 'A' })
+  B = connectWire(wb, { name: 'B' })
+  await Promise.all([A.ready, B.ready])
+})
+afterAll(() => A.close())
+
+async function overLink(v: unknown): Promise<unknown> {
+  A.sender.send(v)
+  return B.receiver.recv({ timeout: 5000 })
+}
+
+type Way = [string, (v: unknown) => unknown]
+const ways: Way[] = [
+  ['encode/decode', roundTrip],
+  ['a link', overLink],
+]
+
+/** Deep equality that also requires every object to have the same class as the original. */
+function expectSame(got: unknown, want: unknown, path = '$'): void {
+  if (typeof want !== 'object' || want === null) {
+    expect(got, path).toEqual(want)
+    expect(typeof got, path).toBe(typeof want)
+    return
+  }
+  expect(got, path).toBeTypeOf('object')
+  expect(Object.getPrototypeOf(got), `class at ${path}`).toBe(Object.getPrototypeOf(want))
+  expect(got, path).toEqual(want)
+  if (want instanceof Map) {
+    const g = [...(got as Map<unknown, unknown>)]
+    const w = [...want]
+    expect(g.length, path).toBe(w.length)
+    w.forEach(([k, v], i) => {
+      expectSame(g[i]![0], k, `${path}.key(${i})`)
+      expectSame(g[i]![1], v, `${path}.get(${i})`)
+    })
+  } else if (want instanceof Set) {
+    const g = [...(got as Set<unknown>)]
+    ;[...want].forEach((v, i) => expectSame(g[i], v, `${path}[set ${i}]`))
+  } else if (Array.isArray(want)) {
+    want.forEach((v, i) => expectSame((got as unknown[])[i], v, `${path}[${i}]`))
+  } else if (Object.getPrototypeOf(want) === Object.prototype) {
+    expect(Object.keys(got as object), `keys at ${path}`).toEqual(Object.keys(want))
+    for (const k of Object.keys(want)) expectSame((got as Record<string, unknown>)[k], (want as Record<string, unknown>)[k], `${path}.${k}`)
+  }
+}
+
+const longUnicode = Array.from({ length: 20_000 }, (_, i) => String.fromCodePoint(0x20 + ((i * 7919) % 0x2fff), 0x1f600 + (i % 64))).join('')
+
+const values: [string, () => unknown][] = [
+  ['nested objects and arrays', () => ({ a: { b: { c: [1, { d: [true, false, null] }, [[[]]]] } }, empty: {}, list: [], num: -1.5, max: 2 ** 53 - 1, neg: -(2 ** 31), f: 0.1 })],
+  ['a top-level array of mixed values', () => [1, 'two', [3], { four: 4 }, null, true, -7.25]],
+  [
+    'a Map with non-string keys, nested',
+    () =>
+      new Map<unknown, unknown>([
+        [1, 'number one'],
+        ['1', 'string one'],
+        [true, null],
+        [null, 'null key'],
+        [{ k: [1] }, new Map<unknown, unknown>([[2n, new Set([1, 'x'])], [[1, 2], 'array key']])],
+        [new Date(0), 'date key'],
+        ['__proto__', { a: 1 }],
+      ]),
+  ],
+  ['a Map inside an object inside a Map', () => new Map([['outer', { inner: new Map([[3, new Map([[4, 'deep']])]]) }]])],
+  ['an empty Map and an empty Set', () => ({ m: new Map(), s: new Set() })],
+  ['a Set of mixed values', () => new Set<unknown>([1, 'a', { x: 1 }, [2], null])],
+  ['Dates (after, before and at the epoch, with milliseconds)', () => [new Date(1_700_000_000_123), new Date(-1), new Date(0), new Date(Date.UTC(2400, 1, 29, 23, 59, 59, 999))]],
+  ['BigInts: small ones', () => [0n, 5n, -5n, 2n ** 53n]],
+  ['BigInts: 64-bit edges and beyond', () => [2n ** 63n - 1n, -(2n ** 63n), 2n ** 64n, 2n ** 100n + 12345n, -(2n ** 80n) - 1n, 2n ** 1000n]],
+  ['a Uint8Array', () => new Uint8Array([0, 1, 2, 254, 255])],
+  ['a Buffer', () => Buffer.from('buffer bytes \u00ff')],
+  ['an empty Uint8Array', () => new Uint8Array(0)],
+  [
+    'typed arrays of every kind',
+    () => [
+      new Int8Array([-128, 127]),
+      new Uint8ClampedArray([0, 255]),
+      new Int16Array([-32768, 300]),
+      new Uint16Array([65535]),
+      new Int32Array([-(2 ** 31), 7]),
+      new Uint32Array([2 ** 32 - 1]),
+      new Float32Array([1.5, -0.25]),
+      new Float64Array([Math.PI, -Infinity, NaN]),
+      new BigInt64Array([-1n, 2n ** 62n]),
+      new BigUint64Array([2n ** 64n - 1n]),
+    ],
+  ],
+  ['undefined', () => undefined],
+  ['undefined inside containers', () => ({ u: undefined, list: [undefined, 1] })],
+  ['null', () => null],
+  ['NaN and the infinities', () => [NaN, Infinity, -Infinity]],
+  ['strings with unicode', () => ['', 'ascii', 'héllo wörld', '日本語テキスト', 'emoji 🎉 and 👩‍👩‍👧‍👦', 'nul\u0000inside', 'ℝ∀∃ ∮ 𝔘𝔫𝔦', 'a'.repeat(70_000)]],
+  ['a long string of astral characters', () => longUnicode],
+  ['a RegExp', () => /a+b\//gi],
+  ['an object with an own key named constructor', () => ({ constructor: 'not a function', toString: 1 })],
+]
+
+describe.each(ways)('values round trip through %s', (_way, through) => {
+  for (const [name, make] of values) {
+    it(name, async () => {
+      const want = make()
+      const got = await through(want)
+      expectSame(got, want)
+    })
+  }
+
+  it('typed arrays keep exactly their view, not the whole underlying buffer', async () => {
+    const backing = new Float64Array([1, 2, 3, 4, 5])
+    const view = new Float64Array(backing.buffer, 8, 2)
+    const got = (await through(view)) as Float64Array
+    expect(got).toBeInstanceOf(Float64Array)
+    expect([...got]).toEqual([2, 3])
+    const sub = Buffer.from('0123456789').subarray(3, 6)
+    const gotSub = (await through(sub)) as Buffer
+    expect(Buffer.isBuffer(gotSub)).toBe(true)
+    expect(gotSub.toString()).toBe('345')
+  })
+
+  it('a small binary received in a big message does not hold on to the rest of the message', async () => {
+    const got = (await through([Buffer.from('tiny'), new Uint8Array([1, 2]), 'y'.repeat(200_000)])) as [Buffer, Uint8Array, string]
+    expect(Buffer.isBuffer(got[0])).toBe(true)
+    expect(got[0].toString()).toBe('tiny')
+    expect(got[0].buffer.byteLength).toBeLessThanOrEqual(8192)
+    expect(got[1]).toBeInstanceOf(Uint8Array)
+    expect(got[1].buffer.byteLength).toBeLessThanOrEqual(8192)
+    expect(got[2]).toHaveLength(200_000)
+  })
+
+  it('an own undefined property stays an own property', async () => {
+    const got = (await through({ u: undefined })) as Record<string, unknown>
+    expect(Object.keys(got)).toEqual(['u'])
+    expect(got.u).toBeUndefined()
+  })
+
+  it('an Error with name, message, stack, a cause chain and own fields', async () => {
+    const root = new RangeError('root cause')
+    const mid = new TypeError('middle', { cause: root })
+    const top = Object.assign(new Error('top', { cause: mid }), { code: 'E_TOP', custom: { n: 1, list: [1, 2], when: new Date(5) } })
+    const got = (await through(top)) as Error & { code: string; custom: unknown }
+    expect(got).toBeInstanceOf(Error)
+    expect(Object.getPrototypeOf(got)).toBe(Error.prototype)
+    expect(got.name).toBe('Error')
+    expect(got.message).toBe('top')
+    expect(got.stack).toBe(top.stack)
+    expect(got.code).toBe('E_TOP')
+    expect(got.custom).toEqual({ n: 1, list: [1, 2], when: new Date(5) })
+    expect((got.custom as { when: Date }).when).toBeInstanceOf(Date)
+    expect(Object.keys(got).sort()).toEqual(['code', 'custom'])
+    const c1 = got.cause as Error
+    expect(c1).toBeInstanceOf(TypeError)
+    expect(c1.message).toBe('middle')
+    expect(c1.stack).toBe(mid.stack)
+    const c2 = c1.cause as Error
+    expect(c2).toBeInstanceOf(RangeError)
+    expect(c2.message).toBe('root cause')
+    expect(c2.stack).toBe(root.stack)
+    expect('cause' in c2).toBe(false)
+  })
+
+  it('a cause that is not an Error, and an error without a cause', async () => {
+    const got = (await through([new Error('x', { cause: { detail: [1, 'two'] } }), new Error('y')])) as Error[]
+    expect(got[0]!.cause).toEqual({ detail: [1, 'two'] })
+    expect('cause' in got[1]!).toBe(false)
+  })
+
+  it('an Error with a name that is not a built-in keeps its name (as a plain Error)', async () => {
+    const e = new Error('custom name')
+    e.name = 'MyAppError'
+    const got = (await through(e)) as Error
+    expect(got).toBeInstanceOf(Error)
+    expect(Object.getPrototypeOf(got)).toBe(Error.prototype)
+    expect(got.name).toBe('MyAppError')
+    expect(got.message).toBe('custom name')
+    expect(String(got)).toBe('MyAppError: custom name')
+  })
+
+  it('built-in error classes come back as themselves', async () => {
+    const classes = [TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError] as const
+    const got = (await through(classes.map((C) => new C(`a ${C.name}`)))) as Error[]
+    classes.forEach((C, i) => {
+      expect(got[i]).toBeInstanceOf(C)
+      expect(Object.getPrototypeOf(got[i])).toBe(C.prototype)
+      expect(got[i]!.name).toBe(C.name)
+      expect(got[i]!.message).toBe(`a ${C.name}`)
+    })
+  })
+
+  it('an AggregateError comes back with its errors', async () => {
+    const agg = new AggregateError([new Error('first'), new TypeError('second'), 'not an error'], 'several failed', { cause: 'why' })
+    const got = (await through(agg)) as AggregateError
+    expect(got).toBeInstanceOf(AggregateError)
+    expect(got.name).toBe('AggregateError')
+    expect(got.message).toBe('several failed')
+    expect(got.cause).toBe('why')
+    expect(got.errors).toHaveLength(3)
+    expect(got.errors[0]).toBeInstanceOf(Error)
+    expect(got.errors[0].message).toBe('first')
+    expect(got.errors[1]).toBeInstanceOf(TypeError)
+    expect(got.errors[1].message).toBe('second')
+    expect(got.errors[2]).toBe('not an error')
+    expect(Object.keys(got)).toEqual([])
+  })
+
+  it('errors nested inside other values', async () => {
+    const got = (await through({ list: [new RangeError('r')], m: new Map([['e', new TypeError('t')]]) })) as {
+      list: Error[]
+      m: Map<string, Error>
+    }
+    expect(got.list[0]).toBeInstanceOf(RangeError)
+    expect(got.m.get('e')).toBeInstanceOf(TypeError)
+    expect(got.m.get('e')!.message).toBe('t')
+  })
+})
+
+describe('decoded values own their memory', () => {
+  it('changing the bytes after decode does not change what was decoded', () => {
+    const { payload } = encode({ b: Buffer.from('abc'), u: new Uint8Array([7, 8]), s: 'str' })
+    const got = decode(payload, null) as { b: Buffer; u: Uint8Array; s: string }
+    payload.fill(0)
+    expect(got.b.toString()).toBe('abc')
+    expect([...got.u]).toEqual([7, 8])
+    expect(got.s).toBe('str')
+  })
+
+  it('a plain Uint8Array source (as framing produces) decodes binaries as Buffers too', () => {
+    const { payload } = encode(Buffer.from('xyz'))
+    const plain = new Uint8Array(payload.length + 3)
+    plain.set(payload, 3)
+    const got = decode(plain.subarray(3), null) as Buffer
+    expect(Buffer.isBuffer(got)).toBe(true)
+    expect(got.toString()).toBe('xyz')
+  })
+})
+
+describe('registerErrorClass', () => {
+  class QuotaError extends Error {
+    constructor(
+      message: string,
+      readonly limit: number,
+    ) {
+      super(message)
+      throw new Error('the constructor must not be called on decode')
+    }
+  }
+  Object.defineProperty(QuotaError.prototype, 'name', { value: 'QuotaError', configurable: true, writable: true })
+  registerErrorClass(QuotaError)
+
+  class ClassFieldError extends Error {
+    override name = 'ClassFieldError'
+    code = 'E_FIELD'
+  }
+  registerErrorClass(ClassFieldError)
+
+  class Renamed extends Error {}
+  registerErrorClass(Renamed, 'WireName')
+
+  /** A QuotaError made without its (throwing) constructor, as some other code would produce one. */
+  function makeQuota(message: string, limit: number, cause?: unknown): QuotaError {
+    const e = Object.create(QuotaError.prototype) as QuotaError & { limit: number }
+    const proto = new Error(message, cause === undefined ? {} : { cause })
+    for (const k of ['message', 'stack', ...(cause === undefined ? [] : ['cause'])]) {
+      Object.defineProperty(e, k, { value: (proto as unknown as Record<string, unknown>)[k], writable: true, configurable: true })
+    }
+    Object.defineProperty(e, 'limit', { value: limit, enumerable: true, writable: true, configurable: true })
+    return e
+  }
+
+  for (const [way, through] of ways) {
+    it(`makes a registered class come back as an instance of it (through ${way})`, async () => {
+      const sent = makeQuota('over quota', 5, new TypeError('because'))
+      const got = (await through(sent)) as QuotaError
+      expect(got).toBeInstanceOf(QuotaError)
+      expect(got).toBeInstanceOf(Error)
+      expect(Object.getPrototypeOf(got)).toBe(QuotaError.prototype)
+      expect(got.name).toBe('QuotaError')
+      expect(got.message).toBe('over quota')
+      expect(got.limit).toBe(5)
+      expect(got.stack).toBe(sent.stack)
+      expect(got.cause).toBeInstanceOf(TypeError)
+      expect((got.cause as Error).message).toBe('because')
+    })
+
+    it(`registers under an explicit wire name (through ${way})`, async () => {
+      const e = new Renamed('renamed')
+      e.name = 'WireName'
+      const got = (await through(e)) as Error
+      expect(got).toBeInstanceOf(Renamed)
+      expect(got.message).toBe('renamed')
+      // The class name itself is not registered.
+      const plain = new Error('plain')
+      plain.name = 'Renamed'
+      const got2 = (await through(plain)) as Error
+      expect(got2).not.toBeInstanceOf(Renamed)
+      expect(got2.name).toBe('Renamed')
+    })
+
+    it(`a registered class whose name is a class field keeps its name (through ${way})`, async () => {
+      const got = (await through(new ClassFieldError('with a field'))) as ClassFieldError
+      expect(got).toBeInstanceOf(ClassFieldError)
+      expect(got.message).toBe('with a field')
+      expect(got.code).toBe('E_FIELD')
+      expect(got.name).toBe('ClassFieldError')
+    })
+  }
+
+  it('refuses a class without a name', () => {
+    expect(() => registerErrorClass(class extends Error {}, '')).toThrow(TypeError)
+  })
+})
+
+describe('handles in values', () => {
+  it('encode collects each handle in order and decode asks for each index', () => {
+    const [t1] = channel<number>()
+    const [, r2] = channel<number>()
+    const { payload, handles } = encode({ a: t1, list: [r2, t1] })
+    expect(handles).toHaveLength(3)
+    expect(handles[0]).toBe(t1)
+    expect(handles[1]).toBe(r2)
+    expect(handles[2]).toBe(t1)
+    const asked: number[] = []
+    const got = decode(payload, (i) => {
+      asked.push(i)
+      return `handle#${i}`
+    })
+    expect(got).toEqual({ a: 'handle#0', list: ['handle#1', 'handle#2'] })
+    expect(asked).toEqual([0, 1, 2])
+    // Without a handle reader, a handle reference is a protocol violation.
+    expect(() => decode(payload, null)).toThrow(ProtocolError)
+    expect(() => decode(payload, null)).toThrow(/handle reference where none may appear/)
+  })
+
+  it('handles travel inside Maps, Sets and arrays over a link', async () => {
+    const [tx, rx] = channel<string>()
+    const [itx, irx] = channel<string>()
+    A.sender.send({ m: new Map([['tx', tx]]), s: new Set([irx]) })
+    const got = (await B.receiver.recv({ timeout: 5000 })) as { m: Map<string, Sender<string>>; s: Set<Receiver<string>> }
+    expect(got.m.get('tx')).toBeInstanceOf(Sender)
+    const [movedRx] = [...got.s]
+    expect(movedRx).toBeInstanceOf(Receiver)
+    got.m.get('tx')!.send('through the map')
+    expect(await rx.recv({ timeout: 5000 })).toBe('through the map')
+    itx.send('into the set')
+    expect(await movedRx!.recv({ timeout: 5000 })).toBe('into the set')
+    got.m.get('tx')!.close()
+    itx.close()
+  })
+
+  it('functions, symbols and cycles are refused with UnsupportedValueError', () => {
+    expect(() => encode({ f() {} })).toThrow(UnsupportedValueError)
+    expect(() => encode([Symbol('s')])).toThrow(UnsupportedValueError)
+    const cyclic: Record<string, unknown> = {}
+    cyclic.me = { back: cyclic }
+    expect(() => encode(cyclic)).toThrow(UnsupportedValueError)
+    expect(() => A.sender.send(cyclic)).toThrow(UnsupportedValueError)
+  })
+})
+
+describe('prototype safety', () => {
+  const protoNames = () => Object.getOwnPropertyNames(Object.prototype).sort()
+  let before: string[]
+  beforeAll(() => {
+    before = protoNames()
+  })
+
+  function expectNoPollution(): void {
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false)
+    expect(protoNames()).toEqual(before)
+    expect(Object.getPrototypeOf(Object.prototype)).toBeNull()
+    expect(({} as Record<string, unknown>).toString).toBe(Object.prototype.toString)
+    expect(Object.getPrototypeOf([])).toBe(Array.prototype)
+    expect(([] as unknown as Record<string, unknown>).polluted).toBeUndefined()
+  }
+
+  const hostileJson = '{"__proto__": {"polluted": "yes", "toString": 1}, "a": 1, "nested": {"__proto__": {"polluted": "deep"}}, "list": [{"__proto__": {"polluted": "in list"}}]}'
+
+  for (const [way, through] of ways) {
+    it(`an own __proto__ key (from JSON.parse) pollutes nothing (through ${way})`, async () => {
+      const value = JSON.parse(hostileJson)
+      expect(Object.prototype.hasOwnProperty.call(value, '__proto__')).toBe(true)
+      const got = (await through(value)) as Record<string, unknown> & { nested: Record<string, unknown>; list: Record<string, unknown>[] }
+      expectNoPollution()
+      expect(Object.getPrototypeOf(got)).toBe(Object.prototype)
+      expect(Object.getPrototypeOf(got.nested)).toBe(Object.prototype)
+      expect(Object.getPrototypeOf(got.list[0])).toBe(Object.prototype)
+      expect(got.a).toBe(1)
+      expect(got.polluted).toBeUndefined()
+      expect(got.nested.polluted).toBeUndefined()
+      expect(got.list[0]!.polluted).toBeUndefined()
+      expect(typeof got.toString).toBe('function')
+    })
+  }
+
+  it('a hand-built MessagePack map with a __proto__ key pollutes nothing', () => {
+    const packr = new Packr({ useRecords: false })
+    const bytes = packr.pack(JSON.parse('{"__proto__": {"polluted": 1}}'))
+    expect(bytes.includes(Buffer.from('__proto__'))).toBe(true)
+    const got = decode(bytes, null) as Record<string, unknown>
+    expectNoPollution()
+    expect(Object.getPrototypeOf(got)).toBe(Object.prototype)
+    expect(got.polluted).toBeUndefined()
+  })
+
+  it('a Map keeps __proto__ as an ordinary key', () => {
+    const got = roundTrip(new Map([['__proto__', { polluted: 1 }]])) as Map<string, unknown>
+    expect(got).toBeInstanceOf(Map)
+    expect(got.get('__proto__')).toEqual({ polluted: 1 })
+    expectNoPollution()
+  })
+
+  it('an error record cannot set __proto__ or constructor through its fields', () => {
+    const packr = new Packr({ useRecords: false })
+    const record = packr.pack(JSON.parse('{"name": "TypeError", "message": "m", "fields": {"__proto__": {"polluted": 1}, "constructor": "x", "ok": 2}}'))
+    const bytes = Buffer.concat([Buffer.from([0xd4, 0x03, 0x00]), record])
+    const got = decode(bytes, null) as TypeError & { ok: number }
+    expect(got).toBeInstanceOf(TypeError)
+    expect(Object.getPrototypeOf(got)).toBe(TypeError.prototype)
+    expect(got.constructor).toBe(TypeError)
+    expect(got.ok).toBe(2)
+    expect((got as unknown as Record<string, unknown>).polluted).toBeUndefined()
+    expectNoPollution()
+  })
+
+  it('an error record naming an inherited property does not pick a constructor by that name', () => {
+    const packr = new Packr({ useRecords: false })
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'Function', 'Object']) {
+      const bytes = Buffer.concat([Buffer.from([0xd4, 0x03, 0x00]), packr.pack({ name, message: 'm' })])
+      const got = decode(bytes, null) as Error
+      expect(got, name).toBeInstanceOf(Error)
+      expect(Object.getPrototypeOf(got), name).toBe(Error.prototype)
+      expect(got.name, name).toBe(name)
+      expect(got.message).toBe('m')
+    }
+    expectNoPollution()
+  })
+})
+
+describe('msgpackr extensions a peer may not use', () => {
+  it('a record definition (msgpackr 0x72) is refused with ProtocolError', () => {
+    const bytes = new Packr({ useRecords: true }).pack([{ a: 1 }, { a: 2 }, { a: 3 }])
+    expect(bytes.includes(Buffer.from([0xd4, 0x72]))).toBe(true) // it really holds a record definition
+    expect(() => decode(bytes, null)).toThrow(ProtocolError)
+    expect(() => decode(bytes, null)).toThrow(/record extension is not part of the ipfi protocol/)
+    // Nothing of the refused definition stays behind: 0x40 is still the integer 64, not a record.
+    expect(decode(Buffer.from([0x40]), null)).toBe(64)
+    expect(decode(Buffer.from([0x92, 0x40, 0x41]), null)).toEqual([64, 65])
+  })
+
+  it('a record definition arriving over a link closes it with ProtocolError', async () => {
+    const [wa, wb] = memoryWirePair()
+    const a = connectWire<unknown, unknown>(wa, { name: 'rec-a' })
+    const b = connectWire<unknown, unknown>(wb, { name: 'rec-b' })
+    await Promise.all([a.ready, b.ready])
+    // Send the record bytes as a frame by hand: a MSG to b's bootstrap export 0.
+    const payload = new Packr({ useRecords: true }).pack([{ a: 1 }, { a: 2 }, { a: 3 }])
+    const body = Buffer.alloc(10 + payload.length)
+    body[0] = 0x02
+    body.set(payload, 10)
+    const frame = Buffer.alloc(4)
+    frame.writeUInt32BE(body.length)
+    wa.write(Buffer.concat([frame, body]))
+    const cause = (await b.closed) as Error
+    expect(cause).toBeInstanceOf(ProtocolError)
+    expect(cause.message).toMatch(/record extension/)
+    // The shared link used by the other tests is unaffected.
+    expect(await overLink('still fine')).toBe('still fine')
+  })
+
+  it("msgpackr's 0x65 error extension named 'Function' does not produce a Function", () => {
+    const packr = new Packr({ useRecords: false })
+    const bytes = Buffer.concat([Buffer.from([0xd4, 0x65, 0x00]), packr.pack(['Function', 'return 1', undefined])])
+    let got: unknown
+    try {
+      got = decode(bytes, null)
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProtocolError)
+      return
+    }
+    expect(typeof got).not.toBe('function')
+    expect(got).not.toBeInstanceOf(Function)
+    expect(got).toBeInstanceOf(Error)
+  })
+
+  it("msgpackr's 0x65 error extension cannot reach anything by an inherited name", () => {
+    const packr = new Packr({ useRecords: false })
+    const problems: string[] = []
+    for (const name of ['constructor', 'valueOf', 'toString', 'hasOwnProperty', '__proto__', 'isPrototypeOf']) {
+      const bytes = Buffer.concat([Buffer.from([0xd4, 0x65, 0x00]), packr.pack([name, 'msg', undefined])])
+      let got: unknown
+      try {
+        got = decode(bytes, null)
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) problems.push(`${name}: threw ${String(e)}`)
+        continue
+      }
+      // Acceptable outcomes: a refusal (above) or a plain Error carrying the name as data.
+      if (!(got instanceof Error)) problems.push(`${name}: decoded to ${Object.prototype.toString.call(got)} (not an Error)`)
+      else if (Object.values(got).some((v) => typeof v === 'function')) problems.push(`${name}: decoded value holds functions`)
+    }
+    expect(problems).toEqual([])
+  })
+
+  it('the reserved byte 0xc1 (never used in MessagePack) is refused with ProtocolError', () => {
+    expect(() => decode(Buffer.from([0xc1]), null)).toThrow(ProtocolError)
+    expect(() => decode(Buffer.from([0x91, 0xc1]), null)).toThrow(ProtocolError)
+    // nested in a map value, and inside a rebuilt error's fields
+    expect(() => decode(Buffer.from([0x81, 0xa1, 0x61, 0x92, 0x01, 0xc1]), null)).toThrow(ProtocolError)
+    // ...while the byte inside a string or a binary is just data
+    expect(decode(Buffer.from([0xc4, 0x01, 0xc1]), null)).toEqual(Buffer.from([0xc1]))
+    expect(decode(Buffer.from([0x92, 0xcc, 0xc1, 0x01]), null)).toEqual([0xc1, 1])
+  })
+
+  it("msgpackr's string bundles (ext 0x62) are refused: they would give 0xc1 a meaning", () => {
+    // A bundle whose main value `c1 01` stands for the string 'y' held after it (plain msgpackr: 'y').
+    expect(() => decode(Buffer.from([0xd6, 0x62, 0, 0, 0, 6, 0xc1, 0x01, 0xa1, 0x78, 0xa1, 0x79]), null)).toThrow(/string bundles/)
+  })
+
+  it('malformed bytes throw ProtocolError, never anything else', () => {
+    const cases = [
+      [], // nothing
+      [0x93, 0x01], // array cut short
+      [0x01, 0x02], // trailing bytes
+      [0xd4, 0x02, 0x00, 0x93, 1, 2, 3], // Map tag with an odd entry list
+      [0xd4, 0x02, 0x00, 0x05], // Map tag that is not an array
+      [0xd4, 0x01, 0x00, 0xff], // handle tag with a negative index
+      [0xd4, 0x03, 0x00, 0x05], // error tag that is not a record
+      [0xdb, 0xff, 0xff, 0xff, 0xff], // str32 claiming 4 GB
+      [0xdd, 0xff, 0xff, 0xff, 0xff], // array32 claiming 4 G elements
+    ]
+    for (const c of cases) {
+      let thrown: unknown = null
+      try {
+        decode(Buffer.from(c), (i) => i)
+      } catch (e) {
+        thrown = e
+      }
+      expect(thrown, Buffer.from(c).toString('hex')).toBeInstanceOf(ProtocolError)
+    }
+  })
+})

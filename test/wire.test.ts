@@ -1,0 +1,344 @@
+/**
+ * Channels over each kind of wire: a one-byte-at-a-time memory wire, a Unix socket, a
+ * MessageChannel, and a custom Wire written here; many channels on one link; closing a link.
+ */
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { PassThrough } from 'node:stream'
+import { MessageChannel } from 'node:worker_threads'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  channel,
+  connectWire,
+  duplexWire,
+  memoryWirePair,
+  messagePortWire,
+  ConnectionLostError,
+  DisconnectedError,
+  HandleError,
+  Receiver,
+  Sender,
+  type Connection,
+  type Wire,
+} from 'ipfi'
+
+type Conn = Connection<unknown, unknown>
+
+const cleanups: (() => void | Promise<void>)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+async function link(wa: Wire, wb: Wire): Promise<[Conn, Conn]> {
+  const a = connectWire<unknown, unknown>(wa, { name: 'a' })
+  const b = connectWire<unknown, unknown>(wb, { name: 'b' })
+  cleanups.push(() => a.close())
+  await Promise.all([a.ready, b.ready])
+  return [a, b]
+}
+
+const T = { timeout: 10_000 }
+
+/** A set of checks every wire must pass: order, handles both ways, a moved receiver with a queue. */
+async function exercise(a: Conn, b: Conn, count: number): Promise<void> {
+  // Many messages, in order, of varied sizes (some spanning many chunks).
+  for (let i = 0; i < count; i++) a.sender.send({ i, pad: 'x'.repeat(i % 7 === 0 ? 3000 : i % 50) })
+  for (let i = 0; i < count; i++) {
+    const m = (await b.receiver.recv(T)) as { i: number; pad: string }
+    expect(m.i).toBe(i)
+    expect(m.pad.length).toBe(i % 7 === 0 ? 3000 : i % 50)
+  }
+
+  // Handles moving both ways: a's sender to b, b's sender to a, a's receiver to b.
+  const [aTx, aRx] = channel<string>()
+  const [bTx, bRx] = channel<string>()
+  a.sender.send({ reply: aTx })
+  const { reply } = (await b.receiver.recv(T)) as { reply: Sender<string> }
+  expect(reply).toBeInstanceOf(Sender)
+  b.sender.send({ reply: bTx })
+  const { reply: replyToB } = (await a.receiver.recv(T)) as { reply: Sender<string> }
+  expect(replyToB).toBeInstanceOf(Sender)
+  reply.send('b->a')
+  replyToB.send('a->b')
+  expect(await aRx.recv(T)).toBe('b->a')
+  expect(await bRx.recv(T)).toBe('a->b')
+  // b sends a's own sender back home: it is usable there, and the channel stays open while it lives.
+  b.sender.send(reply)
+  const home = (await a.receiver.recv(T)) as Sender<string>
+  expect(home).toBeInstanceOf(Sender)
+  expect(() => reply.send('moved')).toThrow(HandleError)
+  home.send('home again')
+  expect(await aRx.recv(T)).toBe('home again')
+  home.close()
+  await expect(aRx.recv(T)).rejects.toSatisfy((e) => e instanceof DisconnectedError && !(e instanceof ConnectionLostError))
+  replyToB.close()
+  await expect(bRx.recv(T)).rejects.toSatisfy((e) => e instanceof DisconnectedError && !(e instanceof ConnectionLostError))
+
+  // A receiver with queued messages moves over the link; messages sent after the move follow it.
+  const [qTx, qRx] = channel<number>()
+  for (let i = 0; i < 50; i++) qTx.send(i)
+  expect(qRx.size).toBe(50)
+  a.sender.send({ rx: qRx })
+  expect(() => qRx.tryRecv()).toThrow(HandleError)
+  for (let i = 50; i < 100; i++) qTx.send(i)
+  const { rx } = (await b.receiver.recv(T)) as { rx: Receiver<number> }
+  expect(rx).toBeInstanceOf(Receiver)
+  const seen: number[] = []
+  for (let i = 0; i < 100; i++) seen.push(await rx.recv(T))
+  expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => i))
+  // And it moves back the other way, to a, with more queued.
+  qTx.send(100)
+  qTx.send(101)
+  b.sender.send(rx)
+  qTx.send(102)
+  const back = (await a.receiver.recv(T)) as Receiver<number>
+  expect([await back.recv(T), await back.recv(T), await back.recv(T)]).toEqual([100, 101, 102])
+  qTx.close()
+  await expect(back.recv(T)).rejects.toSatisfy((e) => e instanceof DisconnectedError && !(e instanceof ConnectionLostError))
+}
+
+describe('channels over a one-byte-at-a-time memory wire', () => {
+  it('many messages in order, handles both ways, and a receiver moved with its queue', async () => {
+    const [wa, wb] = memoryWirePair({ chunk: 1 })
+    const [a, b] = await link(wa, wb)
+    await exercise(a, b, 300)
+  })
+
+  it('messages sent before the handshake completes are delivered, in order', async () => {
+    const [wa, wb] = memoryWirePair({ chunk: 1 })
+    const a = connectWire<number, unknown>(wa)
+    for (let i = 0; i < 20; i++) a.sender.send(i)
+    const b = connectWire<unknown, number>(wb)
+    cleanups.push(() => a.close())
+    const got: number[] = []
+    for (let i = 0; i < 20; i++) got.push(await b.receiver.recv(T))
+    expect(got).toEqual(Array.from({ length: 20 }, (_, i) => i))
+  })
+})
+
+describe('channels over a real Unix socket', () => {
+  it('duplexWire over net.createServer + net.connect', async () => {
+    const sockPath = path.join(os.tmpdir(), `ipfi-wire-${process.pid}-${randomUUID().slice(0, 8)}.sock`)
+    const server = net.createServer()
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(sockPath, resolve)
+    })
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())))
+    const client = net.connect(sockPath)
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', resolve)
+      client.once('error', reject)
+    })
+    const serverSide = await accepted
+    cleanups.push(() => {
+      client.destroy()
+      serverSide.destroy()
+    })
+    const [a, b] = await link(duplexWire(client), duplexWire(serverSide))
+    await exercise(a, b, 500)
+    // A large message crosses too (many socket reads).
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251)
+    a.sender.send(big)
+    const got = (await b.receiver.recv(T)) as Uint8Array
+    expect(got.length).toBe(big.length)
+    expect(Buffer.compare(Buffer.from(got.buffer, got.byteOffset, got.byteLength), Buffer.from(big.buffer))).toBe(0)
+    // Closing one side ends the socket, and the other side's link reports the loss.
+    a.close()
+    const cause = await b.closed
+    expect(cause).toBeInstanceOf(ConnectionLostError)
+    expect(() => b.sender.send(1)).toThrow(ConnectionLostError)
+  })
+})
+
+describe('channels over a MessageChannel', () => {
+  it('messagePortWire', async () => {
+    const { port1, port2 } = new MessageChannel()
+    cleanups.push(() => {
+      port1.close()
+      port2.close()
+    })
+    const [a, b] = await link(messagePortWire(port1), messagePortWire(port2))
+    await exercise(a, b, 300)
+    a.close()
+    const cause = await b.closed
+    expect(cause).toBeInstanceOf(ConnectionLostError)
+  })
+})
+
+describe('a custom Wire written in a few lines', () => {
+  /** A Wire over an EventEmitter pair: each write is delivered later as one 'data' event. */
+  function emitterWirePair(): [Wire, Wire] {
+    const make = (inbox: EventEmitter, outbox: EventEmitter): Wire => ({
+      write: (bytes) => {
+        const copy = Uint8Array.prototype.slice.call(bytes) as Uint8Array
+        setImmediate(() => outbox.emit('data', copy))
+      },
+      start: (onData, onEnd) => {
+        inbox.on('data', onData)
+        inbox.once('end', () => onEnd())
+      },
+      close: () => setImmediate(() => outbox.emit('end')),
+    })
+    const ab = new EventEmitter()
+    const ba = new EventEmitter()
+    return [make(ba, ab), make(ab, ba)]
+  }
+
+  /** A Wire over two PassThrough streams, without duplexWire. */
+  function passThroughWirePair(): [Wire, Wire] {
+    const ab = new PassThrough()
+    const ba = new PassThrough()
+    const make = (input: PassThrough, output: PassThrough): Wire => ({
+      write: (bytes) => void output.write(bytes),
+      start: (onData, onEnd) => {
+        input.on('data', onData)
+        input.on('end', () => onEnd())
+      },
+      close: () => void output.end(),
+    })
+    return [make(ba, ab), make(ab, ba)]
+  }
+
+  it('over an EventEmitter', async () => {
+    const [wa, wb] = emitterWirePair()
+    const [a, b] = await link(wa, wb)
+    await exercise(a, b, 200)
+    a.close()
+    expect(await b.closed).toBeInstanceOf(ConnectionLostError)
+  })
+
+  it('over a PassThrough pair', async () => {
+    const [wa, wb] = passThroughWirePair()
+    const [a, b] = await link(wa, wb)
+    await exercise(a, b, 200)
+    a.close()
+    expect(await b.closed).toBeInstanceOf(ConnectionLostError)
+  })
+})
+
+describe('many channels on one link', () => {
+  it('1,000 channels multiplexed each get their own messages, in order', async () => {
+    const N = 1000
+    const K = 5
+    const [wa, wb] = memoryWirePair({ chunk: 4096 })
+    const [a, b] = await link(wa, wb)
+    const pairs = Array.from({ length: N }, () => channel<{ ch: number; k: number }>())
+    // Hand b the 1,000 senders in one message.
+    a.sender.send(pairs.map(([tx]) => tx))
+    const senders = (await b.receiver.recv(T)) as Sender<{ ch: number; k: number }>[]
+    expect(senders).toHaveLength(N)
+    // Interleave: round k sends message k on every channel, in a shuffled channel order.
+    for (let k = 0; k < K; k++) {
+      const order = Array.from({ length: N }, (_, i) => (i * 7919 + k * 31) % N)
+      expect(new Set(order).size).toBe(N)
+      for (const ch of order) senders[ch]!.send({ ch, k })
+    }
+    for (const s of senders) s.close()
+    const results = await Promise.all(
+      pairs.map(async ([, rx], ch) => {
+        const got: { ch: number; k: number }[] = []
+        for (let k = 0; k < K; k++) got.push(await rx.recv(T))
+        const end = await rx.recv(T).then(
+          () => 'more',
+          (e) => (e instanceof DisconnectedError && !(e instanceof ConnectionLostError) ? 'disconnected' : String(e)),
+        )
+        return { ch, got, end }
+      }),
+    )
+    for (const { ch, got, end } of results) {
+      expect(got).toEqual(Array.from({ length: K }, (_, k) => ({ ch, k })))
+      expect(end).toBe('disconnected')
+    }
+  })
+
+  it('1,000 receivers moved over one link each keep their own queue', async () => {
+    const N = 1000
+    const [wa, wb] = memoryWirePair()
+    const [a, b] = await link(wa, wb)
+    const pairs = Array.from({ length: N }, (_, ch) => {
+      const p = channel<number>()
+      p[0].send(ch * 10)
+      return p
+    })
+    a.sender.send(pairs.map(([, rx]) => rx))
+    pairs.forEach(([tx], ch) => tx.send(ch * 10 + 1))
+    const rxs = (await b.receiver.recv(T)) as Receiver<number>[]
+    expect(rxs).toHaveLength(N)
+    const firsts = await Promise.all(rxs.map(async (rx) => [await rx.recv(T), await rx.recv(T)]))
+    firsts.forEach((pair, ch) => expect(pair).toEqual([ch * 10, ch * 10 + 1]))
+  })
+})
+
+describe('closing a link', () => {
+  it('close() on one side: pending recvs on the other reject with ConnectionLostError and sends throw', async () => {
+    const [wa, wb] = memoryWirePair({ chunk: 3 })
+    const [a, b] = await link(wa, wb)
+    // Handles crossing the link in each direction.
+    const [aTx, aRx] = channel<number>() // receiver at a, sender moves to b
+    const [bTx, bRx] = channel<number>() // receiver moves to b, sender stays at a
+    a.sender.send({ tx: aTx, rx: bRx })
+    const got = (await b.receiver.recv(T)) as { tx: Sender<number>; rx: Receiver<number> }
+    got.tx.send(1)
+    expect(await aRx.recv(T)).toBe(1)
+
+    const pendingBootstrap = b.receiver.recv()
+    const pendingMoved = got.rx.recv()
+    const pendingAtA = aRx.recv()
+    const pendingABootstrap = a.receiver.recv()
+    for (const p of [pendingBootstrap, pendingMoved, pendingAtA, pendingABootstrap]) p.catch(() => {})
+
+    a.close('test is over')
+
+    // The other side (b).
+    const bCause = (await b.closed) as Error
+    expect(bCause).toBeInstanceOf(ConnectionLostError)
+    expect(bCause.message).toMatch(/the peer closed the link: test is over/)
+    for (const p of [pendingBootstrap, pendingMoved]) {
+      const e = await p.then(() => 'resolved', (x) => x)
+      expect(e).toBeInstanceOf(ConnectionLostError)
+    }
+    expect(() => b.sender.send(1)).toThrow(ConnectionLostError)
+    expect(() => got.tx.send(2)).toThrow(ConnectionLostError)
+    expect(got.tx.isDisconnected).toBe(true)
+
+    // The closing side (a) reports the loss too.
+    const aCause = (await a.closed) as Error
+    expect(aCause).toBeInstanceOf(ConnectionLostError)
+    expect(aCause.message).toMatch(/the link was closed: test is over/)
+    for (const p of [pendingAtA, pendingABootstrap]) {
+      const e = await p.then(() => 'resolved', (x) => x)
+      expect(e).toBeInstanceOf(ConnectionLostError)
+    }
+    expect(() => a.sender.send(1)).toThrow(ConnectionLostError)
+    expect(() => bTx.send(1)).toThrow(ConnectionLostError)
+    // A recv started after the loss rejects the same way.
+    await expect(b.receiver.recv()).rejects.toBeInstanceOf(ConnectionLostError)
+    // close() again is harmless.
+    a.close()
+    b.close()
+  })
+
+  it('messages sent before close() still arrive before the loss is reported', async () => {
+    const [wa, wb] = memoryWirePair({ chunk: 1 })
+    const [a, b] = await link(wa, wb)
+    for (let i = 0; i < 10; i++) a.sender.send(i)
+    a.close()
+    const got: number[] = []
+    let end: unknown
+    for (let i = 0; i < 11; i++) {
+      try {
+        got.push((await b.receiver.recv(T)) as number)
+      } catch (e) {
+        end = e
+        break
+      }
+    }
+    expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(end).toBeInstanceOf(ConnectionLostError)
+  })
+})
