@@ -1,7 +1,7 @@
 /**
  * ipfi: typed channels that cross threads, processes and any byte stream, with handles that travel
  * inside messages. Layers, each importing only from those above it in this list:
- *   errors, codec -> wire -> link -> channel -> process
+ *   errors, codec -> wire -> link -> channel -> procedures -> process
  */
 export {
   DisconnectedError,
@@ -18,6 +18,25 @@ export { duplexWire, messagePortWire, memoryWirePair, type MemoryWireOptions } f
 export { Link, type LinkOptions } from './link/link.js'
 export { DEFAULT_LIMITS, type LinkLimits } from './link/limits.js'
 export { channel, Sender, Receiver, ReceiverSet, type RecvOptions, type TryRecvResult, type SelectEvent } from './channel/index.js'
+export {
+  expose,
+  remote,
+  Endpoint,
+  callback,
+  currentCall,
+  RemoteError,
+  DEFAULT_PROCEDURE_LIMITS,
+  type ExposeOptions,
+  type Callback,
+  type RemoteFunction,
+  type CallContext,
+  type ProcedureLimits,
+  type CallOptions,
+  type Remote,
+  type RemoteCall,
+  type RemoteStream,
+  type RemoteMethod,
+} from './procedures/index.js'
 export {
   fork,
   spawnWorker,

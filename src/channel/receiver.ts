@@ -2,7 +2,7 @@ import { HANDLE } from '../codec/walk.js'
 import { ConnectionLostError, DisconnectedError, HandleError, TimeoutError } from '../errors.js'
 import type { HandleAccess } from '../link/handles.js'
 import { waitBegin, waitEnd } from '../link/keepalive.js'
-import type { Cap, Port, Waiter } from '../link/port.js'
+import type { Cap, Entry, Port, Waiter } from '../link/port.js'
 import { INTERNAL, brandClass } from './brand.js'
 import { trackReceiver, untrackReceiver } from './finalize.js'
 
@@ -15,6 +15,18 @@ export interface RecvOptions {
 
 /** @internal Receive with the message's encoded size (used by the procedures layer's limits). */
 export const RECV_SIZED: unique symbol = Symbol('ipfi.recvSized')
+/** @internal Take a queued message with its size, never waiting (undefined when none is queued). */
+export const TAKE_SIZED: unique symbol = Symbol('ipfi.takeSized')
+
+/** @internal A message with what the procedures layer checks: its encoded size and its handles. */
+export interface Sized<T> {
+  value: T
+  /** Encoded size; 0 if the message never crossed a wire. */
+  bytes: number
+  /** The handles that arrived inside it, in table order (null when none). */
+  handles: readonly unknown[] | null
+}
+const sized = <T>(e: Entry): Sized<T> => ({ value: e.value as T, bytes: e.bytes ?? 0, handles: e.handles })
 
 export type TryRecvResult<T> = { ok: true; value: T } | { ok: false; reason: 'empty' | 'disconnected' }
 
@@ -56,8 +68,8 @@ export class Receiver<T> {
     return waitOn(port, options) as Promise<T>
   }
 
-  /** @internal The next message with its encoded size (0 if it never crossed a wire). */
-  [RECV_SIZED](options?: RecvOptions): Promise<{ value: T; bytes: number }> {
+  /** @internal The next message with its encoded size and handles. */
+  [RECV_SIZED](options?: RecvOptions): Promise<Sized<T>> {
     let port: Port
     try {
       port = this.#live()
@@ -65,9 +77,15 @@ export class Receiver<T> {
       return Promise.reject(e)
     }
     const e = port.take()
-    if (e) return Promise.resolve({ value: e.value as T, bytes: e.bytes ?? 0 })
+    if (e) return Promise.resolve(sized<T>(e))
     if (port.disconnected) return Promise.reject(port.disconnectedError())
-    return waitOn(port, options, true) as Promise<{ value: T; bytes: number }>
+    return waitOn(port, options, true) as Promise<Sized<T>>
+  }
+
+  /** @internal A queued message with its size and handles, or undefined; never waits or throws. */
+  [TAKE_SIZED](): Sized<T> | undefined {
+    const e = this.#state === LIVE ? this.#port!.take() : undefined
+    return e && sized<T>(e)
   }
 
   /** A message if one is queued now; never waits. */
@@ -158,7 +176,7 @@ export function receiverFromPort<T>(port: Port): Receiver<T> {
 }
 
 /** Wait for the next entry on a home port, with timeout and abort; nothing is lost if we give up. */
-function waitOn(port: Port, options: RecvOptions | undefined, sized = false): Promise<unknown> {
+function waitOn(port: Port, options: RecvOptions | undefined, withSize = false): Promise<unknown> {
   const signal = options?.signal
   if (signal?.aborted) return Promise.reject(signal.reason)
   const timeout = options?.timeout
@@ -172,7 +190,7 @@ function waitOn(port: Port, options: RecvOptions | undefined, sized = false): Pr
     const w: Waiter = {
       resolve(e) {
         done()
-        resolve(sized ? { value: e.value, bytes: e.bytes ?? 0 } : e.value)
+        resolve(withSize ? sized(e) : e.value)
       },
       reject(err) {
         done()

@@ -25,6 +25,8 @@ export interface WalkOptions {
   map?(entries: unknown[], original: Map<unknown, unknown>): unknown
   /** Called for every Error with its record, walked; returns what stands in its place. Without it, errors pass as they are. */
   error?(record: unknown): unknown
+  /** Called for every function that is not a handle; without it, functions are refused. */
+  fn?(f: (...args: never[]) => unknown): unknown
 }
 
 const noHandleInErrors = (): never => {
@@ -43,6 +45,7 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
       break
     case 'function':
       if ((value as Partial<Branded>)[HANDLE] !== undefined) return o.handle(value as unknown as Branded)
+      if (o.fn) return o.fn(value as (...args: never[]) => unknown)
       throw new UnsupportedValueError(
         'a function cannot be sent through a channel (expose() an object, or pass it as a procedure callback)',
       )

@@ -1,0 +1,42 @@
+/**
+ * What a call's arguments become before they are sent: each function (anywhere inside) is lent
+ * for the call as a callback, and each top-level async iterable that is not a handle becomes a
+ * streamed argument, pulled by the procedure.
+ */
+import { HANDLE, walk } from '../codec/walk.js'
+import type { ClientCall } from './call.js'
+import { LentFunction } from './callback.js'
+
+export interface PreparedArgs {
+  args: unknown[]
+  /** Positions of the streamed arguments (sent as null). */
+  streams: number[]
+  sources: AsyncIterable<unknown>[]
+}
+
+const keep = <T>(h: T): T => h
+
+export function prepareArgs(args: unknown[], call: ClientCall): PreparedArgs {
+  let out: unknown[] | null = null
+  const streams: number[] = []
+  const sources: AsyncIterable<unknown>[] = []
+  const lend = (fn: (...args: never[]) => unknown) => {
+    const lent = new LentFunction(fn)
+    ;(call.lent ??= []).push(lent)
+    return lent
+  }
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]
+    let b: unknown = a
+    if (typeof a === 'function' && (a as { [HANDLE]?: unknown })[HANDLE] === undefined) b = lend(a as (...args: never[]) => unknown)
+    else if (typeof a === 'object' && a !== null) {
+      if (typeof (a as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' && (a as { [HANDLE]?: unknown })[HANDLE] === undefined) {
+        streams.push(i)
+        sources.push(a as AsyncIterable<unknown>)
+        b = null
+      } else b = walk(a, { handle: keep, fn: lend })
+    }
+    if (b !== a) (out ??= args.slice())[i] = b
+  }
+  return { args: out ?? args, streams, sources }
+}

@@ -1,0 +1,314 @@
+/**
+ * One call as the caller sees it: the promise it returns (which is also async-iterable), the
+ * stream of its results, the pumps of its streamed arguments, and the callbacks it lent out.
+ */
+import { TimeoutError } from '../errors.js'
+import { CANCEL, CREDIT, DONE, END, ERROR, FAIL, ITEM, PULL, RESULT, STOP, YIELD, type ClientMessage, type ServerMessage } from './messages.js'
+import { fromRemote } from './remote-error.js'
+
+/** What a call needs from its session. */
+export interface CallHost {
+  send(msg: ClientMessage): void
+  forget(call: ClientCall): void
+}
+
+/** Something lent out for the duration of a call (a callback's server). */
+export interface Lent {
+  revoke(): void
+}
+
+export interface CallSettings {
+  timeout?: number
+  signal?: AbortSignal
+  window: number
+}
+
+/** The value a remote call returns: a Promise of the result that can also be iterated as a stream. */
+export type CallResult = Promise<unknown> & AsyncIterable<unknown>
+
+const noop = () => {}
+
+export class ClientCall {
+  readonly promise: CallResult
+  #resolve!: (v: unknown) => void
+  #reject!: (e: unknown) => void
+  #settled = false
+  #finished = false
+  #stream: ResultStream | null = null
+  #timer: NodeJS.Timeout | undefined
+  #onAbort: (() => void) | null = null
+  lent: Lent[] | null = null
+  pumps: Map<number, ArgPump> | null = null
+
+  constructor(
+    readonly host: CallHost,
+    readonly id: number,
+    readonly name: string | null,
+    readonly settings: CallSettings,
+  ) {
+    const p = new Promise<unknown>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    }) as CallResult
+    Object.defineProperty(p, Symbol.asyncIterator, { value: () => this.#iterate(), configurable: true })
+    this.promise = p
+  }
+
+  get label(): string {
+    return this.name === null ? 'callback' : JSON.stringify(this.name)
+  }
+
+  /** Start the timeout and abort listener (after the call is sent). */
+  arm(): void {
+    const { timeout, signal } = this.settings
+    if (timeout !== undefined) {
+      this.#timer = setTimeout(() => this.cancel(new TimeoutError(`call to ${this.label} timed out after ${timeout} ms`)), timeout)
+    }
+    if (signal) {
+      this.#onAbort = () => this.cancel(signal.reason)
+      signal.addEventListener('abort', this.#onAbort, { once: true })
+    }
+  }
+
+  onReply(msg: ServerMessage): void {
+    switch (msg[0]) {
+      case RESULT:
+        this.#settle(true, msg[2])
+        return this.finish()
+      case ERROR: {
+        const e = fromRemote(msg[2], this.label)
+        if (this.#stream) this.#stream.fail(e)
+        else this.#settle(false, e)
+        return this.finish()
+      }
+      case YIELD:
+        return this.#ensureStream().push(msg[2])
+      case DONE:
+        this.#ensureStream().end()
+        return this.finish()
+      case PULL:
+        return this.pumps?.get(msg[2])?.pull(msg[3])
+      case STOP:
+        return this.pumps?.get(msg[2])?.stop()
+    }
+  }
+
+  #ensureStream(): ResultStream {
+    if (!this.#stream) {
+      this.#stream = new ResultStream(this)
+      this.#settle(true, this.#stream)
+    }
+    return this.#stream
+  }
+
+  #settle(ok: boolean, v: unknown): void {
+    if (this.#settled) return
+    this.#settled = true
+    if (ok) this.#resolve(v)
+    else this.#reject(v)
+  }
+
+  /** The caller gives up: abort, timeout, or it stopped reading the stream. The remote side is told. */
+  cancel(reason: unknown, quiet = false): void {
+    if (this.#finished) return
+    try {
+      this.host.send([CANCEL, this.id])
+    } catch {
+      // the session is gone: nothing to tell
+    }
+    if (!quiet) {
+      this.#stream?.fail(reason)
+      this.#settle(false, reason)
+    }
+    this.finish()
+  }
+
+  /** Nothing more will come for this call (answered, cancelled, or its session died with `error`). */
+  finish(error?: unknown): void {
+    if (this.#finished) return
+    this.#finished = true
+    if (error !== undefined) {
+      this.#stream?.fail(error)
+      this.#settle(false, error)
+    }
+    if (this.#timer) clearTimeout(this.#timer)
+    if (this.#onAbort) this.settings.signal!.removeEventListener('abort', this.#onAbort)
+    if (this.lent) for (const l of this.lent) l.revoke()
+    if (this.pumps) for (const p of this.pumps.values()) p.stop()
+    this.host.forget(this)
+  }
+
+  /** `for await (const x of call)`: the result stream, or the result if it is itself async-iterable. */
+  #iterate(): AsyncIterator<unknown> {
+    this.promise.catch(noop) // the iterator reports the error
+    let inner: AsyncIterator<unknown> | null = null
+    const open = async (): Promise<AsyncIterator<unknown>> => {
+      if (inner) return inner
+      const v = await this.promise
+      if (typeof v !== 'object' || v === null || typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') {
+        throw new TypeError(`the procedure ${this.label} returned a value, not a stream: await it instead`)
+      }
+      return (inner = (v as AsyncIterable<unknown>)[Symbol.asyncIterator]())
+    }
+    return {
+      next: async () => (await open()).next(),
+      return: async (value?: unknown) => {
+        if (!inner && !this.#settled) this.cancel(null, true)
+        if (inner?.return) return inner.return(value)
+        return { value, done: true }
+      },
+    }
+  }
+}
+
+/** A result stream as the caller reads it; grants the producer credit as items are consumed. */
+class ResultStream implements AsyncIterableIterator<unknown> {
+  readonly #queue: unknown[] = []
+  #ended = false
+  #error: { e: unknown } | null = null
+  #consumed = 0
+  #waiter: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | null = null
+
+  constructor(private readonly call: ClientCall) {}
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  push(v: unknown): void {
+    if (this.#ended) return
+    const w = this.#waiter
+    if (w) {
+      this.#waiter = null
+      this.#took()
+      w.resolve({ value: v, done: false })
+    } else this.#queue.push(v)
+  }
+
+  end(): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#wake()
+  }
+
+  fail(e: unknown): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#error = { e }
+    this.#wake()
+  }
+
+  #wake(): void {
+    const w = this.#waiter
+    if (!w) return
+    this.#waiter = null
+    if (this.#error) w.reject(this.#error.e)
+    else w.resolve({ value: undefined, done: true })
+  }
+
+  #took(): void {
+    if (++this.#consumed * 2 >= this.call.settings.window && !this.#ended) {
+      const n = this.#consumed
+      this.#consumed = 0
+      try {
+        this.call.host.send([CREDIT, this.call.id, n])
+      } catch {
+        // the session is gone; the call learns it from its reply channel
+      }
+    }
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.#queue.length > 0) {
+      const value = this.#queue.shift()
+      this.#took()
+      return Promise.resolve({ value, done: false })
+    }
+    if (this.#error) return Promise.reject(this.#error.e)
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true })
+    if (this.#waiter) return Promise.reject(new TypeError('a result stream is read one item at a time'))
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }))
+  }
+
+  /** Stop reading: the producer is told to stop (its `finally` runs). */
+  return(value?: unknown): Promise<IteratorResult<unknown>> {
+    if (!this.#ended) {
+      this.#ended = true
+      this.#queue.length = 0
+      this.call.cancel(null, true)
+      this.#wake()
+    }
+    return Promise.resolve({ value, done: true })
+  }
+}
+
+/** Feeds one streamed argument to the procedure, as many items as it pulls. */
+export class ArgPump {
+  #it: AsyncIterator<unknown> | null = null
+  #wanted = 0
+  #running = false
+  #stopped = false
+
+  constructor(
+    private readonly call: ClientCall,
+    private readonly index: number,
+    private readonly source: AsyncIterable<unknown>,
+  ) {}
+
+  pull(n: number): void {
+    if (this.#stopped || typeof n !== 'number' || !(n > 0)) return
+    this.#wanted += n
+    if (!this.#running) void this.#run()
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true
+    const { call, index } = this
+    try {
+      this.#it ??= this.source[Symbol.asyncIterator]()
+      while (this.#wanted > 0 && !this.#stopped) {
+        let r: IteratorResult<unknown>
+        try {
+          r = await this.#it.next()
+        } catch (e) {
+          this.#stopped = true
+          return call.host.send([FAIL, call.id, index, e])
+        }
+        if (this.#stopped) return void (await this.#close())
+        if (r.done) {
+          this.#stopped = true
+          return call.host.send([END, call.id, index])
+        }
+        this.#wanted--
+        try {
+          call.host.send([ITEM, call.id, index, r.value])
+        } catch (e) {
+          // An item that cannot travel fails the argument with that error.
+          this.#stopped = true
+          call.host.send([FAIL, call.id, index, e])
+          return void (await this.#close())
+        }
+      }
+    } catch {
+      this.#stopped = true // the session is gone
+      await this.#close()
+    } finally {
+      this.#running = false
+    }
+  }
+
+  /** The procedure stopped reading, or the call is over: end the source (its `finally` runs). */
+  stop(): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    if (!this.#running) void this.#close()
+  }
+
+  async #close(): Promise<void> {
+    try {
+      await this.#it?.return?.()
+    } catch {
+      // the source's own cleanup failed; nobody is left to tell
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/** `expose(impl)`: serve an object's methods (or one function) behind a sendable Endpoint. */
+import { INTERNAL } from '../channel/brand.js'
+import { channel } from '../channel/index.js'
+import { Endpoint } from './endpoint.js'
+import { resolveProcedureLimits, type ProcedureLimits } from './limits.js'
+import type { SessionOpen } from './messages.js'
+import { ProcedureServer } from './serve.js'
+
+export interface ExposeOptions {
+  /** Withdraw the procedures: running calls are aborted, callers' pending and later calls reject with `DisconnectedError`. */
+  signal?: AbortSignal
+  /** Limits on what callers may ask of these procedures (see ProcedureLimits for the defaults). */
+  limits?: Partial<ProcedureLimits>
+}
+
+/**
+ * Serve `impl`'s methods (own function properties and class methods; nothing inherited from
+ * Object) to whoever holds the returned endpoint. The endpoint travels in messages like a Sender.
+ * The procedures are served until every copy of the endpoint is closed, or `signal` aborts.
+ */
+export function expose<T extends object>(impl: T, options: ExposeOptions = {}): Endpoint<T> {
+  if ((typeof impl !== 'object' && typeof impl !== 'function') || impl === null) throw new TypeError('expose() takes an object (or a function)')
+  const limits = resolveProcedureLimits(options.limits)
+  const [tx, rx] = channel<SessionOpen>()
+  const server = new ProcedureServer(impl, rx, limits)
+  const signal = options.signal
+  if (signal) {
+    if (signal.aborted) server.stop(false)
+    else signal.addEventListener('abort', () => server.stop(false), { once: true })
+  }
+  return new Endpoint<T>(INTERNAL, tx)
+}

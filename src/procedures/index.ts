@@ -1,0 +1,8 @@
+export { expose, type ExposeOptions } from './expose.js'
+export { remote } from './remote.js'
+export { Endpoint } from './endpoint.js'
+export { callback, type Callback, type RemoteFunction } from './callback.js'
+export { currentCall, type CallContext } from './context.js'
+export { RemoteError, REMOTE_STACK_MARKER } from './remote-error.js'
+export { DEFAULT_PROCEDURE_LIMITS, type ProcedureLimits } from './limits.js'
+export type { CallOptions, Remote, RemoteCall, RemoteStream, RemoteMethod } from './types.js'

@@ -1,0 +1,36 @@
+/**
+ * Errors thrown by a remote procedure. The codec rebuilds them with their name, message, code,
+ * cause chain and own fields (built-ins and registered classes as themselves); here they are marked
+ * as remote, so `err instanceof RemoteError` holds whatever their class, and their stack says where
+ * they came from.
+ */
+const REMOTE = Symbol.for('ipfi.RemoteError')
+
+/** The marker line between the local description and the stack the procedure threw with. */
+export const REMOTE_STACK_MARKER = '    --- remote stack ---'
+
+/**
+ * `instanceof RemoteError` is true of every error that a remote procedure threw (and of the errors
+ * in its cause chain), whatever its own class: a remote `TypeError` is a `TypeError` and a
+ * `RemoteError`. Not meant to be constructed by applications.
+ */
+export class RemoteError extends Error {
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[REMOTE] === true
+  }
+}
+Object.defineProperty(RemoteError.prototype, REMOTE, { value: true })
+
+/** Mark what a procedure threw, as it arrived here. Non-Error values are returned unchanged. */
+export function fromRemote(thrown: unknown, procedure: string): unknown {
+  if (!(thrown instanceof Error)) return thrown
+  let e: unknown = thrown
+  for (let depth = 0; e instanceof Error && depth < 64 && !(e instanceof RemoteError); depth++) {
+    Object.defineProperty(e, REMOTE, { value: true })
+    const remoteStack = typeof e.stack === 'string' ? e.stack : `${e.name}: ${e.message}`
+    const stack = `${e.name}: ${e.message}\n    at remote procedure ${procedure}\n${REMOTE_STACK_MARKER}\n${remoteStack}`
+    Object.defineProperty(e, 'stack', { value: stack, writable: true, configurable: true, enumerable: false })
+    e = (e as { cause?: unknown }).cause
+  }
+  return thrown
+}

@@ -1,0 +1,42 @@
+/** `remote<T>(endpoint)`: a typed proxy whose methods call the procedures behind the endpoint. */
+import { HandleError } from '../errors.js'
+import { Endpoint } from './endpoint.js'
+import { CallerSession } from './session.js'
+import type { CallOptions, Remote } from './types.js'
+
+/**
+ * A proxy for the procedures behind `endpoint`: `proxy.name(...args)` calls them there. It holds
+ * its own copy of the endpoint (the one passed in stays yours). Close it with `proxy[Symbol.dispose]()`
+ * (or `using`); a forgotten proxy is closed when it is garbage collected.
+ *
+ * `then` is never a procedure (the proxy is not a thenable, so it can be awaited and returned).
+ */
+export function remote<T>(endpoint: Endpoint<T>, defaults: CallOptions = {}): Remote<T> {
+  if (!(endpoint instanceof Endpoint)) throw new HandleError('remote() takes an Endpoint (from expose(), or received in a message)')
+  const session = new CallerSession(endpoint.clone() as Endpoint<unknown>, defaults)
+  const methods = new Map<string, unknown>()
+  const close = () => session.close()
+  const method = (name: string) => {
+    const call = (...args: unknown[]) => session.call(name, args, undefined)
+    call.with = (options: CallOptions) => (...args: unknown[]) => session.call(name, args, options)
+    return call
+  }
+  return new Proxy(Object.create(null) as object, {
+    get(_, key) {
+      if (typeof key === 'symbol') {
+        if (key === Symbol.dispose) return close
+        if (key === Symbol.asyncDispose) return async () => close()
+        if (key === Symbol.toStringTag) return 'Remote'
+        return undefined
+      }
+      if (key === 'then') return undefined
+      let m = methods.get(key)
+      if (!m) methods.set(key, (m = method(key)))
+      return m
+    },
+    has: (_, key) => typeof key === 'string' && key !== 'then',
+    set: () => false,
+    defineProperty: () => false,
+    deleteProperty: () => false,
+  }) as Remote<T>
+}

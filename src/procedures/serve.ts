@@ -1,0 +1,521 @@
+/**
+ * The exposing side: a ProcedureServer takes sessions from its endpoint's channel and runs each
+ * session's calls concurrently, answering on the session's reply channel.
+ */
+import { HANDLE } from '../codec/walk.js'
+import { DisconnectedError, LimitExceededError, ProtocolError, UnsupportedValueError } from '../errors.js'
+import { RECV_SIZED, Receiver, Sender, TAKE_SIZED, type Sized } from '../channel/index.js'
+import type { HandleAccess } from '../link/handles.js'
+import { runInCall, type CallContext } from './context.js'
+import type { ProcedureLimits } from './limits.js'
+import { lookup } from './lookup.js'
+import {
+  CALL, CANCEL, CLOSE, CREDIT, DONE, END, ERROR, FAIL, ITEM, MAX_WINDOW, PULL, RESULT, STOP, YIELD,
+  isIndex, type ClientMessage, type ServerMessage, type SessionOpen,
+} from './messages.js'
+import { fromRemote } from './remote-error.js'
+
+type Fn = (...args: unknown[]) => unknown
+
+const LOCAL = {}
+
+function closeAll(handles: readonly unknown[] | null): void {
+  if (handles) for (const h of handles) (h as { close?: () => void }).close?.()
+}
+
+/** Whether a procedure's result is streamed (an async iterable that is not itself a handle). */
+function isStream(x: unknown): x is AsyncIterable<unknown> {
+  return (
+    typeof x === 'object' && x !== null &&
+    typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' &&
+    (x as { [HANDLE]?: unknown })[HANDLE] === undefined
+  )
+}
+
+export class ProcedureServer {
+  readonly #sessions = new Set<ServerSession>()
+  readonly #inFlight = new Map<object, number>()
+  #stopped = false
+
+  constructor(
+    readonly impl: object,
+    private readonly opens: Receiver<SessionOpen>,
+    readonly limits: ProcedureLimits,
+  ) {
+    void this.#run()
+  }
+
+  async #run(): Promise<void> {
+    for (;;) {
+      let open: Sized<SessionOpen>
+      try {
+        open = await this.opens[RECV_SIZED]()
+      } catch {
+        return // every endpoint is closed, or we stopped
+      }
+      this.#accept(open)
+      let more: Sized<SessionOpen> | undefined
+      while (!this.#stopped && (more = this.opens[TAKE_SIZED]())) this.#accept(more)
+    }
+  }
+
+  #accept({ value, handles }: Sized<SessionOpen>): void {
+    const calls = (value as Partial<SessionOpen> | null)?.calls
+    const reply = (value as Partial<SessionOpen> | null)?.reply
+    if (this.#stopped || !(calls instanceof Receiver) || !(reply instanceof Sender) || handles?.length !== 2) {
+      closeAll(handles) // not a session opening: nothing to answer it on
+      return
+    }
+    const s = new ServerSession(this, calls, reply, linkOf(reply))
+    this.#sessions.add(s)
+    s.run()
+  }
+
+  /** @internal */
+  sessionEnded(s: ServerSession): void {
+    this.#sessions.delete(s)
+  }
+
+  /** @internal Count a call in or out; false if the caller's link is at its limit. */
+  admit(key: object): boolean {
+    const n = this.#inFlight.get(key) ?? 0
+    if (n >= this.limits.maxCallsInFlight) return false
+    this.#inFlight.set(key, n + 1)
+    return true
+  }
+  /** @internal */
+  release(key: object): void {
+    const n = (this.#inFlight.get(key) ?? 1) - 1
+    if (n <= 0) this.#inFlight.delete(key)
+    else this.#inFlight.set(key, n)
+  }
+
+  /**
+   * Stop serving. `graceful`: what was already sent here (sessions and calls that arrived) still
+   * runs and is answered, then the sessions end. Otherwise running calls are aborted and every
+   * caller's pending calls reject with `DisconnectedError`.
+   *
+   * A graceful stop waits for the current turn to end: a message that arrived before the stop may
+   * sit in a resolved receive whose continuation has not run yet, and it must still be served.
+   */
+  stop(graceful: boolean): void {
+    if (this.#stopped) return
+    if (graceful) setImmediate(() => this.#stopNow(true))
+    else this.#stopNow(false)
+  }
+
+  #stopNow(graceful: boolean): void {
+    if (this.#stopped) return
+    if (graceful) {
+      let more: Sized<SessionOpen> | undefined
+      while ((more = this.opens[TAKE_SIZED]())) this.#accept(more)
+    }
+    this.#stopped = true
+    this.opens.close()
+    for (const s of [...this.#sessions]) s.stop(graceful)
+  }
+}
+
+/** The link a reply sender goes over (LOCAL for a caller in this process): limits count per link. */
+function linkOf(reply: Sender<unknown>): object {
+  try {
+    const port = ((reply as unknown as { [HANDLE]: HandleAccess })[HANDLE]).check().resolve()
+    return (port.route?.link as object | undefined) ?? LOCAL
+  } catch {
+    return LOCAL
+  }
+}
+
+const OPEN = 0
+const DRAINING = 1
+const ENDED = 2
+
+class ServerSession {
+  readonly active = new Map<number, ServerCall>()
+  /** OPEN, then DRAINING (no new messages; running calls finish and answer) or ENDED (all aborted). */
+  #state = OPEN
+  #replyClosed = false
+
+  constructor(
+    readonly server: ProcedureServer,
+    readonly calls: Receiver<ClientMessage>,
+    readonly reply: Sender<ServerMessage>,
+    readonly linkKey: object,
+  ) {}
+
+  async run(): Promise<void> {
+    for (;;) {
+      let m: Sized<ClientMessage>
+      try {
+        m = await this.calls[RECV_SIZED]()
+      } catch (e) {
+        // The caller closed its session or its link died: abort what it was waiting for.
+        if (this.#state === OPEN) this.#end(e instanceof DisconnectedError ? e : new DisconnectedError('the caller went away'), false)
+        return
+      }
+      if (this.#state === ENDED) return closeAll(m.handles)
+      this.#handle(m)
+      let more: Sized<ClientMessage> | undefined
+      while (this.#state === OPEN && (more = this.calls[TAKE_SIZED]())) this.#handle(more)
+      if (this.#state !== OPEN) return
+    }
+  }
+
+  stop(graceful: boolean): void {
+    if (this.#state !== OPEN) return
+    if (graceful) {
+      let more: Sized<ClientMessage> | undefined
+      while (this.#state === OPEN && (more = this.calls[TAKE_SIZED]())) this.#handle(more)
+      if (this.#state !== OPEN) return
+      this.#state = DRAINING
+      this.calls.close()
+      this.#maybeClose()
+    } else {
+      this.#end(new DisconnectedError('the procedures were withdrawn'), false)
+    }
+  }
+
+  /** Send a reply; false if it could not be sent (the caller is gone, or the value cannot travel). */
+  send(msg: ServerMessage): boolean {
+    if (this.#replyClosed) return false
+    try {
+      this.reply.send(msg)
+      return true
+    } catch (e) {
+      if (e instanceof DisconnectedError) {
+        this.#end(e, false)
+        return false
+      }
+      throw e
+    }
+  }
+
+  callDone(call: ServerCall): void {
+    this.active.delete(call.id)
+    this.server.release(this.linkKey)
+    this.#maybeClose()
+  }
+
+  #maybeClose(): void {
+    if (this.#state !== OPEN && this.active.size === 0 && !this.#replyClosed) {
+      this.#replyClosed = true
+      this.reply.close()
+      this.server.sessionEnded(this)
+    }
+  }
+
+  /** End the session: abort its calls, close both channels (a protocol error is told first). */
+  #end(reason: Error, tell: boolean): void {
+    if (this.#state === ENDED) return
+    this.#state = ENDED
+    if (tell) this.send([CLOSE, reason])
+    this.calls.close()
+    for (const c of [...this.active.values()]) c.cancel(reason)
+    this.#maybeClose()
+    if (!this.#replyClosed) {
+      // Calls still unwinding cannot answer a closed session: close now, they find it closed.
+      this.#replyClosed = true
+      this.reply.close()
+      this.server.sessionEnded(this)
+    }
+  }
+
+  #protocolError(message: string, handles: readonly unknown[] | null): void {
+    closeAll(handles)
+    this.#end(new ProtocolError(message), true)
+  }
+
+  #handle(m: Sized<ClientMessage>): void {
+    const msg = m.value as unknown[]
+    if (!Array.isArray(msg) || !isIndex(msg[1])) return this.#protocolError('malformed call message', m.handles)
+    const id = msg[1]
+    switch (msg[0]) {
+      case CALL:
+        return this.#call(msg, id, m)
+      case CANCEL:
+        this.active.get(id)?.cancel(null)
+        return closeAll(m.handles)
+      case CREDIT:
+        if (!isIndex(msg[2])) return this.#protocolError('malformed credit', m.handles)
+        this.active.get(id)?.addCredit(msg[2])
+        return closeAll(m.handles)
+      case ITEM:
+      case END:
+      case FAIL: {
+        if (!isIndex(msg[2])) return this.#protocolError('malformed stream message', m.handles)
+        const call = this.active.get(id)
+        if (!call) return closeAll(m.handles) // the call ended: items still in flight are dropped
+        const err = call.argMessage(msg[0], msg[2], msg[3])
+        if (err) this.#protocolError(err, m.handles)
+        return
+      }
+      default:
+        return this.#protocolError('unknown call message', m.handles)
+    }
+  }
+
+  #call(msg: unknown[], id: number, m: Sized<ClientMessage>): void {
+    const [, , name, args, window, streams] = msg
+    if (
+      msg.length !== 6 || (name !== null && typeof name !== 'string') || !Array.isArray(args) ||
+      !isIndex(window) || window < 1 || window > MAX_WINDOW || !Array.isArray(streams)
+    ) return this.#protocolError('malformed call', m.handles)
+    for (let i = 0; i < streams.length; i++) {
+      const a = streams[i]
+      if (!isIndex(a) || a >= args.length || args[a] !== null || streams.indexOf(a) !== i) {
+        return this.#protocolError('malformed call: bad stream argument list', m.handles)
+      }
+    }
+    if (this.active.has(id)) return this.#protocolError(`call id ${id} is already in use`, m.handles)
+    if (this.#state === ENDED) return closeAll(m.handles)
+    const limits = this.server.limits
+    let refusal: string | null = null
+    if (m.bytes > limits.maxArgBytes) refusal = `the call's arguments take ${m.bytes} bytes, more than maxArgBytes (${limits.maxArgBytes})`
+    else {
+      const callbacks = m.handles ? m.handles.filter((h) => typeof h === 'function').length : 0
+      if (callbacks > limits.maxCallbacksPerCall) refusal = `the call passes ${callbacks} callbacks, more than maxCallbacksPerCall (${limits.maxCallbacksPerCall})`
+    }
+    if (refusal === null && !this.server.admit(this.linkKey)) {
+      refusal = `more than maxCallsInFlight (${limits.maxCallsInFlight}) calls are running for this link`
+    }
+    if (refusal !== null) {
+      closeAll(m.handles)
+      this.send([ERROR, id, new LimitExceededError(refusal)])
+      return
+    }
+    const call = new ServerCall(this, id, name as string | null, window)
+    this.active.set(id, call)
+    let fn: Fn
+    try {
+      const impl = this.server.impl
+      fn = name === null && typeof impl === 'function' ? (impl as Fn) : lookup(impl, name)
+    } catch (e) {
+      closeAll(m.handles)
+      call.finish([ERROR, id, e])
+      return
+    }
+    for (const a of streams as number[]) args[a] = call.argStream(a)
+    void call.run(fn, args)
+  }
+}
+
+class ServerCall implements CallContext {
+  readonly #controller = new AbortController()
+  #credit: number
+  #creditWaiter: (() => void) | null = null
+  #args: ArgStream[] | null = null
+  #cancelled = false
+  #done = false
+
+  constructor(
+    readonly session: ServerSession,
+    readonly id: number,
+    readonly name: string | null,
+    readonly window: number,
+  ) {
+    this.#credit = window
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  async run(fn: Fn, args: unknown[]): Promise<void> {
+    let out: ServerMessage
+    try {
+      const result = await runInCall(this, () => fn.apply(this.session.server.impl, args))
+      out = isStream(result) ? await runInCall(this, () => this.#pump(result)) : [RESULT, this.id, result]
+    } catch (e) {
+      out = [ERROR, this.id, e]
+    }
+    this.finish(out)
+  }
+
+  /** Send the final answer (unless the caller cancelled), stop argument streams, and leave. */
+  finish(out: ServerMessage): void {
+    if (this.#done) return
+    if (this.#args) for (const s of this.#args) s.stopFromHere()
+    this.#done = true
+    if (!this.#cancelled) {
+      try {
+        this.session.send(out)
+      } catch (e) {
+        // The result (or what was thrown) cannot travel: say so instead.
+        try {
+          this.session.send([ERROR, this.id, e])
+        } catch {
+          this.session.send([ERROR, this.id, new UnsupportedValueError(`the ${out[0] === ERROR ? 'error' : 'result'} could not be sent`)])
+        }
+      }
+    }
+    this.session.callDone(this)
+  }
+
+  /** Drive a result stream: at most `window` items ahead of what the caller consumed. */
+  async #pump(source: AsyncIterable<unknown>): Promise<ServerMessage> {
+    const it = source[Symbol.asyncIterator]()
+    let finished = false
+    try {
+      for (;;) {
+        if (this.#cancelled) return [DONE, this.id]
+        if (this.#credit <= 0) {
+          await new Promise<void>((resolve) => (this.#creditWaiter = resolve))
+          continue
+        }
+        let r: IteratorResult<unknown>
+        try {
+          r = await it.next()
+        } catch (e) {
+          finished = true
+          throw e
+        }
+        if (r.done) {
+          finished = true
+          return [DONE, this.id]
+        }
+        if (this.#cancelled) return [DONE, this.id]
+        this.#credit--
+        if (!this.trySend([YIELD, this.id, r.value])) return [DONE, this.id]
+      }
+    } finally {
+      if (!finished) await it.return?.()
+    }
+  }
+
+  /** Send a stream item; an item that cannot travel ends the stream with that error. */
+  trySend(msg: ServerMessage): boolean {
+    try {
+      return this.session.send(msg)
+    } catch (e) {
+      this.session.send([ERROR, this.id, e])
+      this.#cancelled = true // the answer is sent
+      return false
+    }
+  }
+
+  addCredit(n: number): void {
+    this.#credit = Math.min(this.#credit + n, MAX_WINDOW)
+    const w = this.#creditWaiter
+    this.#creditWaiter = null
+    w?.()
+  }
+
+  /** The caller cancelled (reason null), or the session ends (reason given). */
+  cancel(reason: Error | null): void {
+    if (this.#cancelled || this.#done) return
+    this.#cancelled = true
+    const why = reason ?? new DOMException('the caller cancelled the call', 'AbortError')
+    this.#controller.abort(why)
+    const w = this.#creditWaiter
+    this.#creditWaiter = null
+    w?.()
+    if (this.#args) for (const s of this.#args) s.abort(why)
+  }
+
+  argStream(index: number): ArgStream {
+    const s = new ArgStream(this, index)
+    ;(this.#args ??= []).push(s)
+    return s
+  }
+
+  /** ITEM, END or FAIL for an argument stream; returns a protocol error's text, or null. */
+  argMessage(op: number, index: number, value: unknown): string | null {
+    const s = this.#args?.find((a) => a.index === index)
+    if (!s) return `no streamed argument ${index} in call ${this.id}`
+    return s.receive(op, value)
+  }
+
+  send(msg: ServerMessage): void {
+    if (!this.#done && !this.#cancelled) this.session.send(msg)
+  }
+}
+
+/** A streamed argument as the procedure sees it: pulled from the caller, `window` items at a time. */
+class ArgStream implements AsyncIterableIterator<unknown> {
+  readonly #queue: unknown[] = []
+  /** Items asked for and not yet arrived. */
+  #owed = 0
+  #ended = false
+  #error: { e: unknown } | null = null
+  #waiter: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | null = null
+
+  constructor(
+    private readonly call: ServerCall,
+    readonly index: number,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.#queue.length > 0) {
+      const value = this.#queue.shift()
+      this.#refill()
+      return Promise.resolve({ value, done: false })
+    }
+    if (this.#error) return Promise.reject(this.#error.e)
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true })
+    if (this.#waiter) return Promise.reject(new TypeError('a streamed argument is read one item at a time'))
+    this.#refill()
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }))
+  }
+
+  return(): Promise<IteratorResult<unknown>> {
+    this.stopFromHere()
+    return Promise.resolve({ value: undefined, done: true })
+  }
+
+  #refill(): void {
+    if (this.#ended) return
+    const w = this.call.window
+    const have = this.#owed + this.#queue.length
+    if (have * 2 > w) return
+    const n = w - have
+    this.#owed += n
+    this.call.send([PULL, this.call.id, this.index, n])
+  }
+
+  /** The procedure stopped reading (or finished): tell the caller to stop producing. */
+  stopFromHere(): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#queue.length = 0
+    this.call.send([STOP, this.call.id, this.index])
+    this.#settle()
+  }
+
+  abort(reason: unknown): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#error = { e: reason }
+    this.#settle()
+  }
+
+  receive(op: number, value: unknown): string | null {
+    if (this.#ended) return null // stopped here; what was in flight is dropped
+    if (op === ITEM) {
+      if (this.#owed <= 0) return `streamed argument ${this.index} sent an item that was not asked for`
+      this.#owed--
+      const w = this.#waiter
+      if (w) {
+        this.#waiter = null
+        w.resolve({ value, done: false })
+        this.#refill()
+      } else this.#queue.push(value)
+    } else {
+      this.#ended = true
+      if (op === FAIL) this.#error = { e: fromRemote(value, 'argument stream') }
+      if (this.#queue.length === 0) this.#settle()
+    }
+    return null
+  }
+
+  #settle(): void {
+    const w = this.#waiter
+    if (!w || this.#queue.length > 0) return
+    this.#waiter = null
+    if (this.#error) w.reject(this.#error.e)
+    else w.resolve({ value: undefined, done: true })
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The caller's side of a session: one call channel out, one reply channel back, many calls in
+ * flight matched by id. Replies are read only while calls are pending, so an idle session holds
+ * no wait (the process may exit) and a forgotten one can be garbage collected, which closes it.
+ */
+import { DisconnectedError } from '../errors.js'
+import { INTERNAL } from '../channel/brand.js'
+import { RECV_SIZED, TAKE_SIZED, channel, type Receiver, type Sender, type Sized } from '../channel/index.js'
+import { ArgPump, ClientCall, type CallHost, type CallResult, type CallSettings } from './call.js'
+import { prepareArgs } from './args.js'
+import type { Endpoint } from './endpoint.js'
+import { CALL, CLOSE, DEFAULT_WINDOW, MAX_WINDOW, type ClientMessage, type ServerMessage } from './messages.js'
+import type { CallOptions } from './types.js'
+
+/** Thrown into a pending read to end it when the last call left. */
+const IDLE = Symbol('idle')
+
+export class CallerSession implements CallHost {
+  readonly #calls: Sender<ClientMessage>
+  readonly #replies: Receiver<ServerMessage>
+  readonly #pending = new Map<number, ClientCall>()
+  #nextId = 0
+  #reading = false
+  #idle: AbortController | null = null
+  #waiting = false
+  /** Set once the session is dead: every later call fails with it. */
+  #dead: unknown = undefined
+
+  constructor(
+    private readonly endpoint: Endpoint<unknown>,
+    private readonly defaults: CallOptions = {},
+  ) {
+    const [callTx, callRx] = channel<ClientMessage>()
+    const [replyTx, replyRx] = channel<ServerMessage>()
+    this.#calls = callTx
+    this.#replies = replyRx
+    try {
+      endpoint[INTERNAL]({ calls: callRx, reply: replyTx })
+    } catch (e) {
+      callRx.close()
+      replyTx.close()
+      this.#dead = e
+    }
+  }
+
+  call(name: string | null, args: unknown[], options: CallOptions | undefined): CallResult {
+    const settings: CallSettings = {
+      timeout: options?.timeout ?? this.defaults.timeout,
+      signal: options?.signal ?? this.defaults.signal,
+      window: checkWindow(options?.window ?? this.defaults.window ?? DEFAULT_WINDOW),
+    }
+    const call = new ClientCall(this, this.#nextId++, name, settings)
+    if (this.#dead !== undefined) {
+      call.finish(this.#dead)
+      return call.promise
+    }
+    if (settings.signal?.aborted) {
+      call.finish(settings.signal.reason)
+      return call.promise
+    }
+    let sent: { args: unknown[]; streams: number[]; sources: AsyncIterable<unknown>[] }
+    try {
+      sent = prepareArgs(args, call)
+      this.#calls.send([CALL, call.id, name, sent.args, settings.window, sent.streams])
+    } catch (e) {
+      if (e instanceof DisconnectedError) this.#dead = e
+      call.finish(e)
+      return call.promise
+    }
+    if (sent.streams.length > 0) {
+      call.pumps = new Map(sent.streams.map((index, i) => [index, new ArgPump(call, index, sent.sources[i]!)]))
+    }
+    this.#pending.set(call.id, call)
+    call.arm()
+    if (!this.#reading) void this.#read()
+    return call.promise
+  }
+
+  send(msg: ClientMessage): void {
+    this.#calls.send(msg)
+  }
+
+  forget(call: ClientCall): void {
+    if (this.#pending.get(call.id) !== call) return
+    this.#pending.delete(call.id)
+    if (this.#pending.size === 0 && this.#waiting) {
+      // The last call left while a read waits (it was cancelled): end the read, so nothing waits.
+      const idle = this.#idle!
+      this.#idle = null
+      idle.abort(IDLE)
+    }
+  }
+
+  /** Close the session: pending calls reject with `DisconnectedError`, the remote side aborts them. */
+  close(): void {
+    if (this.#dead === undefined) this.#dead = new DisconnectedError('this remote proxy was closed')
+    this.#calls.close()
+    this.#replies.close()
+    this.endpoint.close()
+    this.#failAll(this.#dead)
+  }
+
+  #failAll(error: unknown): void {
+    for (const call of [...this.#pending.values()]) call.finish(error)
+  }
+
+  async #read(): Promise<void> {
+    this.#reading = true
+    try {
+      while (this.#pending.size > 0) {
+        let m: Sized<ServerMessage> | undefined = this.#replies[TAKE_SIZED]()
+        if (!m) {
+          const idle = (this.#idle ??= new AbortController())
+          this.#waiting = true
+          try {
+            m = await this.#replies[RECV_SIZED]({ signal: idle.signal })
+          } catch (e) {
+            if (e === IDLE) return
+            // The procedures' side closed the session, or the link under it died.
+            this.#dead = e
+            this.#failAll(e)
+            return
+          } finally {
+            this.#waiting = false
+          }
+        }
+        this.#dispatch(m.value)
+      }
+    } finally {
+      this.#reading = false
+    }
+  }
+
+  #dispatch(msg: ServerMessage): void {
+    if (!Array.isArray(msg)) return
+    if (msg[0] === CLOSE) {
+      const e = msg[1]
+      this.#dead = e instanceof Error ? e : new DisconnectedError('the procedures closed the session')
+      this.#calls.close()
+      return this.#failAll(this.#dead)
+    }
+    this.#pending.get(msg[1])?.onReply(msg)
+  }
+}
+
+function checkWindow(w: number): number {
+  if (!Number.isSafeInteger(w) || w < 1 || w > MAX_WINDOW) throw new RangeError(`window must be an integer from 1 to ${MAX_WINDOW}, got ${w}`)
+  return w
+}

@@ -1,0 +1,38 @@
+/**
+ * The type-level contract of `remote<T>()`: each function becomes one that returns a Promise of its
+ * awaited result, each function returning an AsyncIterable (an async generator) becomes one that
+ * returns an AsyncIterable, parameters are kept, and everything else is left out.
+ */
+
+export interface CallOptions {
+  /** Reject with `TimeoutError` after this many milliseconds; the remote side sees its signal abort. */
+  timeout?: number
+  /** Abort the call: it rejects with `signal.reason` at once and the remote side sees its signal abort. */
+  signal?: AbortSignal
+  /** Stream results: how many items the producer may send ahead of the consumer. */
+  window?: number
+}
+
+type AnyFn = (...args: any[]) => any
+
+export interface RemoteCall<A extends unknown[], R> {
+  (...args: A): Promise<R>
+  /** The same call with per-call options. */
+  with(options: CallOptions): (...args: A) => Promise<R>
+}
+
+export interface RemoteStream<A extends unknown[], Y> {
+  (...args: A): AsyncIterableIterator<Y>
+  with(options: CallOptions): (...args: A) => AsyncIterableIterator<Y>
+}
+
+export type RemoteMethod<F> = F extends (...args: infer A) => infer R
+  ? R extends AsyncIterable<infer Y>
+    ? RemoteStream<A, Y>
+    : RemoteCall<A, Awaited<R>>
+  : never
+
+/** The typed proxy `remote<T>(endpoint)` returns. */
+export type Remote<T> = {
+  readonly [K in keyof T as T[K] extends AnyFn ? (K extends string ? K : never) : never]: RemoteMethod<T[K]>
+}
