@@ -9,5 +9,8 @@ import ipfiFork from './ipfi-fork.mjs'
 import ipfiSocket from './ipfi-unix-socket.mjs'
 import ipfiMemory from './ipfi-memory-chunk1.mjs'
 import ipfiOneway from './ipfi-channel-oneway.mjs'
+import ipfiProcWorker from './ipfi-proc-worker.mjs'
+import ipfiProcFork from './ipfi-proc-fork.mjs'
+import ipfiProcStream from './ipfi-proc-stream.mjs'
 
-export const scenarios = [rawMessageChannel, rawWorker, rawIpcJson, rawFd3, ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiOneway]
+export const scenarios = [rawMessageChannel, rawWorker, rawIpcJson, rawFd3, ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiOneway, ipfiProcWorker, ipfiProcFork, ipfiProcStream]

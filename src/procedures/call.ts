@@ -23,8 +23,8 @@ export interface CallSettings {
   window: number
 }
 
-/** The value a remote call returns: a Promise of the result that can also be iterated as a stream. */
-export type CallResult = Promise<unknown> & AsyncIterable<unknown>
+/** The value a remote call returns: a Promise of the result that is also the iterator of its stream. */
+export type CallResult = Promise<unknown> & AsyncIterableIterator<unknown>
 
 const noop = () => {}
 
@@ -50,7 +50,14 @@ export class ClientCall {
       this.#resolve = resolve
       this.#reject = reject
     }) as CallResult
-    Object.defineProperty(p, Symbol.asyncIterator, { value: () => this.#iterate(), configurable: true })
+    // The same object is the stream's iterator, so `call.next()` works as well as `for await`.
+    let iterator: AsyncIterator<unknown> | null = null
+    const it = () => (iterator ??= this.#iterate())
+    Object.defineProperties(p, {
+      [Symbol.asyncIterator]: { value: it, configurable: true },
+      next: { value: () => it().next(), configurable: true },
+      return: { value: (v?: unknown) => it().return!(v), configurable: true },
+    })
     this.promise = p
   }
 

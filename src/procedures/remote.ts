@@ -11,7 +11,7 @@ import type { CallOptions, Remote } from './types.js'
  *
  * `then` is never a procedure (the proxy is not a thenable, so it can be awaited and returned).
  */
-export function remote<T>(endpoint: Endpoint<T>, defaults: CallOptions = {}): Remote<T> {
+export function remote<T>(endpoint: Endpoint<T> | Endpoint<unknown>, defaults: CallOptions = {}): Remote<T> {
   if (!(endpoint instanceof Endpoint)) throw new HandleError('remote() takes an Endpoint (from expose(), or received in a message)')
   const session = new CallerSession(endpoint.clone() as Endpoint<unknown>, defaults)
   const methods = new Map<string, unknown>()

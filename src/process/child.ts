@@ -2,6 +2,7 @@
 import type { Receiver, ReceiverSet, Sender, channel } from '../channel/index.js'
 import type * as errors from '../errors.js'
 import type { Link } from '../link/link.js'
+import type { callback, currentCall, expose, remote, RemoteError } from '../procedures/index.js'
 import type { ExitInfo } from './exit.js'
 
 export interface Child<ToChild, ToParent> {
@@ -54,4 +55,9 @@ export interface IpfiExports {
   DisconnectedError: typeof errors.DisconnectedError
   ConnectionLostError: typeof errors.ConnectionLostError
   TimeoutError: typeof errors.TimeoutError
+  expose: typeof expose
+  remote: typeof remote
+  callback: typeof callback
+  currentCall: typeof currentCall
+  RemoteError: typeof RemoteError
 }

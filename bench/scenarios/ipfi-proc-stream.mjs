@@ -1,0 +1,24 @@
+// ipfi procedures: a streamed result (async generator in a forked child), items per second.
+import { fork } from 'ipfi'
+import { procedureEcho, streamRate } from '../lib/ipfi-procedures.mjs'
+import { track, waitExit } from '../lib/procs.mjs'
+
+export default {
+  id: 'ipfi-proc-stream',
+  label: 'ipfi remote().items(N) stream from a forked child, default window',
+  impl: 'ipfi',
+  kind: 'process',
+  type: 'oneway',
+  async run(n) {
+    const c = fork(new URL('../children/ipfi-procedures-echo.mjs', import.meta.url), { stdio: 'inherit' })
+    track(c.process)
+    const p = await procedureEcho(c, { deliver() {}, fail() {} })
+    try {
+      return await streamRate(p.api, n)
+    } finally {
+      p.close()
+      await c[Symbol.asyncDispose]()
+      await waitExit(c.process)
+    }
+  },
+}
