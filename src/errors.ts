@@ -71,6 +71,16 @@ export class UnsupportedValueError extends TypeError {
 }
 branded(UnsupportedValueError, 'UnsupportedValueError')
 
+/**
+ * A server and a client did not accept each other: wrong or missing shared secret, a bad TLS
+ * certificate, a peer that does not speak ipfi, or a server that is full. Nothing was linked.
+ */
+export class AuthenticationError extends Error {
+  override name = 'AuthenticationError'
+  readonly code = 'ERR_IPFI_AUTH'
+}
+branded(AuthenticationError, 'AuthenticationError')
+
 /** Build the error a channel reports once it learns its other end is gone. */
 export function disconnected(message: string, lostCause?: unknown): DisconnectedError {
   return lostCause === undefined

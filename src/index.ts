@@ -1,7 +1,7 @@
 /**
  * ipfi: typed channels that cross threads, processes and any byte stream, with handles that travel
  * inside messages. Layers, each importing only from those above it in this list:
- *   errors, codec -> wire -> link -> channel -> procedures -> process
+ *   errors, codec -> wire -> link -> channel -> procedures -> process, server
  */
 export {
   DisconnectedError,
@@ -11,6 +11,7 @@ export {
   TimeoutError,
   HandleError,
   UnsupportedValueError,
+  AuthenticationError,
 } from './errors.js'
 export { registerErrorClass } from './codec/index.js'
 export type { Wire } from './wire/index.js'
@@ -55,5 +56,6 @@ export {
   type ExitCause,
 } from './process/index.js'
 export { connectWire, type Connection } from './process/connect.js'
+export { listen, connect, Server, Peer, AddressInUseError, type ListenOptions, type ConnectOptions, type PeerAddress } from './server/index.js'
 /** @internal Entry points for the boot script of a spawned child. Not API. */
 export { bootChild as __ipfiBootChild, bootWorker as __ipfiBootWorker } from './process/index.js'

@@ -58,7 +58,8 @@ describe('Remote<T>', () => {
 
   it('leaves out what is not a function', () => {
     type R = Remote<typeof api>
-    expectTypeOf<keyof R>().toEqualTypeOf<'add' | 'greet' | 'ticks' | 'sum' | 'work' | 'open'>()
+    expectTypeOf<Extract<keyof R, string>>().toEqualTypeOf<'add' | 'greet' | 'ticks' | 'sum' | 'work' | 'open'>()
+    expectTypeOf<R>().toMatchTypeOf<Disposable & AsyncDisposable>()
     const calc = remote(expose(api))
     // @ts-expect-error data properties are not procedures
     void calc.version

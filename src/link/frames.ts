@@ -6,6 +6,8 @@ export const DROPPED = 0x04
 export const FINISH = 0x05
 export const GOODBYE = 0x06
 export const DISEMBARGO = 0x07
+/** Empty body: "I am alive", sent when the peer asked for a heartbeat and nothing else was sent. */
+export const PING = 0x08
 
 export const MAGIC = [0x49, 0x50, 0x46, 0x49] as const // "IPFI"
 export const VERSION = 1

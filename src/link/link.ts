@@ -27,6 +27,12 @@ export interface LinkOptions extends Partial<LinkLimits> {
    * every handle on the link. The process layer uses it to report a child's exit code or signal.
    */
   onWireEnd?: (error: unknown) => unknown
+  /**
+   * Declare the peer lost when nothing has arrived from it for this many ms (a dead TCP peer sends
+   * no FIN). The handshake asks the peer to send a heartbeat at a third of this when it is idle.
+   * Off by default.
+   */
+  idleTimeoutMs?: number
 }
 
 interface ExportEntry {
@@ -67,6 +73,12 @@ export class Link implements LinkSide {
   private out: Uint8Array[] = []
   private flushQueued = false
   private closeCause: unknown = undefined
+  private readonly idleTimeoutMs: number
+  /** Whether anything arrived since the idle check last looked, and anything was sent since the last heartbeat. */
+  private heardFrom = true
+  private spoke = false
+  private idleTimer: NodeJS.Timeout | null = null
+  private heartbeatTimer: NodeJS.Timeout | null = null
   private resolveClosed!: (cause: unknown) => void
   private readonly onWireEnd?: (error: unknown) => unknown
   /** Resolves with the cause once the link is closed, whatever closed it. */
@@ -83,6 +95,11 @@ export class Link implements LinkSide {
     this.limits = resolveLimits(options)
     this.name = options.name ?? 'link'
     this.onWireEnd = options.onWireEnd
+    const idle = options.idleTimeoutMs
+    if (idle !== undefined && (typeof idle !== 'number' || !(idle >= 30) || !Number.isFinite(idle))) {
+      throw new RangeError(`idleTimeoutMs must be a number of ms, at least 30, got ${String(idle)}`)
+    }
+    this.idleTimeoutMs = idle === undefined ? 0 : Math.floor(idle)
     this.peerMaxFrame = this.limits.maxFrameBytes
     this.peerMaxHandles = this.limits.maxHandlesPerMessage
     this.closed = new Promise((r) => (this.resolveClosed = r))
@@ -273,7 +290,9 @@ export class Link implements LinkSide {
   }
 
   private sendHello(): void {
-    const opts = encodePlain({ maxFrameBytes: this.limits.maxFrameBytes, maxHandlesPerMessage: this.limits.maxHandlesPerMessage })
+    const o: Record<string, number> = { maxFrameBytes: this.limits.maxFrameBytes, maxHandlesPerMessage: this.limits.maxHandlesPerMessage }
+    if (this.idleTimeoutMs) o.heartbeatMs = Math.max(10, Math.floor(this.idleTimeoutMs / 3))
+    const opts = encodePlain(o)
     const frame = Buffer.allocUnsafe(4 + 6 + opts.length)
     writeLength(frame, 0, 6 + opts.length)
     frame[4] = F.HELLO
@@ -284,6 +303,7 @@ export class Link implements LinkSide {
   }
 
   private queue(part: Uint8Array): void {
+    this.spoke = true
     this.out.push(part)
     if (!this.flushQueued) {
       this.flushQueued = true
@@ -326,6 +346,7 @@ export class Link implements LinkSide {
 
   private onData(chunk: Uint8Array): void {
     if (this.state === 'closed') return
+    this.heardFrom = true
     try {
       this.decoder.push(chunk)
     } catch (e) {
@@ -392,6 +413,8 @@ export class Link implements LinkSide {
         this.teardown(new ConnectionLostError(`${this.name}: the peer closed the link${reason ? `: ${reason}` : ''}`))
         return
       }
+      case F.PING:
+        return // its arrival was the point
       case F.HELLO:
         throw new ProtocolError(`${this.name}: a second handshake`)
       default:
@@ -429,7 +452,10 @@ export class Link implements LinkSide {
     if (maxFrame === null || maxHandles === null) throw new ProtocolError(`${this.name}: malformed limit in the handshake`)
     if (maxFrame !== undefined) this.peerMaxFrame = maxFrame
     if (maxHandles !== undefined) this.peerMaxHandles = maxHandles
+    const heartbeat = limitValue(o.heartbeatMs)
+    if (heartbeat === null) throw new ProtocolError(`${this.name}: malformed heartbeat in the handshake`)
     this.state = 'open'
+    this.startTimers(heartbeat)
     this.decoder.maxFrame = this.limits.maxFrameBytes
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer)
     this.handshakeTimer = null
@@ -518,6 +544,35 @@ export class Link implements LinkSide {
     }
   }
 
+  /** Heartbeats the peer asked for (`every` ms), and our own idle check. Neither holds the event loop. */
+  private startTimers(every: number | undefined): void {
+    if (every !== undefined) {
+      const ms = Math.max(10, Math.min(every, 2 ** 31 - 1))
+      this.heartbeatTimer = setInterval(() => {
+        if (!this.spoke && this.state === 'open') this.queue(Buffer.from([0, 0, 0, 1, F.PING]))
+        this.spoke = false
+      }, ms)
+      this.heartbeatTimer.unref?.()
+    }
+    if (this.idleTimeoutMs) {
+      // Checked at half the timeout: silence is noticed between 1x and 1.5x the timeout.
+      let silentFor = 0
+      const step = Math.ceil(this.idleTimeoutMs / 2)
+      this.idleTimer = setInterval(() => {
+        if (this.heardFrom) {
+          this.heardFrom = false
+          silentFor = 0
+          return
+        }
+        silentFor += step
+        if (silentFor >= this.idleTimeoutMs) {
+          this.fail(new ConnectionLostError(`${this.name}: nothing arrived from the peer for ${this.idleTimeoutMs} ms`))
+        }
+      }, step)
+      this.idleTimer.unref?.()
+    }
+  }
+
   private checkTable(): void {
     if (this.imports.size + this.inbound.size >= this.limits.maxImports) {
       throw new LimitExceededError(`${this.name}: the peer holds more than ${this.limits.maxImports} channels open on this link`)
@@ -564,6 +619,8 @@ export class Link implements LinkSide {
     this.state = 'closed'
     this.closeCause = cause
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer)
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
+    if (this.idleTimer) clearInterval(this.idleTimer)
     if (!wasReady) this.rejectReady(cause)
     this.flush()
     this.wire.close()

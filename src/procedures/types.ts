@@ -32,7 +32,10 @@ export type RemoteMethod<F> = F extends (...args: infer A) => infer R
     : RemoteCall<A, Awaited<R>>
   : never
 
-/** The typed proxy `remote<T>(endpoint)` returns. */
+/**
+ * The typed proxy `remote<T>(endpoint)` returns: T's methods, remote. Dispose of it (`using`, or
+ * `proxy[Symbol.dispose]()`) to close its session.
+ */
 export type Remote<T> = {
   readonly [K in keyof T as T[K] extends AnyFn ? (K extends string ? K : never) : never]: RemoteMethod<T[K]>
-}
+} & Disposable & AsyncDisposable

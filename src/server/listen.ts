@@ -1,0 +1,228 @@
+/**
+ * `listen()`: a server for many clients over a Unix socket, TCP or TLS. Each client is admitted
+ * (server capacity, shared secret; admission.ts), then gets a link of its own and arrives as a Peer.
+ */
+import net from 'node:net'
+import tls from 'node:tls'
+import type { Duplex } from 'node:stream'
+import { DisconnectedError, TimeoutError } from '../errors.js'
+import type { LinkLimits } from '../link/limits.js'
+import { formatAddress, parseAddress, type Address } from './address.js'
+import { admitClient, secretBytes } from './admission.js'
+import { Peer, describeSocket, linkSocket } from './peer.js'
+import { prepareSocketPath, removeSocketFile, secureSocketFile } from './unix-socket.js'
+
+export interface ListenOptions {
+  /** Admit only clients that prove they know this secret (challenge and response; it never crosses the wire). */
+  secret?: string | Uint8Array
+  /** For `tls://`: options of `tls.createServer` (key, cert, ca, requestCert, rejectUnauthorized, ...). */
+  tls?: tls.TlsOptions
+  /** Most clients at once (admitting or linked); more are refused with a clear error. Default 1,024. */
+  maxClients?: number
+  /** Time a new client has to be admitted and finish the link handshake, in ms. Default 10,000. */
+  handshakeTimeoutMs?: number
+  /** A client silent for this long (no data, no heartbeat) is dropped. Default 30,000; 0 turns it off. */
+  idleTimeoutMs?: number
+  /** Per-link limits (see LinkLimits). */
+  limits?: Partial<LinkLimits>
+  /** Told of every client that was turned away or failed before becoming a Peer (default: ignored). */
+  onReject?: (error: Error, remote: { address?: string; port?: number }) => void
+}
+
+export const DEFAULT_MAX_CLIENTS = 1024
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000
+
+export class Server<ToClient, ToServer> implements AsyncIterable<Peer<ToClient, ToServer>> {
+  /** The address clients connect to (with the actual port when 0 was asked for). */
+  readonly address: string
+  readonly #server: net.Server
+  readonly #unixPath: string | null
+  readonly #peers = new Set<Peer<ToClient, ToServer>>()
+  readonly #ready: Peer<ToClient, ToServer>[] = []
+  readonly #waiters: { resolve: (p: Peer<ToClient, ToServer>) => void; reject: (e: unknown) => void }[] = []
+  #clients = 0
+  #closing: Promise<void> | null = null
+
+  /** @internal use listen() */
+  constructor(server: net.Server, address: string, unixPath: string | null) {
+    this.#server = server
+    this.address = address
+    this.#unixPath = unixPath
+  }
+
+  /** Peers linked now. */
+  get peers(): ReadonlySet<Peer<ToClient, ToServer>> {
+    return this.#peers
+  }
+
+  /** The next client. Rejects with `DisconnectedError` once the server is closed. */
+  accept(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<Peer<ToClient, ToServer>> {
+    const p = this.#ready.shift()
+    if (p) return Promise.resolve(p)
+    if (this.#closing) return Promise.reject(new DisconnectedError('the server is closed'))
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const w = {
+        resolve: (p: Peer<ToClient, ToServer>) => (done(), resolve(p)),
+        reject: (e: unknown) => (done(), reject(e)),
+      }
+      const onAbort = () => {
+        this.#waiters.splice(this.#waiters.indexOf(w), 1)
+        done()
+        reject(options.signal!.reason)
+      }
+      const done = () => {
+        if (timer) clearTimeout(timer)
+        options.signal?.removeEventListener('abort', onAbort)
+      }
+      if (options.signal?.aborted) return reject(options.signal.reason)
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      if (options.timeout !== undefined) {
+        timer = setTimeout(() => {
+          this.#waiters.splice(this.#waiters.indexOf(w), 1)
+          reject(new TimeoutError(`accept timed out after ${options.timeout} ms`))
+        }, options.timeout)
+      }
+      this.#waiters.push(w)
+    })
+  }
+
+  /** `for await (const peer of server)`: every client, until the server is closed. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Peer<ToClient, ToServer>, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.accept()
+      } catch (e) {
+        if (e instanceof DisconnectedError && this.#closing) return
+        throw e
+      }
+    }
+  }
+
+  /** @internal A client is linked. */
+  add(peer: Peer<ToClient, ToServer>): void {
+    this.#peers.add(peer)
+    void peer.closed.then(() => {
+      this.#peers.delete(peer)
+      const i = this.#ready.indexOf(peer)
+      if (i >= 0) this.#ready.splice(i, 1)
+    })
+    const w = this.#waiters.shift()
+    if (w) w.resolve(peer)
+    else this.#ready.push(peer)
+  }
+
+  /** @internal Count a connection in; false if the server is full or closing. */
+  enter(): boolean {
+    if (this.#closing) return false
+    this.#clients++
+    return true
+  }
+  /** @internal */
+  leave(): void {
+    this.#clients--
+  }
+  get clients(): number {
+    return this.#clients
+  }
+
+  /**
+   * Stop accepting and close every peer's link (their pending receives and calls settle with
+   * `ConnectionLostError`); resolves when every connection is gone and the socket file removed.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const closed = new Promise<void>((r) => this.#server.close(() => r()))
+      for (const w of this.#waiters.splice(0)) w.reject(new DisconnectedError('the server is closed'))
+      for (const p of [...this.#peers]) p.close('the server is closing')
+      await Promise.all([...this.#peers].map((p) => p.closed))
+      await closed
+      if (this.#unixPath) await removeSocketFile(this.#unixPath)
+    })()
+    return this.#closing
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
+
+/**
+ * Listen for clients at `address` (`unix:/path`, `tcp://host:port`, `tls://host:port`). TCP and
+ * TLS bind to loopback unless the address names another host.
+ */
+export async function listen<ToClient, ToServer>(address: string, options: ListenOptions = {}): Promise<Server<ToClient, ToServer>> {
+  const a = parseAddress(address)
+  const secret = secretBytes(options.secret)
+  const maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS
+  if (!Number.isInteger(maxClients) || maxClients < 1) throw new RangeError(`maxClients must be a positive integer, got ${maxClients}`)
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? options.limits?.handshakeTimeoutMs ?? 10_000
+  const idle = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+  if (a.kind === 'tls' && !options.tls) throw new TypeError('a tls:// address needs options.tls (at least key and cert)')
+
+  const unixPath = a.kind === 'unix' ? await prepareSocketPath(a.path) : null
+  let server: Server<ToClient, ToServer> | null = null
+  const onSocket = (socket: Duplex & net.Socket) => {
+    if (server) void welcome(server, socket, a, unixPath, { secret, maxClients, handshakeTimeoutMs, idle, options })
+    else socket.destroy()
+  }
+  const net_ = a.kind === 'tls' ? tls.createServer(options.tls!, onSocket) : net.createServer(onSocket)
+  if (a.kind === 'tls') {
+    net_.on('tlsClientError', (e, socket) => options.onReject?.(e, { address: socket.remoteAddress, port: socket.remotePort }))
+  }
+  await new Promise<void>((resolve, reject) => {
+    net_.once('error', reject)
+    const done = () => {
+      net_.off('error', reject)
+      resolve()
+    }
+    if (unixPath) net_.listen(unixPath, done)
+    else net_.listen((a as { port: number }).port, (a as { host: string }).host, done)
+  })
+  net_.on('error', () => {}) // after listening, errors belong to single connections
+  let actual: Address = a
+  if (unixPath) {
+    await secureSocketFile(unixPath)
+    actual = { kind: 'unix', path: unixPath }
+  } else {
+    const info = net_.address() as net.AddressInfo
+    actual = { kind: a.kind as 'tcp' | 'tls', host: info.address, port: info.port }
+  }
+  server = new Server<ToClient, ToServer>(net_, formatAddress(actual), unixPath)
+  return server
+}
+
+interface Settings {
+  secret: Buffer | null
+  maxClients: number
+  handshakeTimeoutMs: number
+  idle: number
+  options: ListenOptions
+}
+
+/** Admit one connection and link it; a failure closes it and goes to `onReject`. */
+async function welcome<A, B>(server: Server<A, B>, socket: Duplex & net.Socket, a: Address, unixPath: string | null, s: Settings): Promise<void> {
+  const remote = { address: socket.remoteAddress ?? unixPath ?? undefined, port: socket.remotePort }
+  socket.on('error', () => {}) // reported through admission or the link
+  const full = server.clients >= s.maxClients
+  const counted = !full && server.enter()
+  const timer = setTimeout(() => socket.destroy(new TimeoutError(`no handshake within ${s.handshakeTimeoutMs} ms`)), s.handshakeTimeoutMs)
+  try {
+    await admitClient(socket, s.secret, !counted)
+    const link = linkSocket(socket, {
+      name: `client ${a.kind === 'unix' ? 'on ' + unixPath : `${remote.address}:${remote.port}`}`,
+      ...s.options.limits,
+      handshakeTimeoutMs: s.handshakeTimeoutMs,
+      idleTimeoutMs: s.idle > 0 ? s.idle : undefined,
+    })
+    await link.ready
+    clearTimeout(timer)
+    void link.closed.then(() => server.leave())
+    server.add(new Peer<A, B>(link, describeSocket(socket, unixPath)))
+  } catch (e) {
+    clearTimeout(timer)
+    if (counted) server.leave()
+    socket.destroy()
+    s.options.onReject?.(e as Error, remote)
+  }
+}
