@@ -584,13 +584,13 @@ export class Link implements LinkSide {
   private onEnd(err: unknown): void {
     if (this.state === 'closed') return
     if (this.decoder.partial && err === undefined) err = new ProtocolError(`${this.name}: the stream ended in the middle of a frame`)
-    if (!this.onWireEnd) return this.fail(err ?? new Error(`${this.name}: the connection closed`))
+    if (!this.onWireEnd) return this.fail(err ?? new ConnectionLostError(`${this.name}: the connection closed`))
     // Let the owner say why (a child's exit status), without holding the link open for long.
     Promise.resolve()
       .then(() => this.onWireEnd!(err))
       .then(
-        (cause) => this.fail(cause ?? err ?? new Error(`${this.name}: the connection closed`)),
-        () => this.fail(err ?? new Error(`${this.name}: the connection closed`)),
+        (cause) => this.fail(cause ?? err ?? new ConnectionLostError(`${this.name}: the connection closed`)),
+        () => this.fail(err ?? new ConnectionLostError(`${this.name}: the connection closed`)),
       )
   }
 
