@@ -350,8 +350,17 @@ export class Link implements LinkSide {
     try {
       this.decoder.push(chunk)
     } catch (e) {
-      this.fail(e)
+      this.fail(this.named(e))
     }
+  }
+
+  /** The framing layer's errors do not know which link they are about: say it. */
+  private named(e: unknown): unknown {
+    if ((e instanceof ProtocolError || e instanceof LimitExceededError) && !e.message.startsWith(`${this.name}:`)) {
+      const Named = e instanceof ProtocolError ? ProtocolError : LimitExceededError
+      return new Named(`${this.name}: ${e.message}`, { cause: e.cause })
+    }
+    return e
   }
 
   private onFrame(frame: Uint8Array): void {

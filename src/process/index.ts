@@ -1,6 +1,8 @@
 export { fork, type ForkOptions, type ChildProcessHandle } from './fork.js'
 export { spawnWorker, type WorkerOptions, type WorkerHandle } from './worker.js'
 export { parent, type ParentEnds } from './parent.js'
+export { spawn, type SpawnOptions } from './spawn.js'
+export { stdioLink, type StdioLinkOptions } from './stdio-link.js'
 export { OneShotServer, type OneShotOptions } from './one-shot.js'
 export type { Child, ChildContext, ChildFunction } from './child.js'
 export type { ExitInfo, ExitCause } from './exit.js'

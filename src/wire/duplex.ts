@@ -5,7 +5,11 @@ import type { Wire } from './wire.js'
 export function duplexWire(stream: Duplex, options: { input?: NodeJS.ReadableStream & Duplex } = {}): Wire {
   const input = options.input ?? stream
   let started = false
-  const handle = stream as Duplex & { ref?(): void; unref?(): void }
+  // Both directions may hold the event loop (a pending read on a pipe does): ref and unref both.
+  const handles = [...new Set([stream, input])].filter((h) => typeof (h as { ref?: unknown }).ref === 'function') as unknown as {
+    ref(): void
+    unref(): void
+  }[]
   return {
     write(bytes) {
       if (!stream.writableEnded && !stream.destroyed) stream.write(bytes)
@@ -37,7 +41,7 @@ export function duplexWire(stream: Duplex, options: { input?: NodeJS.ReadableStr
     close() {
       if (!stream.destroyed) stream.end(() => stream.destroy())
     },
-    ref: handle.ref ? () => handle.ref!() : undefined,
-    unref: handle.unref ? () => handle.unref!() : undefined,
+    ref: handles.length ? () => handles.forEach((h) => h.ref()) : undefined,
+    unref: handles.length ? () => handles.forEach((h) => h.unref()) : undefined,
   }
 }
