@@ -60,6 +60,23 @@ export {
   type ExitCause,
 } from './process/index.js'
 export { connectWire, type Connection } from './process/connect.js'
-export { listen, connect, Server, Peer, AddressInUseError, type ListenOptions, type ConnectOptions, type PeerAddress } from './server/index.js'
+export {
+  listen,
+  connect,
+  Server,
+  Peer,
+  AddressInUseError,
+  commandServer,
+  sendCommand,
+  commandClient,
+  CommandServer,
+  type CommandSender,
+  type ListenOptions,
+  type ConnectOptions,
+  type PeerAddress,
+  type Command,
+  type CommandHandlers,
+  type CommandServerOptions,
+} from './server/index.js'
 /** @internal Entry points for the boot script of a spawned child. Not API. */
 export { bootChild as __ipfiBootChild, bootWorker as __ipfiBootWorker } from './process/index.js'
