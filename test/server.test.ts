@@ -14,8 +14,10 @@ import {
   fork,
   listen,
   remote,
+  channel,
   type Endpoint,
   type Peer,
+  type Sender,
   type Server,
 } from 'ipfi'
 
@@ -102,6 +104,28 @@ describe('listen() and connect()', () => {
       await server.close()
     })
   }
+
+  it('handles pass between clients through the server: a sender from one client works in another', { timeout: 30_000 }, async () => {
+    const server = await listen<unknown, unknown>(unixAddress())
+    const a = await connect<unknown, unknown>(server.address)
+    const pa = await server.accept()
+    const b = await connect<unknown, unknown>(server.address)
+    const pb = await server.accept()
+    const [tx, rx] = channel<string>()
+    a.sender.send({ reply: tx }) // client A -> server
+    const got = (await pa.receiver.recv()) as { reply: Sender<string> }
+    pb.sender.send(got) // server -> client B, the sender moves on
+    const atB = (await b.receiver.recv()) as { reply: Sender<string> }
+    atB.reply.send('from B, through the server')
+    expect(await rx.recv()).toBe('from B, through the server')
+    // B going away disconnects only what crossed B's link.
+    b.close()
+    await expect(rx.recv()).rejects.toBeInstanceOf(ConnectionLostError)
+    a.sender.send('A is fine')
+    expect(await pa.receiver.recv()).toBe('A is fine')
+    a.close()
+    await server.close()
+  })
 
   it('a client killed mid-call: its call is aborted on the server; the server and other clients go on', { timeout: 30_000 }, async () => {
     const server = await listen<Endpoint<Api>, unknown>('tcp://127.0.0.1:0')
