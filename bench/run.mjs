@@ -84,7 +84,7 @@ async function main() {
     const it =
       s.type === 'echo'
         ? { latency: scaled(iters.latency, s.iterScale, 20), throughput: scaled(iters.throughput, s.iterScale, 2 * WINDOW) }
-        : { oneway: iters.oneway }
+        : { oneway: scaled(iters.oneway, s.iterScale, 100) }
     results[s.id] = { id: s.id, label: s.label, impl: s.impl, kind: s.kind, type: s.type, note: s.note ?? null, compareWith: s.compareWith ?? [], iterations: it, rounds: [] }
   }
 

@@ -12,5 +12,6 @@ import ipfiOneway from './ipfi-channel-oneway.mjs'
 import ipfiProcWorker from './ipfi-proc-worker.mjs'
 import ipfiProcFork from './ipfi-proc-fork.mjs'
 import ipfiProcStream from './ipfi-proc-stream.mjs'
+import { manyClients } from './many-clients.mjs'
 
-export const scenarios = [rawMessageChannel, rawWorker, rawIpcJson, rawFd3, ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiOneway, ipfiProcWorker, ipfiProcFork, ipfiProcStream]
+export const scenarios = [rawMessageChannel, rawWorker, rawIpcJson, rawFd3, ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiOneway, ipfiProcWorker, ipfiProcFork, ipfiProcStream, ...manyClients]
