@@ -307,7 +307,7 @@ export class Link implements LinkSide {
     this.out.push(part)
     if (!this.flushQueued) {
       this.flushQueued = true
-      queueMicrotask(this.flush)
+      process.nextTick(this.flush)
     }
   }
 
