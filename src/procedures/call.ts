@@ -2,7 +2,7 @@
  * One call as the caller sees it: the promise it returns (which is also async-iterable), the
  * stream of its results, the pumps of its streamed arguments, and the callbacks it lent out.
  */
-import { TimeoutError } from '../errors.js'
+import { ProtocolError, TimeoutError } from '../errors.js'
 import { CANCEL, CREDIT, DONE, END, ERROR, FAIL, ITEM, PULL, RESULT, STOP, YIELD, type ClientMessage, type ServerMessage } from './messages.js'
 import { fromRemote } from './remote-error.js'
 
@@ -80,7 +80,9 @@ export class ClientCall {
   onReply(msg: ServerMessage): void {
     switch (msg[0]) {
       case RESULT:
-        this.#settle(true, msg[2])
+        // A result after stream items breaks the protocol: end the stream with that, not silence.
+        if (this.#stream) this.#stream.fail(new ProtocolError(`the procedure ${this.label} answered with a result in the middle of its stream`))
+        else this.#settle(true, msg[2])
         return this.finish()
       case ERROR: {
         const e = fromRemote(msg[2], this.label)
@@ -124,8 +126,11 @@ export class ClientCall {
       // the session is gone: nothing to tell
     }
     if (!quiet) {
-      this.#stream?.fail(reason)
+      this.#stream?.abort(reason)
       this.#settle(false, reason)
+    } else if (!this.#settled) {
+      // Stopped before anything came: the call is an empty, finished stream (nothing waits forever).
+      this.#ensureStream().end()
     }
     this.finish()
   }
@@ -160,9 +165,13 @@ export class ClientCall {
     return {
       next: async () => (await open()).next(),
       return: async (value?: unknown) => {
-        if (!inner && !this.#settled) this.cancel(null, true)
-        if (inner?.return) return inner.return(value)
-        return { value, done: true }
+        if (!inner) {
+          // Not read yet: stop the stream if there is one (or will be), so its producer ends.
+          if (this.#stream) return this.#stream.return(value)
+          if (!this.#settled) this.cancel(null, true)
+          return { value, done: true }
+        }
+        return inner.return ? inner.return(value) : { value, done: true }
       },
     }
   }
@@ -203,6 +212,13 @@ class ResultStream implements AsyncIterableIterator<unknown> {
     this.#ended = true
     this.#error = { e }
     this.#wake()
+  }
+
+  /** The caller gave up (abort, timeout): items not yet read are dropped, the next read rejects. */
+  abort(e: unknown): void {
+    if (this.#ended) return
+    this.#queue.length = 0
+    this.fail(e)
   }
 
   #wake(): void {
@@ -264,6 +280,11 @@ export class ArgPump {
 
   pull(n: number): void {
     if (this.#stopped || typeof n !== 'number' || !(n > 0)) return
+    if (this.#wanted + n > this.call.settings.window) {
+      // A conforming procedures' side never has more than a window asked for and not yet sent.
+      const e = new ProtocolError(`the procedure ${this.call.label} asked for more items of argument ${this.index} than the window (${this.call.settings.window})`)
+      return this.call.cancel(e)
+    }
     this.#wanted += n
     if (!this.#running) void this.#run()
   }

@@ -98,7 +98,12 @@ export type RemoteFunction = ((...args: unknown[]) => Promise<unknown>) & {
 export function remoteFunction(endpoint: Endpoint<unknown>): RemoteFunction {
   let session: CallerSession | null = null
   const f = ((...args: unknown[]) => {
-    const p = (session ??= new CallerSession(endpoint.clone())).call(null, args, undefined)
+    let p: Promise<unknown>
+    try {
+      p = (session ??= new CallerSession(endpoint.clone())).call(null, args, undefined)
+    } catch (e) {
+      p = Promise.reject(e) // closed here: a rejection like any other failure, never a throw
+    }
     // Callbacks are often called without awaiting (`onProgress(50)`): a failure of such a call
     // (the caller's side has moved on) must not crash this process. Awaiting it still sees it.
     p.catch(noop)

@@ -24,9 +24,12 @@ export function expose<T extends object>(impl: T, options: ExposeOptions = {}): 
   const [tx, rx] = channel<SessionOpen>()
   const server = new ProcedureServer(impl, rx, limits)
   const signal = options.signal
-  if (signal) {
-    if (signal.aborted) server.stop(false)
-    else signal.addEventListener('abort', () => server.stop(false), { once: true })
+  if (signal?.aborted) server.stop(false)
+  else if (signal) {
+    const withdraw = () => server.stop(false)
+    signal.addEventListener('abort', withdraw, { once: true })
+    // A long-lived signal must not keep procedures that ended by themselves (and their object) alive.
+    server.whenEnded(() => signal.removeEventListener('abort', withdraw))
   }
   return new Endpoint<T>(INTERNAL, tx)
 }

@@ -4,7 +4,41 @@
  * as remote, so `err instanceof RemoteError` holds whatever their class, and their stack says where
  * they came from.
  */
+import {
+  AuthenticationError,
+  ConnectionLostError,
+  DisconnectedError,
+  HandleError,
+  LimitExceededError,
+  ProtocolError,
+  TimeoutError,
+  UnsupportedValueError,
+} from '../errors.js'
+
 const REMOTE = Symbol.for('ipfi.RemoteError')
+
+/**
+ * ipfi's own errors, by name. The codec rebuilds an unregistered class as a plain Error with its
+ * name; a procedure's refusals (LimitExceededError, ProtocolError) and the errors it passes on
+ * (DisconnectedError, TimeoutError, ...) arrive as their classes again.
+ */
+const OWN_ERRORS: ReadonlyMap<string, { prototype: Error }> = new Map<string, { prototype: Error }>([
+  ['DisconnectedError', DisconnectedError],
+  ['ConnectionLostError', ConnectionLostError],
+  ['ProtocolError', ProtocolError],
+  ['LimitExceededError', LimitExceededError],
+  ['TimeoutError', TimeoutError],
+  ['HandleError', HandleError],
+  ['UnsupportedValueError', UnsupportedValueError],
+  ['AuthenticationError', AuthenticationError],
+])
+
+/** A plain Error named like one of ipfi's own errors becomes an instance of that class. */
+function revive(e: Error): void {
+  if (Object.getPrototypeOf(e) !== Error.prototype) return
+  const Class = OWN_ERRORS.get(e.name)
+  if (Class) Object.setPrototypeOf(e, Class.prototype)
+}
 
 /** The marker line between the local description and the stack the procedure threw with. */
 export const REMOTE_STACK_MARKER = '    --- remote stack ---'
@@ -26,6 +60,7 @@ export function fromRemote(thrown: unknown, procedure: string): unknown {
   if (!(thrown instanceof Error)) return thrown
   let e: unknown = thrown
   for (let depth = 0; e instanceof Error && depth < 64 && !(e instanceof RemoteError); depth++) {
+    revive(e)
     Object.defineProperty(e, REMOTE, { value: true })
     const remoteStack = typeof e.stack === 'string' ? e.stack : `${e.name}: ${e.message}`
     const stack = `${e.name}: ${e.message}\n    at remote procedure ${procedure}\n${REMOTE_STACK_MARKER}\n${remoteStack}`

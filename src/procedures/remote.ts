@@ -1,6 +1,7 @@
 /** `remote<T>(endpoint)`: a typed proxy whose methods call the procedures behind the endpoint. */
 import { HandleError } from '../errors.js'
 import { Endpoint } from './endpoint.js'
+import { checkCallOptions } from './options.js'
 import { CallerSession } from './session.js'
 import type { CallOptions, Remote } from './types.js'
 
@@ -13,12 +14,16 @@ import type { CallOptions, Remote } from './types.js'
  */
 export function remote<T>(endpoint: Endpoint<T> | Endpoint<unknown>, defaults: CallOptions = {}): Remote<T> {
   if (!(endpoint instanceof Endpoint)) throw new HandleError('remote() takes an Endpoint (from expose(), or received in a message)')
+  defaults = checkCallOptions(defaults)
   const session = new CallerSession(endpoint.clone() as Endpoint<unknown>, defaults)
   const methods = new Map<string, unknown>()
   const close = () => session.close()
   const method = (name: string) => {
     const call = (...args: unknown[]) => session.call(name, args, undefined)
-    call.with = (options: CallOptions) => (...args: unknown[]) => session.call(name, args, options)
+    call.with = (options: CallOptions) => {
+      const checked = checkCallOptions(options)
+      return (...args: unknown[]) => session.call(name, args, checked)
+    }
     return call
   }
   return new Proxy(Object.create(null) as object, {

@@ -36,6 +36,10 @@ export class ProcedureServer {
   readonly #sessions = new Set<ServerSession>()
   readonly #inFlight = new Map<object, number>()
   #stopped = false
+  #graceful = false
+  /** The loop taking session openings still runs. */
+  #taking = true
+  #onEnded: (() => void) | null = null
 
   constructor(
     readonly impl: object,
@@ -46,34 +50,58 @@ export class ProcedureServer {
   }
 
   async #run(): Promise<void> {
-    for (;;) {
-      let open: Sized<SessionOpen>
-      try {
-        open = await this.opens[RECV_SIZED]()
-      } catch {
-        return // every endpoint is closed, or we stopped
+    try {
+      for (;;) {
+        let open: Sized<SessionOpen>
+        try {
+          open = await this.opens[RECV_SIZED]()
+        } catch {
+          return // every endpoint is closed, or we stopped
+        }
+        // This opening arrived before any stop (a stopped receiver takes nothing), so a graceful
+        // stop still serves it; #accept drops it after a hard stop.
+        this.#accept(open)
+        let more: Sized<SessionOpen> | undefined
+        while (!this.#stopped && (more = this.opens[TAKE_SIZED]())) this.#accept(more)
+        if (this.#stopped) return
       }
-      this.#accept(open)
-      let more: Sized<SessionOpen> | undefined
-      while (!this.#stopped && (more = this.opens[TAKE_SIZED]())) this.#accept(more)
+    } finally {
+      this.#taking = false
+      this.#checkEnded()
     }
+  }
+
+  /** Call `f` once nothing is served any more: no endpoint left (or stopped), and every session over. */
+  whenEnded(f: () => void): void {
+    this.#onEnded = f
+    this.#checkEnded()
+  }
+
+  #checkEnded(): void {
+    const f = this.#onEnded
+    if (!f || this.#taking || this.#sessions.size > 0) return
+    this.#onEnded = null
+    f()
   }
 
   #accept({ value, handles }: Sized<SessionOpen>): void {
     const calls = (value as Partial<SessionOpen> | null)?.calls
     const reply = (value as Partial<SessionOpen> | null)?.reply
-    if (this.#stopped || !(calls instanceof Receiver) || !(reply instanceof Sender) || handles?.length !== 2) {
-      closeAll(handles) // not a session opening: nothing to answer it on
+    if ((this.#stopped && !this.#graceful) || !(calls instanceof Receiver) || !(reply instanceof Sender) || handles?.length !== 2) {
+      closeAll(handles) // not a session opening (nothing to answer it on), or withdrawn
       return
     }
     const s = new ServerSession(this, calls, reply, linkOf(reply))
     this.#sessions.add(s)
-    s.run()
+    void s.run()
+    // Arrived before a graceful stop: what it already carries is served, nothing later.
+    if (this.#stopped) s.stop(true)
   }
 
   /** @internal */
   sessionEnded(s: ServerSession): void {
     this.#sessions.delete(s)
+    this.#checkEnded()
   }
 
   /** @internal Count a call in or out; false if the caller's link is at its limit. */
@@ -91,26 +119,22 @@ export class ProcedureServer {
   }
 
   /**
-   * Stop serving. `graceful`: what was already sent here (sessions and calls that arrived) still
-   * runs and is answered, then the sessions end. Otherwise running calls are aborted and every
-   * caller's pending calls reject with `DisconnectedError`.
+   * Stop serving, at once. `graceful`: what had already arrived (session openings, and calls on
+   * open sessions) still runs to its end and is answered, streams included; calls arriving later
+   * are refused with `DisconnectedError`; each session ends when its last call is done. Otherwise
+   * running calls are aborted and every caller's pending calls reject with `DisconnectedError`.
    *
-   * A graceful stop waits for the current turn to end: a message that arrived before the stop may
-   * sit in a resolved receive whose continuation has not run yet, and it must still be served.
+   * A message that arrived before the stop may sit in a receive that resolved but whose
+   * continuation has not run yet: the receive loops still serve it after a graceful stop.
    */
   stop(graceful: boolean): void {
     if (this.#stopped) return
-    if (graceful) setImmediate(() => this.#stopNow(true))
-    else this.#stopNow(false)
-  }
-
-  #stopNow(graceful: boolean): void {
-    if (this.#stopped) return
+    this.#stopped = true
+    this.#graceful = graceful
     if (graceful) {
       let more: Sized<SessionOpen> | undefined
       while ((more = this.opens[TAKE_SIZED]())) this.#accept(more)
     }
-    this.#stopped = true
     this.opens.close()
     for (const s of [...this.#sessions]) s.stop(graceful)
   }
@@ -130,11 +154,25 @@ const OPEN = 0
 const DRAINING = 1
 const ENDED = 2
 
+/** Ends a session's waiting receive at a graceful stop: whatever comes after that is refused. */
+const DRAIN = Symbol('drain')
+
 class ServerSession {
   readonly active = new Map<number, ServerCall>()
-  /** OPEN, then DRAINING (no new messages; running calls finish and answer) or ENDED (all aborted). */
+  /**
+   * OPEN; then DRAINING after a graceful stop (the calls that had arrived run to their end, credits
+   * and streamed arguments for them still flow, new calls are refused with DisconnectedError) or
+   * ENDED (everything aborted, both channels closed).
+   */
   #state = OPEN
   #replyClosed = false
+  /**
+   * A receive that began while OPEN is in progress. A graceful stop aborts it (through #drain); if
+   * it had already taken a message (its continuation not run yet), that message arrived before the
+   * stop and is served, so the session must not close before it is seen.
+   */
+  #early = false
+  readonly #drain = new AbortController()
 
   constructor(
     readonly server: ProcedureServer,
@@ -145,34 +183,42 @@ class ServerSession {
 
   async run(): Promise<void> {
     for (;;) {
+      const early = this.#state === OPEN
+      this.#early = early
       let m: Sized<ClientMessage>
       try {
-        m = await this.calls[RECV_SIZED]()
+        m = await this.calls[RECV_SIZED](early ? { signal: this.#drain.signal } : undefined)
       } catch (e) {
+        this.#early = false
+        if (e === DRAIN) {
+          // Stopped while nothing was on its way: read on (for the running calls), refusing new ones.
+          this.#maybeClose()
+          continue
+        }
         // The caller closed its session or its link died: abort what it was waiting for.
-        if (this.#state === OPEN) this.#end(e instanceof DisconnectedError ? e : new DisconnectedError('the caller went away'), false)
+        if (!this.#replyClosed) this.#end(e instanceof DisconnectedError ? e : new DisconnectedError('the caller went away'), false)
         return
       }
-      if (this.#state === ENDED) return closeAll(m.handles)
-      this.#handle(m)
+      this.#early = false
+      if (this.#state === ENDED || this.#replyClosed) return closeAll(m.handles)
+      this.#handle(m, !early)
       let more: Sized<ClientMessage> | undefined
-      while (this.#state === OPEN && (more = this.calls[TAKE_SIZED]())) this.#handle(more)
-      if (this.#state !== OPEN) return
+      while (this.#state !== ENDED && !this.#replyClosed && (more = this.calls[TAKE_SIZED]())) this.#handle(more, this.#state === DRAINING)
+      if (this.#state === ENDED) return
+      this.#maybeClose()
     }
   }
 
   stop(graceful: boolean): void {
     if (this.#state !== OPEN) return
-    if (graceful) {
-      let more: Sized<ClientMessage> | undefined
-      while (this.#state === OPEN && (more = this.calls[TAKE_SIZED]())) this.#handle(more)
-      if (this.#state !== OPEN) return
-      this.#state = DRAINING
-      this.calls.close()
-      this.#maybeClose()
-    } else {
-      this.#end(new DisconnectedError('the procedures were withdrawn'), false)
-    }
+    if (!graceful) return this.#end(new DisconnectedError('the procedures were withdrawn'), false)
+    // What is queued arrived before the stop: it is served.
+    let more: Sized<ClientMessage> | undefined
+    while (this.#state === OPEN && (more = this.calls[TAKE_SIZED]())) this.#handle(more, false)
+    if (this.#state !== OPEN) return
+    this.#state = DRAINING
+    this.#drain.abort(DRAIN)
+    this.#maybeClose()
   }
 
   /** Send a reply; false if it could not be sent (the caller is gone, or the value cannot travel). */
@@ -191,17 +237,23 @@ class ServerSession {
   }
 
   callDone(call: ServerCall): void {
-    this.active.delete(call.id)
+    if (this.active.get(call.id) === call) this.active.delete(call.id)
     this.server.release(this.linkKey)
     this.#maybeClose()
   }
 
+  /** A draining session ends once its last call is done (and no early message is on its way). */
   #maybeClose(): void {
-    if (this.#state !== OPEN && this.active.size === 0 && !this.#replyClosed) {
-      this.#replyClosed = true
-      this.reply.close()
-      this.server.sessionEnded(this)
-    }
+    if (this.#state !== DRAINING || this.active.size > 0 || this.#early) return
+    this.#close()
+  }
+
+  #close(): void {
+    if (this.#replyClosed) return
+    this.#replyClosed = true
+    this.calls.close()
+    this.reply.close()
+    this.server.sessionEnded(this)
   }
 
   /** End the session: abort its calls, close both channels (a protocol error is told first). */
@@ -209,15 +261,9 @@ class ServerSession {
     if (this.#state === ENDED) return
     this.#state = ENDED
     if (tell) this.send([CLOSE, reason])
-    this.calls.close()
     for (const c of [...this.active.values()]) c.cancel(reason)
-    this.#maybeClose()
-    if (!this.#replyClosed) {
-      // Calls still unwinding cannot answer a closed session: close now, they find it closed.
-      this.#replyClosed = true
-      this.reply.close()
-      this.server.sessionEnded(this)
-    }
+    // Calls still unwinding cannot answer a closed session: close now, they find it closed.
+    this.#close()
   }
 
   #protocolError(message: string, handles: readonly unknown[] | null): void {
@@ -225,16 +271,25 @@ class ServerSession {
     this.#end(new ProtocolError(message), true)
   }
 
-  #handle(m: Sized<ClientMessage>): void {
+  /** One message from the caller; `late`: it came after a graceful stop (a CALL is refused). */
+  #handle(m: Sized<ClientMessage>, late: boolean): void {
     const msg = m.value as unknown[]
     if (!Array.isArray(msg) || !isIndex(msg[1])) return this.#protocolError('malformed call message', m.handles)
     const id = msg[1]
     switch (msg[0]) {
       case CALL:
-        return this.#call(msg, id, m)
-      case CANCEL:
-        this.active.get(id)?.cancel(null)
+        return this.#call(msg, id, m, late)
+      case CANCEL: {
+        // The caller has settled this call: its id is free again at once (nothing more is sent
+        // for it), even if the procedure takes a while to notice its signal.
+        const call = this.active.get(id)
+        if (call) {
+          this.active.delete(id)
+          call.cancel(null)
+          this.#maybeClose()
+        }
         return closeAll(m.handles)
+      }
       case CREDIT:
         if (!isIndex(msg[2])) return this.#protocolError('malformed credit', m.handles)
         this.active.get(id)?.addCredit(msg[2])
@@ -254,7 +309,7 @@ class ServerSession {
     }
   }
 
-  #call(msg: unknown[], id: number, m: Sized<ClientMessage>): void {
+  #call(msg: unknown[], id: number, m: Sized<ClientMessage>, late: boolean): void {
     const [, , name, args, window, streams] = msg
     if (
       msg.length !== 6 || (name !== null && typeof name !== 'string') || !Array.isArray(args) ||
@@ -268,6 +323,11 @@ class ServerSession {
     }
     if (this.active.has(id)) return this.#protocolError(`call id ${id} is already in use`, m.handles)
     if (this.#state === ENDED) return closeAll(m.handles)
+    if (late) {
+      closeAll(m.handles)
+      this.send([ERROR, id, new DisconnectedError('these procedures are no longer served')])
+      return
+    }
     const limits = this.server.limits
     let refusal: string | null = null
     if (m.bytes > limits.maxArgBytes) refusal = `the call's arguments take ${m.bytes} bytes, more than maxArgBytes (${limits.maxArgBytes})`

@@ -9,7 +9,9 @@ import { RECV_SIZED, TAKE_SIZED, channel, type Receiver, type Sender, type Sized
 import { ArgPump, ClientCall, type CallHost, type CallResult, type CallSettings } from './call.js'
 import { prepareArgs } from './args.js'
 import type { Endpoint } from './endpoint.js'
-import { CALL, CLOSE, DEFAULT_WINDOW, MAX_WINDOW, type ClientMessage, type ServerMessage } from './messages.js'
+import { CALL, CLOSE, DEFAULT_WINDOW, type ClientMessage, type ServerMessage } from './messages.js'
+import { checkWindow } from './options.js'
+import { fromRemote } from './remote-error.js'
 import type { CallOptions } from './types.js'
 
 /** Thrown into a pending read to end it when the last call left. */
@@ -115,7 +117,8 @@ export class CallerSession implements CallHost {
           try {
             m = await this.#replies[RECV_SIZED]({ signal: idle.signal })
           } catch (e) {
-            if (e === IDLE) return
+            // The last call left while we waited; a new call may have come since (the loop checks).
+            if (e === IDLE) continue
             // The procedures' side closed the session, or the link under it died.
             this.#dead = e
             this.#failAll(e)
@@ -135,7 +138,7 @@ export class CallerSession implements CallHost {
     if (!Array.isArray(msg)) return
     if (msg[0] === CLOSE) {
       const e = msg[1]
-      this.#dead = e instanceof Error ? e : new DisconnectedError('the procedures closed the session')
+      this.#dead = e instanceof Error ? fromRemote(e, '(the session was closed)') : new DisconnectedError('the procedures closed the session')
       this.#calls.close()
       return this.#failAll(this.#dead)
     }
@@ -143,7 +146,3 @@ export class CallerSession implements CallHost {
   }
 }
 
-function checkWindow(w: number): number {
-  if (!Number.isSafeInteger(w) || w < 1 || w > MAX_WINDOW) throw new RangeError(`window must be an integer from 1 to ${MAX_WINDOW}, got ${w}`)
-  return w
-}

@@ -27,9 +27,11 @@ export interface RemoteStream<A extends unknown[], Y> {
 }
 
 export type RemoteMethod<F> = F extends (...args: infer A) => infer R
-  ? R extends AsyncIterable<infer Y>
-    ? RemoteStream<A, Y>
-    : RemoteCall<A, Awaited<R>>
+  ? [R] extends [never]
+    ? RemoteCall<A, never> // a procedure that always throws is still callable
+    : R extends AsyncIterable<infer Y>
+      ? RemoteStream<A, Y>
+      : RemoteCall<A, Awaited<R>>
   : never
 
 /**
@@ -37,5 +39,6 @@ export type RemoteMethod<F> = F extends (...args: infer A) => infer R
  * `proxy[Symbol.dispose]()`) to close its session.
  */
 export type Remote<T> = {
-  readonly [K in keyof T as T[K] extends AnyFn ? (K extends string ? K : never) : never]: RemoteMethod<T[K]>
+  // `then` is never a procedure: the proxy is not a thenable (remote.ts), so it can be awaited.
+  readonly [K in keyof T as T[K] extends AnyFn ? (K extends string ? (K extends 'then' ? never : K) : never) : never]: RemoteMethod<T[K]>
 } & Disposable & AsyncDisposable
