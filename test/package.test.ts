@@ -67,6 +67,25 @@ describe('the built package, imported by its name', () => {
     expect(JSON.parse(out)).toEqual([true, true, 'through the moved sender', true, 'AppError', 'boom'])
   })
 
+  it('procedures across two copies of ipfi in one process: an endpoint from one works with the other', () => {
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `import { pathToFileURL } from 'node:url'
+       import { createRequire } from 'node:module'
+       const url = pathToFileURL('dist/index.js').href
+       const a = await import(url + '?copy=a')
+       const cjs = createRequire(import.meta.url)('ipfi')
+       const ep = a.expose({ add: (x, y) => x + y, async *ticks() { yield 1; yield 2 } })
+       const api = cjs.remote(ep)
+       const got = []
+       for await (const t of api.ticks()) got.push(t)
+       console.log(JSON.stringify([ep instanceof cjs.Endpoint, await api.add(2, 3), got]))
+       api[Symbol.dispose](); ep.close()`,
+    ])
+    expect(JSON.parse(out)).toEqual([true, 5, [1, 2]])
+  })
+
   it('declares ESM and CJS entries with types first, and no install scripts', () => {
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
     expect(pkg.name).toBe('ipfi')

@@ -1270,6 +1270,24 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       return { impl, started, aborts }
     }
 
+    it("a per-call signal and the proxy's default signal both cancel (either one aborting)", async () => {
+      const w = await world(mode)
+      const { impl, started, aborts } = hanging()
+      const proxyWide = new AbortController()
+      const there = await w.toA(expose(impl))
+      const api = remote(there, { signal: proxyWide.signal })
+      there.close()
+      cleanups.push(() => api[Symbol.dispose]())
+      const perCall = new AbortController()
+      const p1 = api.hang.with({ signal: perCall.signal })()
+      const p2 = api.hang.with({ signal: new AbortController().signal })()
+      await until(() => started.length === 2, 'both calls to start')
+      proxyWide.abort(new Error('the whole proxy'))
+      expect((await rejection(p1)).message).toBe('the whole proxy')
+      expect((await rejection(p2)).message).toBe('the whole proxy')
+      await until(() => aborts.length === 2, 'both procedures to see the abort')
+    })
+
     it('.with({ signal }): abort rejects at once with signal.reason, and the procedure sees its signal abort', async () => {
       const w = await world(mode)
       const { impl, started, aborts } = hanging()
@@ -1560,6 +1578,34 @@ describe.each(MODES)('procedures (%s)', (mode) => {
   })
 
   describe('names', () => {
+    it('then, toString, valueOf and toJSON are not procedures on the proxy: printing or awaiting it calls nothing', async () => {
+      const w = await world(mode)
+      let calls = 0
+      const impl = { add: (a: number, b: number) => (calls++, a + b) }
+      const api = await serve(w, impl)
+      for (const name of ['then', 'toString', 'valueOf', 'toJSON']) {
+        expect((api as any)[name], name).toBeUndefined()
+        expect(name in api, name).toBe(false)
+      }
+      expect(JSON.stringify(api)).toBe('{}')
+      expect(() => String(api)).toThrow(TypeError) // no way to make it a string, and no remote call
+      expect(await Promise.resolve(api)).toBe(api)
+      expect(await api.add(1, 1)).toBe(2)
+      expect(calls).toBe(1)
+    })
+
+    it('an async iterable nested inside an argument is refused with UnsupportedValueError (only top-level ones stream)', async () => {
+      const w = await world(mode)
+      const api = await serve(w, { take: (o: unknown) => typeof o })
+      async function* gen() {
+        yield 1
+      }
+      const e = await rejection(api.take({ items: gen() }))
+      expect(e).toBeInstanceOf(UnsupportedValueError)
+      expect(e.message).toMatch(/top-level argument/)
+      expect(await api.take({ items: [1] })).toBe('object')
+    })
+
     it('non-exposed names, non-functions, prototype names and getters are refused with a TypeError (ERR_IPFI_NO_SUCH_PROCEDURE)', async () => {
       const w = await world(mode)
       let getterRan = 0
@@ -1574,7 +1620,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         },
       }
       const api = await serve(w, impl)
-      const names = ['missing', 'version', 'count', 'nested', 'secret', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__defineGetter__', 'toLocaleString', '', 'x'.repeat(300)]
+      const names = ['missing', 'version', 'count', 'nested', 'secret', '__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__', 'toLocaleString', '', 'x'.repeat(300)]
       for (const name of names) {
         const e = await rejection((api as any)[name](), `calling ${JSON.stringify(name.slice(0, 20))}`)
         expect(e, name).toBeInstanceOf(TypeError)
@@ -1625,7 +1671,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const f = Object.assign((x: number) => x + 1, { extra: (x: number) => x * 3 })
       const api = await serve(w, f as any)
       expect(await api.extra(5)).toBe(15)
-      for (const name of ['call', 'apply', 'bind', 'toString', 'length', 'name', 'prototype']) {
+      for (const name of ['call', 'apply', 'bind', 'length', 'name', 'prototype']) {
         const e = await rejection(api[name](), name)
         expect(e.code, name).toBe('ERR_IPFI_NO_SUCH_PROCEDURE')
       }
@@ -2199,6 +2245,21 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     expect(e.message).toMatch(/window/)
     await within(finallyRan.promise, "the source's finally")
     expect(produced).toBeLessThanOrEqual(8)
+    expect(await nextCall()).toEqual([CANCEL, 0])
+  })
+
+  it('YIELDs past the credit granted fail the stream with ProtocolError (a hostile producer cannot grow the queue)', async () => {
+    const { api, nextCall, reply } = await handServer()
+    const s = api.ticks.with({ window: 4 })()
+    await nextCall()
+    for (let i = 0; i < 4; i++) reply([YIELD, 0, i]) // exactly the window: fine
+    reply([YIELD, 0, 4]) // one past it
+    const got: unknown[] = []
+    const e = await rejection((async () => {
+      for await (const x of s) got.push(x)
+    })())
+    expect(e).toBeInstanceOf(ProtocolError)
+    expect(e.message).toMatch(/more stream items than the credit/)
     expect(await nextCall()).toEqual([CANCEL, 0])
   })
 

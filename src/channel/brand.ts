@@ -7,5 +7,9 @@ export function brandClass(Class: abstract new (...args: never[]) => unknown, na
   })
 }
 
-/** Passed to constructors that users should not call: handles come from channel(), not `new`. */
-export const INTERNAL: unique symbol = Symbol('ipfi.internal')
+/**
+ * Passed to constructors that users should not call (handles come from channel(), not `new`), and
+ * the key of internal methods. Shared by every copy of ipfi in the process, so that a handle made by
+ * one copy (an Endpoint, say) works with the other.
+ */
+export const INTERNAL: unique symbol = Symbol.for('ipfi.internal') as typeof INTERNAL

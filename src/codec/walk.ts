@@ -101,6 +101,11 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
     }
     return changed ? new Set(items) : obj
   }
+  if (typeof (obj as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') {
+    throw new UnsupportedValueError(
+      'an async iterable (a generator, a stream) cannot be sent inside a value: pass it as a top-level argument of a procedure call to stream it, or send a Receiver',
+    )
+  }
   if (obj instanceof Promise || obj instanceof WeakMap || obj instanceof WeakSet) {
     throw new UnsupportedValueError(`a ${obj.constructor.name} cannot be sent through a channel`)
   }

@@ -183,9 +183,14 @@ class ResultStream implements AsyncIterableIterator<unknown> {
   #ended = false
   #error: { e: unknown } | null = null
   #consumed = 0
+  /** Items the producer may have sent: the window plus every credit granted, and how many came. */
+  #allowed: number
+  #received = 0
   #waiter: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | null = null
 
-  constructor(private readonly call: ClientCall) {}
+  constructor(private readonly call: ClientCall) {
+    this.#allowed = call.settings.window
+  }
 
   [Symbol.asyncIterator](): this {
     return this
@@ -193,6 +198,10 @@ class ResultStream implements AsyncIterableIterator<unknown> {
 
   push(v: unknown): void {
     if (this.#ended) return
+    if (++this.#received > this.#allowed) {
+      // A producer past its credit would grow this queue without bound: that breaks the protocol.
+      return this.call.cancel(new ProtocolError(`the procedure ${this.call.label} sent more stream items than the credit it was given`))
+    }
     const w = this.#waiter
     if (w) {
       this.#waiter = null
@@ -233,6 +242,7 @@ class ResultStream implements AsyncIterableIterator<unknown> {
     if (++this.#consumed * 2 >= this.call.settings.window && !this.#ended) {
       const n = this.#consumed
       this.#consumed = 0
+      this.#allowed += n
       try {
         this.call.host.send([CREDIT, this.call.id, n])
       } catch {

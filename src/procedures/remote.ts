@@ -10,8 +10,15 @@ import type { CallOptions, Remote } from './types.js'
  * its own copy of the endpoint (the one passed in stays yours). Close it with `proxy[Symbol.dispose]()`
  * (or `using`); a forgotten proxy is closed when it is garbage collected.
  *
- * `then` is never a procedure (the proxy is not a thenable, so it can be awaited and returned).
+ * `then`, `toString`, `valueOf` and `toJSON` are never procedures: the proxy is not a thenable, and
+ * printing it calls nothing.
  */
+/**
+ * Names the proxy never turns into calls: `then` (so the proxy is not a thenable), and what string
+ * conversion and JSON.stringify look for (so printing a proxy does not call anything remotely).
+ */
+const NOT_PROCEDURES = new Set(['then', 'toString', 'valueOf', 'toJSON'])
+
 export function remote<T>(endpoint: Endpoint<T> | Endpoint<unknown>, defaults: CallOptions = {}): Remote<T> {
   if (!(endpoint instanceof Endpoint)) throw new HandleError('remote() takes an Endpoint (from expose(), or received in a message)')
   defaults = checkCallOptions(defaults)
@@ -34,12 +41,12 @@ export function remote<T>(endpoint: Endpoint<T> | Endpoint<unknown>, defaults: C
         if (key === Symbol.toStringTag) return 'Remote'
         return undefined
       }
-      if (key === 'then') return undefined
+      if (NOT_PROCEDURES.has(key)) return undefined
       let m = methods.get(key)
       if (!m) methods.set(key, (m = method(key)))
       return m
     },
-    has: (_, key) => typeof key === 'string' && key !== 'then',
+    has: (_, key) => typeof key === 'string' && !NOT_PROCEDURES.has(key),
     set: () => false,
     defineProperty: () => false,
     deleteProperty: () => false,

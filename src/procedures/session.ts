@@ -48,7 +48,7 @@ export class CallerSession implements CallHost {
   call(name: string | null, args: unknown[], options: CallOptions | undefined): CallResult {
     const settings: CallSettings = {
       timeout: options?.timeout ?? this.defaults.timeout,
-      signal: options?.signal ?? this.defaults.signal,
+      signal: bothSignals(options?.signal, this.defaults.signal),
       window: checkWindow(options?.window ?? this.defaults.window ?? DEFAULT_WINDOW),
     }
     const call = new ClientCall(this, this.#nextId++, name, settings)
@@ -146,3 +146,8 @@ export class CallerSession implements CallHost {
   }
 }
 
+/** A per-call signal and the proxy's default signal: either one aborting cancels the call. */
+function bothSignals(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  if (!a || !b || a === b) return a ?? b
+  return AbortSignal.any([a, b])
+}

@@ -26,8 +26,12 @@ export interface RemoteStream<A extends unknown[], Y> {
   with(options: CallOptions): (...args: A) => AsyncIterableIterator<Y>
 }
 
+type NotProcedure = 'then' | 'toString' | 'valueOf' | 'toJSON'
+
 export type RemoteMethod<F> = F extends (...args: infer A) => infer R
-  ? [R] extends [never]
+  ? 0 extends 1 & R
+    ? RemoteCall<A, any> // a procedure typed `any` stays a plain call
+    : [R] extends [never]
     ? RemoteCall<A, never> // a procedure that always throws is still callable
     : R extends AsyncIterable<infer Y>
       ? RemoteStream<A, Y>
@@ -39,6 +43,6 @@ export type RemoteMethod<F> = F extends (...args: infer A) => infer R
  * `proxy[Symbol.dispose]()`) to close its session.
  */
 export type Remote<T> = {
-  // `then` is never a procedure: the proxy is not a thenable (remote.ts), so it can be awaited.
-  readonly [K in keyof T as T[K] extends AnyFn ? (K extends string ? (K extends 'then' ? never : K) : never) : never]: RemoteMethod<T[K]>
+  // `then`, `toString`, `valueOf`, `toJSON` are never procedures (remote.ts).
+  readonly [K in keyof T as T[K] extends AnyFn ? (K extends string ? (K extends NotProcedure ? never : K) : never) : never]: RemoteMethod<T[K]>
 } & Disposable & AsyncDisposable
