@@ -1,6 +1,6 @@
 /**
  * A Wire is any reliable, ordered byte stream. Implement these four members to carry ipfi over a
- * transport of your own (see examples/custom-wire.mjs): bytes written on one end come out of the
+ * transport of your own (README "Any wire", examples/morse/morse-wire.mjs): bytes written on one end come out of the
  * other in the same order, split into chunks of any size.
  */
 export interface Wire {
