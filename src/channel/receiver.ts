@@ -18,6 +18,14 @@ export const RECV_SIZED: unique symbol = Symbol('ipfi.recvSized')
 /** @internal Take a queued message with its size, never waiting (undefined when none is queued). */
 export const TAKE_SIZED: unique symbol = Symbol('ipfi.takeSized')
 
+/**
+ * @internal Ends a pending receive from outside, without an AbortSignal (whose listeners cost a
+ * few µs per receive): while a receive waits, `cancel` rejects it with the reason given.
+ */
+export interface Interrupt {
+  cancel: ((reason: unknown) => void) | null
+}
+
 /** @internal A message with what the procedures layer checks: its encoded size and its handles. */
 export interface Sized<T> {
   value: T
@@ -69,7 +77,7 @@ export class Receiver<T> {
   }
 
   /** @internal The next message with its encoded size and handles. */
-  [RECV_SIZED](options?: RecvOptions): Promise<Sized<T>> {
+  [RECV_SIZED](options?: RecvOptions, interrupt?: Interrupt): Promise<Sized<T>> {
     let port: Port
     try {
       port = this.#live()
@@ -79,7 +87,7 @@ export class Receiver<T> {
     const e = port.take()
     if (e) return Promise.resolve(sized<T>(e))
     if (port.disconnected) return Promise.reject(port.disconnectedError())
-    return waitOn(port, options, true) as Promise<Sized<T>>
+    return waitOn(port, options, true, interrupt) as Promise<Sized<T>>
   }
 
   /** @internal A queued message with its size and handles, or undefined; never waits or throws. */
@@ -176,7 +184,7 @@ export function receiverFromPort<T>(port: Port): Receiver<T> {
 }
 
 /** Wait for the next entry on a home port, with timeout and abort; nothing is lost if we give up. */
-function waitOn(port: Port, options: RecvOptions | undefined, withSize = false): Promise<unknown> {
+function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, interrupt?: Interrupt): Promise<unknown> {
   const signal = options?.signal
   if (signal?.aborted) return Promise.reject(signal.reason)
   const timeout = options?.timeout
@@ -185,6 +193,7 @@ function waitOn(port: Port, options: RecvOptions | undefined, withSize = false):
     const done = () => {
       if (timer) clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
+      if (interrupt) interrupt.cancel = null
       waitEnd()
     }
     const w: Waiter = {
@@ -210,6 +219,13 @@ function waitOn(port: Port, options: RecvOptions | undefined, withSize = false):
       }, timeout)
     }
     signal?.addEventListener('abort', onAbort, { once: true })
+    if (interrupt) {
+      interrupt.cancel = (reason) => {
+        port.removeWaiter(w)
+        done()
+        reject(reason)
+      }
+    }
     port.addWaiter(w)
     waitBegin()
   })

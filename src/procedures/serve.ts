@@ -4,7 +4,7 @@
  */
 import { HANDLE } from '../codec/walk.js'
 import { DisconnectedError, LimitExceededError, ProtocolError, UnsupportedValueError } from '../errors.js'
-import { RECV_SIZED, Receiver, Sender, TAKE_SIZED, type Sized } from '../channel/index.js'
+import { RECV_SIZED, Receiver, Sender, TAKE_SIZED, type Interrupt, type Sized } from '../channel/index.js'
 import type { HandleAccess } from '../link/handles.js'
 import { runInCall, type CallContext } from './context.js'
 import type { ProcedureLimits } from './limits.js'
@@ -172,7 +172,7 @@ class ServerSession {
    * stop and is served, so the session must not close before it is seen.
    */
   #early = false
-  readonly #drain = new AbortController()
+  readonly #drain: Interrupt = { cancel: null }
 
   constructor(
     readonly server: ProcedureServer,
@@ -187,7 +187,7 @@ class ServerSession {
       this.#early = early
       let m: Sized<ClientMessage>
       try {
-        m = await this.calls[RECV_SIZED](early ? { signal: this.#drain.signal } : undefined)
+        m = await this.calls[RECV_SIZED](undefined, early ? this.#drain : undefined)
       } catch (e) {
         this.#early = false
         if (e === DRAIN) {
@@ -217,7 +217,7 @@ class ServerSession {
     while (this.#state === OPEN && (more = this.calls[TAKE_SIZED]())) this.#handle(more, false)
     if (this.#state !== OPEN) return
     this.#state = DRAINING
-    this.#drain.abort(DRAIN)
+    this.#drain.cancel?.(DRAIN)
     this.#maybeClose()
   }
 
@@ -360,7 +360,9 @@ class ServerSession {
 }
 
 class ServerCall implements CallContext {
-  readonly #controller = new AbortController()
+  /** Made when the procedure first asks for its signal (most never do: an AbortController costs µs). */
+  #controller: AbortController | null = null
+  #abortReason: unknown = undefined
   #credit: number
   #creditWaiter: (() => void) | null = null
   #args: ArgStream[] | null = null
@@ -377,6 +379,10 @@ class ServerCall implements CallContext {
   }
 
   get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController()
+      if (this.#cancelled) this.#controller.abort(this.#abortReason)
+    }
     return this.#controller.signal
   }
 
@@ -465,7 +471,8 @@ class ServerCall implements CallContext {
     if (this.#cancelled || this.#done) return
     this.#cancelled = true
     const why = reason ?? new DOMException('the caller cancelled the call', 'AbortError')
-    this.#controller.abort(why)
+    this.#abortReason = why
+    this.#controller?.abort(why)
     const w = this.#creditWaiter
     this.#creditWaiter = null
     w?.()

@@ -5,7 +5,7 @@
  */
 import { DisconnectedError } from '../errors.js'
 import { INTERNAL } from '../channel/brand.js'
-import { RECV_SIZED, TAKE_SIZED, channel, type Receiver, type Sender, type Sized } from '../channel/index.js'
+import { RECV_SIZED, TAKE_SIZED, channel, type Interrupt, type Receiver, type Sender, type Sized } from '../channel/index.js'
 import { ArgPump, ClientCall, type CallHost, type CallResult, type CallSettings } from './call.js'
 import { prepareArgs } from './args.js'
 import type { Endpoint } from './endpoint.js'
@@ -23,7 +23,8 @@ export class CallerSession implements CallHost {
   readonly #pending = new Map<number, ClientCall>()
   #nextId = 0
   #reading = false
-  #idle: AbortController | null = null
+  /** Ends the reply read when the last call leaves while it waits. */
+  readonly #idle: Interrupt = { cancel: null }
   #waiting = false
   /** Set once the session is dead: every later call fails with it. */
   #dead: unknown = undefined
@@ -87,9 +88,7 @@ export class CallerSession implements CallHost {
     this.#pending.delete(call.id)
     if (this.#pending.size === 0 && this.#waiting) {
       // The last call left while a read waits (it was cancelled): end the read, so nothing waits.
-      const idle = this.#idle!
-      this.#idle = null
-      idle.abort(IDLE)
+      this.#idle.cancel?.(IDLE)
     }
   }
 
@@ -112,10 +111,9 @@ export class CallerSession implements CallHost {
       while (this.#pending.size > 0) {
         let m: Sized<ServerMessage> | undefined = this.#replies[TAKE_SIZED]()
         if (!m) {
-          const idle = (this.#idle ??= new AbortController())
           this.#waiting = true
           try {
-            m = await this.#replies[RECV_SIZED]({ signal: idle.signal })
+            m = await this.#replies[RECV_SIZED](undefined, this.#idle)
           } catch (e) {
             // The last call left while we waited; a new call may have come since (the loop checks).
             if (e === IDLE) continue
