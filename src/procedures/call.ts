@@ -28,6 +28,27 @@ export type CallResult = Promise<unknown> & AsyncIterableIterator<unknown>
 
 const noop = () => {}
 
+/**
+ * The promise a call returns, which is also the iterator of its stream. A subclass, so that the
+ * iterator methods live on one prototype instead of being added to every promise (which is slow);
+ * `then()` still gives plain Promises.
+ */
+class CallPromise extends Promise<unknown> {
+  declare call: ClientCall
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise
+  }
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    return this.call.iterator()
+  }
+  next(): Promise<IteratorResult<unknown>> {
+    return this.call.iterator().next()
+  }
+  return(v?: unknown): Promise<IteratorResult<unknown>> {
+    return this.call.iterator().return!(v)
+  }
+}
+
 export class ClientCall {
   readonly promise: CallResult
   #resolve!: (v: unknown) => void
@@ -46,19 +67,18 @@ export class ClientCall {
     readonly name: string | null,
     readonly settings: CallSettings,
   ) {
-    const p = new Promise<unknown>((resolve, reject) => {
+    const p = new CallPromise((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
-    }) as CallResult
-    // The same object is the stream's iterator, so `call.next()` works as well as `for await`.
-    let iterator: AsyncIterator<unknown> | null = null
-    const it = () => (iterator ??= this.#iterate())
-    Object.defineProperties(p, {
-      [Symbol.asyncIterator]: { value: it, configurable: true },
-      next: { value: () => it().next(), configurable: true },
-      return: { value: (v?: unknown) => it().return!(v), configurable: true },
     })
-    this.promise = p
+    p.call = this
+    this.promise = p as unknown as CallResult
+  }
+
+  #iterator: AsyncIterator<unknown> | null = null
+  /** @internal The call's iterator (one per call: `call.next()` and `for await` share it). */
+  iterator(): AsyncIterator<unknown> {
+    return (this.#iterator ??= this.#iterate())
   }
 
   get label(): string {
