@@ -57,7 +57,7 @@ const ipfi = (wire, n) => ({
   impl: 'ipfi',
   kind: 'process',
   type: 'oneway',
-  iterScale: 0.25,
+  iterScale: 0.1,
   async run(total) {
     const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-'))
     const server = await startServer('ipfi-server.mjs', wire === 'unix' ? `unix:${join(dir, 's.sock')}` : 'tcp://127.0.0.1:0')
@@ -79,7 +79,7 @@ const grpcUnary = (wire, n) => ({
   impl: 'grpc-js',
   kind: 'process',
   type: 'oneway',
-  iterScale: 0.05,
+  iterScale: 0.02,
   async run(total) {
     const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-'))
     const server = await startServer('grpc-server.mjs', wire === 'unix' ? `unix:${join(dir, 's.sock')}` : '127.0.0.1:0')

@@ -3,15 +3,13 @@
  * ipfi's own framing. That wire is measured faster than Node's IPC channel (see bench/), and it
  * leaves the child's stdin, stdout, stderr and IPC channel to the application.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
+import { spawn, type StdioOptions } from 'node:child_process'
 import type net from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { Link } from '../link/link.js'
 import type { LinkLimits } from '../link/limits.js'
 import { duplexWire } from '../wire/duplex.js'
-import { offerEnds } from './bootstrap.js'
-import { disposeChild, type Child, type ChildFunction } from './child.js'
-import { exitCause, type ExitInfo } from './exit.js'
+import type { ChildFunction } from './child.js'
+import { linkChildProcess, type ChildProcessHandle } from './child-process.js'
 import { FD_ENV, FN_ENV, selfEntryUrl, shipSource } from './ship.js'
 
 export interface ForkOptions {
@@ -29,11 +27,7 @@ export interface ForkOptions {
   limits?: Partial<LinkLimits>
 }
 
-export interface ChildProcessHandle<ToChild, ToParent> extends Child<ToChild, ToParent> {
-  /** The Node ChildProcess (for its pid, and stdio when `stdio: 'pipe'`). */
-  readonly process: ChildProcess
-  readonly pid: number | undefined
-}
+export type { ChildProcessHandle }
 
 export function fork<ToChild, ToParent, Data = unknown>(
   module: string | URL | ChildFunction<ToChild, ToParent, Data>,
@@ -54,32 +48,6 @@ export function fork<ToChild, ToParent, Data = unknown>(
   const stdio: StdioOptions = [s, s, s, 'pipe']
   const child = spawn(process.execPath, argv, { stdio, env, cwd: options.cwd })
 
-  const exited = new Promise<ExitInfo>((resolve, reject) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }))
-    child.once('error', (err) => {
-      if (child.pid === undefined) reject(err) // failed to spawn; 'exit' will not come
-    })
-  })
-  exited.catch(() => {})
   const socket = child.stdio[3] as net.Socket
-  const link = new Link(duplexWire(socket), {
-    name: `child process ${child.pid ?? '(not started)'}`,
-    ...options.limits,
-    onWireEnd: () => exitCause(exited, { pid: child.pid }),
-  })
-  exited.catch((err) => link.fail(err))
-  const { sender, receiver } = offerEnds<ToChild, ToParent>(link, options.data)
-  const handle: ChildProcessHandle<ToChild, ToParent> = {
-    sender,
-    receiver,
-    exited,
-    link,
-    process: child,
-    pid: child.pid,
-    kill(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-    },
-    [Symbol.asyncDispose]: () => disposeChild(handle),
-  }
-  return handle
+  return linkChildProcess<ToChild, ToParent>(child, duplexWire(socket), `child process ${child.pid ?? '(not started)'}`, options)
 }
