@@ -756,3 +756,36 @@ describe('limits on the sending side', () => {
     a.close()
   })
 })
+
+describe('a peer that floods a receiver nobody reads', () => {
+  it('past maxQueuedBytes unread, the link is closed with LimitExceededError; what was read does not count', { timeout: 30_000 }, async () => {
+    const [wa, wb] = memoryWirePair()
+    const a = connectWire<Uint8Array, never>(wa, { name: 'flooder' })
+    const b = connectWire<never, Uint8Array>(wb, { name: 'victim', maxQueuedBytes: 1024 * 1024 })
+    await Promise.all([a.ready, b.ready])
+    // Read as it comes: 4 MiB in total passes, because at no time is 1 MiB waiting.
+    for (let i = 0; i < 64; i++) {
+      a.sender.send(new Uint8Array(64 * 1024))
+      await b.receiver.recv()
+    }
+    expect(b.link.isClosed).toBe(false)
+    // Nobody reads: 16 messages of 64 KiB (plus a few bytes of encoding each) are over 1 MiB.
+    for (let i = 0; i < 40; i++) a.sender.send(new Uint8Array(64 * 1024))
+    const cause = await b.closed
+    expect(cause).toBeInstanceOf(LimitExceededError)
+    expect((cause as Error).message).toMatch(/victim: the peer has \d+ bytes waiting unread in this process, over maxQueuedBytes \(1048576\)/)
+    expect(await a.closed).toBeInstanceOf(ConnectionLostError)
+    // What had arrived before the close is still there to read; then the loss.
+    let read = 0
+    for (;;) {
+      try {
+        await b.receiver.recv()
+        read++
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConnectionLostError)
+        break
+      }
+    }
+    expect(read).toBe(16)
+  })
+})

@@ -8,6 +8,12 @@ export interface LinkLimits {
   maxImports: number
   /** Time allowed for the peer's handshake, in ms. Default 10,000. */
   handshakeTimeoutMs: number
+  /**
+   * Most bytes of messages from the peer waiting unread in this process's queues (received, not
+   * yet taken by a recv). Past it the link is closed with LimitExceededError: a peer cannot make
+   * this process hold unbounded memory. A local limit, not announced. Default 256 MiB.
+   */
+  maxQueuedBytes: number
 }
 
 export const DEFAULT_LIMITS: Readonly<LinkLimits> = Object.freeze({
@@ -15,6 +21,7 @@ export const DEFAULT_LIMITS: Readonly<LinkLimits> = Object.freeze({
   maxHandlesPerMessage: 1024,
   maxImports: 100_000,
   handshakeTimeoutMs: 10_000,
+  maxQueuedBytes: 256 * 1024 * 1024,
 })
 
 /** The handshake frame is read with this limit, before the peer's identity is known. */

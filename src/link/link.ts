@@ -17,7 +17,7 @@ import * as F from './frames.js'
 import { checkHandles, commitHandles, wrapCap } from './handles.js'
 import { registerWire, unregisterWire } from './keepalive.js'
 import { HANDSHAKE_MAX_FRAME, resolveLimits, type LinkLimits } from './limits.js'
-import { Port, dropCap, dropCaps, dropEntry, type Cap, type Closable, type Entry, type LinkSide, type RemoteRef, type Route } from './port.js'
+import { Port, dropCap, dropCaps, dropEntry, type Cap, type Closable, type Entry, type LinkSide, type QueueAccount, type RemoteRef, type Route } from './port.js'
 
 export interface LinkOptions extends Partial<LinkLimits> {
   /** A name for error messages (e.g. "child 1234"). */
@@ -53,7 +53,7 @@ const EMPTY = new Uint8Array(0)
 /** Parts at least this large are written by reference instead of being copied into the batch. */
 const BIG_PART = 16 * 1024
 
-export class Link implements LinkSide {
+export class Link implements LinkSide, QueueAccount {
   readonly limits: LinkLimits
   readonly name: string
   private peerMaxFrame: number
@@ -483,7 +483,7 @@ export class Link implements LinkSide {
       targetKind === F.TARGET_EXPORT ? this.exports.get(target)?.port : targetKind === F.TARGET_INBOUND ? this.inbound.get(target)?.port : undefined
     if (!port) throw new ProtocolError(`${this.name}: MSG to unknown ${targetKind === F.TARGET_INBOUND ? 'inbound' : 'export'} ${target}`)
     const caps = capsLen ? this.materialize(decodePlain(frame.subarray(F.MSG_HEADER, F.MSG_HEADER + capsLen))) : []
-    port.accept(payload, caps, decodeEntry)
+    port.accept(payload, caps, this.decodeHere)
   }
 
   /** Turn the peer's capability descriptors into caps that own their references. */
@@ -580,6 +580,25 @@ export class Link implements LinkSide {
       }, step)
       this.idleTimer.unref?.()
     }
+  }
+
+  /** Decode a message that came over this link; its queued bytes count against maxQueuedBytes. */
+  private readonly decodeHere = (payload: Uint8Array, caps: Cap[]): Entry => {
+    const e = decodeEntry(payload, caps)
+    e.from = this
+    return e
+  }
+
+  /** Bytes from the peer waiting unread in this process (QueueAccount). */
+  private queuedBytes = 0
+  queued(bytes: number): void {
+    this.queuedBytes += bytes
+    if (this.queuedBytes > this.limits.maxQueuedBytes && this.state !== 'closed') {
+      this.fail(new LimitExceededError(`${this.name}: the peer has ${this.queuedBytes} bytes waiting unread in this process, over maxQueuedBytes (${this.limits.maxQueuedBytes})`))
+    }
+  }
+  unqueued(bytes: number): void {
+    this.queuedBytes -= bytes
   }
 
   private checkTable(): void {

@@ -15,6 +15,14 @@ export interface Entry {
   handles: Closable[] | null
   /** Encoded size, when the message came over a wire. */
   bytes?: number
+  /** The link it came over, which counts the bytes its peer has waiting unread here. */
+  from?: QueueAccount | null
+}
+
+/** Counts what a link's peer has queued, unread, in this process (see LinkLimits.maxQueuedBytes). */
+export interface QueueAccount {
+  queued(bytes: number): void
+  unqueued(bytes: number): void
 }
 
 export interface Closable {
@@ -163,6 +171,7 @@ export class Port {
     const w = this.waiters.shift()
     if (w) return w.resolve(entry)
     this.queue.push(entry)
+    entry.from?.queued(entry.bytes ?? 0)
     this.watcher?.()
   }
 
@@ -171,6 +180,7 @@ export class Port {
     if (this.head === this.queue.length) return undefined
     const e = this.queue[this.head]!
     this.queue[this.head++] = undefined as unknown as Entry
+    e.from?.unqueued(e.bytes ?? 0)
     if (this.head === this.queue.length) {
       this.queue = []
       this.head = 0
@@ -186,6 +196,7 @@ export class Port {
     const rest = this.queue.slice(this.head)
     this.queue = []
     this.head = 0
+    for (const e of rest) e.from?.unqueued(e.bytes ?? 0)
     return rest
   }
 
