@@ -1527,6 +1527,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       expect(a).toBeInstanceOf(AggregateError)
       expect(a.errors.map((x: Error) => x.message)).toEqual(['a', 'b'])
       expect(a.errors[1]).toBeInstanceOf(TypeError)
+      for (const inner of a.errors) expect(inner).toBeInstanceOf(RemoteError)
     })
 
     it('a thrown non-Error arrives as that value', async () => {

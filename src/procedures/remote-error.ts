@@ -57,15 +57,19 @@ Object.defineProperty(RemoteError.prototype, REMOTE, { value: true })
 
 /** Mark what a procedure threw, as it arrived here. Non-Error values are returned unchanged. */
 export function fromRemote(thrown: unknown, procedure: string): unknown {
-  if (!(thrown instanceof Error)) return thrown
-  let e: unknown = thrown
-  for (let depth = 0; e instanceof Error && depth < 64 && !(e instanceof RemoteError); depth++) {
+  // The error, its cause chain and an AggregateError's errors: a tree, bounded in size.
+  const todo: unknown[] = [thrown]
+  for (let seen = 0; todo.length > 0 && seen < 256; seen++) {
+    const e = todo.pop()
+    if (!(e instanceof Error) || e instanceof RemoteError) continue
     revive(e)
     Object.defineProperty(e, REMOTE, { value: true })
     const remoteStack = typeof e.stack === 'string' ? e.stack : `${e.name}: ${e.message}`
     const stack = `${e.name}: ${e.message}\n    at remote procedure ${procedure}\n${REMOTE_STACK_MARKER}\n${remoteStack}`
     Object.defineProperty(e, 'stack', { value: stack, writable: true, configurable: true, enumerable: false })
-    e = (e as { cause?: unknown }).cause
+    todo.push((e as { cause?: unknown }).cause)
+    const errors = (e as { errors?: unknown }).errors
+    if (Array.isArray(errors)) todo.push(...errors.slice(0, 64))
   }
   return thrown
 }
