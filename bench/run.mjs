@@ -4,7 +4,7 @@
  *
  *   node bench/run.mjs [--quick] [--tiny] [--pin] [--only ID,ID] [--out FILE]
  *
- *   --quick   fewer iterations (well under a minute)
+ *   --quick   fewer iterations (about a minute and a half)
  *   --tiny    a handful of iterations, for the smoke test (also IPFI_BENCH_TINY=1)
  *   --pin     pin the whole process tree to CPU 0 first (taskset -a -p 1 PID), for stable latency
  *   --only    run only these scenarios (ids as in bench/scenarios/index.mjs), e.g. for profiling:
@@ -12,9 +12,10 @@
  *             then node bench/profile-summary.mjs bench/results/*.cpuprofile
  *   --out     where to write the JSON (default bench/results/latest.json; with --only, none unless given)
  *
- * Every echo transport is opened once, then measured in rounds: one warm-up round, then 3
- * measured rounds, every scenario once per round (order reversed every other round), so raw
- * baselines and ipfi see the same machine conditions. Figures are medians over the rounds.
+ * Every echo and payload transport is opened once, then measured in rounds: one warm-up round (a
+ * quarter of the iterations; one-way scenarios marked `warmup: false` skip it), then 3 measured
+ * rounds, every scenario once per round (order reversed every other round), so raw baselines,
+ * ipfi and the peer libraries see the same machine conditions. Figures are medians over the rounds.
  * Per round and scenario: sequential round trips (one in flight) for p50/p99 and RT/s, then round
  * trips with 100 in flight. Every reply is checked, and each transport first echoes a unique probe.
  */
@@ -47,16 +48,30 @@ function parseArgs(argv) {
 }
 
 const CONFIG = {
-  full: { latency: 20_000, throughput: 200_000, oneway: 1_000_000 },
-  quick: { latency: 4_000, throughput: 40_000, oneway: 200_000 },
-  tiny: { latency: 100, throughput: 1_000, oneway: 2_000 },
+  full: { latency: 20_000, throughput: 200_000, oneway: 1_000_000, payload: 256 },
+  quick: { latency: 4_000, throughput: 40_000, oneway: 200_000, payload: 64 },
+  tiny: { latency: 100, throughput: 1_000, oneway: 2_000, payload: 4 },
 }
+const PAYLOAD_BYTES = 1 << 20
 const WINDOW = 100
 const WARMUP_ROUNDS = 1
+const WARMUP_SCALE = 0.25 // the warm-up round runs this share of each scenario's iterations
 const ROUNDS = 3
 const PHASE_TIMEOUT_MS = 120_000
 
+const METRICS = {
+  echo: ['p50Us', 'p99Us', 'seqRtPerSec', 'inflight100RtPerSec'],
+  payload: ['mibPerSec'],
+  oneway: ['msgsPerSec'],
+}
+
 const scaled = (n, scale, min) => Math.max(min, Math.round(n * (scale ?? 1)))
+const warmupIterations = (it) => ({
+  ...it,
+  ...(it.latency && { latency: scaled(it.latency, WARMUP_SCALE, 20), throughput: scaled(it.throughput, WARMUP_SCALE, 2 * WINDOW) }),
+  ...(it.payload && { payload: scaled(it.payload, WARMUP_SCALE, 2) }),
+  ...(it.oneway && { oneway: scaled(it.oneway, WARMUP_SCALE, 100) }),
+})
 
 async function main() {
   const t0 = performance.now()
@@ -73,7 +88,10 @@ async function main() {
   const unknown = (args.only ?? []).filter((id) => !all.some((s) => s.id === id))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((s) => s.id).join(', ')}`)
   const scenarios = args.only ? all.filter((s) => args.only.includes(s.id)) : all
-  const { makeSink, probe, latency, pipelined } = await import('./lib/measure.mjs')
+  const { makeSink, probe, latency, pipelined, makePayload, payloadRoundTrips, askUsage } = await import('./lib/measure.mjs')
+  const { STATS_REQUEST, isUsage } = await import('./lib/usage.mjs')
+  const { writeRatioChart } = await import('./lib/chart.mjs')
+  const payloadData = scenarios.some((s) => s.type === 'payload') ? makePayload(PAYLOAD_BYTES) : null
   const { summarize, medianOf } = await import('./lib/stats.mjs')
   const { markdown } = await import('./lib/report.mjs')
 
@@ -84,8 +102,10 @@ async function main() {
     const it =
       s.type === 'echo'
         ? { latency: scaled(iters.latency, s.iterScale, 20), throughput: scaled(iters.throughput, s.iterScale, 2 * WINDOW) }
-        : { oneway: scaled(iters.oneway, s.iterScale, 100) }
-    results[s.id] = { id: s.id, label: s.label, impl: s.impl, kind: s.kind, type: s.type, note: s.note ?? null, compareWith: s.compareWith ?? [], iterations: it, rounds: [] }
+        : s.type === 'payload'
+          ? { payload: scaled(iters.payload, s.iterScale, 2), payloadBytes: PAYLOAD_BYTES }
+          : { oneway: scaled(iters.oneway, s.iterScale, 100) }
+    results[s.id] = { id: s.id, label: s.label, impl: s.impl, kind: s.kind, type: s.type, note: s.note ?? null, compareWith: s.compareWith ?? [], iterations: it, rounds: [], seconds: 0 }
   }
 
   const closeAll = async () => {
@@ -105,7 +125,7 @@ async function main() {
 
   try {
     for (const s of scenarios) {
-      if (s.type !== 'echo') continue
+      if (s.type === 'oneway') continue
       const sink = makeSink(s.id)
       const t = await s.open(sink)
       open.set(s.id, { t, sink })
@@ -117,17 +137,28 @@ async function main() {
       const order = round % 2 ? [...scenarios].reverse() : scenarios
       for (const s of order) {
         const r = results[s.id]
+        if (!measured && s.warmup === false) continue
+        const it = measured ? r.iterations : warmupIterations(r.iterations)
+        const started = performance.now()
         let row
         if (s.type === 'oneway') {
-          const { msgsPerSec } = await s.run(r.iterations.oneway)
+          const { msgsPerSec, exits = [] } = await s.run(it.oneway)
+          for (const e of exits) children.push({ scenario: s.id, ...e })
           row = { msgsPerSec }
+        } else if (s.type === 'payload') {
+          const { t, sink } = open.get(s.id)
+          const p = await payloadRoundTrips(s.id, t, sink, it.payload, payloadData, PHASE_TIMEOUT_MS)
+          const child = s.childIsProcess ? await askUsage(s.id, t, sink, STATS_REQUEST, isUsage) : null
+          sink.check()
+          row = { mibPerSec: p.mibPerSec, parentPeakRss: p.parentPeakRss, childPeakRss: child ? child.maxRss : null }
         } else {
           const { t, sink } = open.get(s.id)
-          const lat = await latency(s.id, t, sink, r.iterations.latency, PHASE_TIMEOUT_MS)
-          const tp = await pipelined(s.id, t, sink, r.iterations.throughput, WINDOW, PHASE_TIMEOUT_MS)
+          const lat = await latency(s.id, t, sink, it.latency, PHASE_TIMEOUT_MS)
+          const tp = await pipelined(s.id, t, sink, it.throughput, WINDOW, PHASE_TIMEOUT_MS)
           sink.check()
-          row = { ...summarize(lat.samples), seqRtPerSec: r.iterations.latency / (lat.elapsedMs / 1000), inflight100RtPerSec: tp.rtPerSec }
+          row = { ...summarize(lat.samples), seqRtPerSec: it.latency / (lat.elapsedMs / 1000), inflight100RtPerSec: tp.rtPerSec }
         }
+        r.seconds += (performance.now() - started) / 1000
         if (measured) r.rounds.push(row)
       }
       if (measured) process.stderr.write(`round ${round - WARMUP_ROUNDS + 1}/${ROUNDS} done\n`)
@@ -141,7 +172,12 @@ async function main() {
   if (closeErrors.length) throw closeErrors[0]
 
   for (const r of Object.values(results)) {
-    r.median = medianOf(r.rounds, r.type === 'echo' ? ['p50Us', 'p99Us', 'seqRtPerSec', 'inflight100RtPerSec'] : ['msgsPerSec'])
+    r.median = medianOf(r.rounds, METRICS[r.type])
+    // Peaks are peaks: the largest of the rounds, not the median.
+    if (r.type === 'payload') {
+      r.median.parentPeakRss = Math.max(...r.rounds.map((x) => x.parentPeakRss))
+      r.median.childPeakRss = r.rounds[0]?.childPeakRss == null ? null : Math.max(...r.rounds.map((x) => x.childPeakRss))
+    }
   }
   const ratios = []
   for (const r of Object.values(results)) {
@@ -149,14 +185,10 @@ async function main() {
       if (!results[b]) continue // not run (--only)
       const base = results[b].median
       const m = r.median
-      ratios.push({
-        ipfi: r.id,
-        baseline: b,
-        p50Us: m.p50Us / base.p50Us,
-        p99Us: m.p99Us / base.p99Us,
-        seqRtPerSec: m.seqRtPerSec / base.seqRtPerSec,
-        inflight100RtPerSec: m.inflight100RtPerSec / base.inflight100RtPerSec,
-      })
+      // `ipfi` names the measured scenario (ipfi, or a peer library), `baseline` what it is divided by.
+      const x = { ipfi: r.id, baseline: b, type: r.type }
+      for (const k of METRICS[r.type]) x[k] = m[k] / base[k]
+      ratios.push(x)
     }
   }
 
@@ -176,6 +208,7 @@ async function main() {
     pinNote: pin.note,
     cpusAllowed: allowedCpus(),
     message: { a: 1, b: 2 },
+    payloadBytes: PAYLOAD_BYTES,
     warmupRounds: WARMUP_ROUNDS,
     rounds: ROUNDS,
     window: WINDOW,
@@ -186,6 +219,10 @@ async function main() {
     totalSeconds: (performance.now() - t0) / 1000,
   }
   console.log(markdown(result))
+  if (args.out) {
+    const svg = resolve(dirname(args.out), 'ratios.svg')
+    if (writeRatioChart(result, svg)) console.log(`\nChart: ${svg}`)
+  }
   if (args.out) {
     mkdirSync(dirname(args.out), { recursive: true })
     writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`)

@@ -15,10 +15,16 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 // Every scenario the suite defines, by its own list: a new scenario is covered without editing this.
 // @ts-expect-error plain JS, no declarations
 const { scenarios } = (await import('../bench/scenarios/index.mjs')) as {
-  scenarios: { id: string; type: 'echo' | 'oneway'; compareWith?: string[] }[]
+  scenarios: { id: string; type: 'echo' | 'oneway' | 'payload'; kind: string; compareWith?: string[] }[]
 }
 const ECHO_SCENARIOS = scenarios.filter((s) => s.type === 'echo').map((s) => s.id)
 const ONEWAY_SCENARIOS = scenarios.filter((s) => s.type === 'oneway').map((s) => s.id)
+const PAYLOAD_SCENARIOS = scenarios.filter((s) => s.type === 'payload').map((s) => s.id)
+const METRICS: Record<string, string[]> = {
+  echo: ['p50Us', 'p99Us', 'seqRtPerSec', 'inflight100RtPerSec'],
+  payload: ['mibPerSec'],
+  oneway: ['msgsPerSec'],
+}
 const RATIO_PAIRS = scenarios.flatMap((s) => (s.compareWith ?? []).map((b) => `${s.id}/${b}`))
 
 interface Run {
@@ -56,7 +62,7 @@ describe('benchmark suite (smoke)', () => {
       expect(positive(r.cpus)).toBe(true)
       expect(r.rounds).toBe(3)
 
-      expect(Object.keys(r.scenarios).sort()).toEqual([...ECHO_SCENARIOS, ...ONEWAY_SCENARIOS].sort())
+      expect(Object.keys(r.scenarios).sort()).toEqual([...ECHO_SCENARIOS, ...ONEWAY_SCENARIOS, ...PAYLOAD_SCENARIOS].sort())
       for (const id of ECHO_SCENARIOS) {
         const s = r.scenarios[id]
         expect(s.rounds, id).toHaveLength(3)
@@ -72,13 +78,34 @@ describe('benchmark suite (smoke)', () => {
         expect(positive(s.median.msgsPerSec), `${id} msgsPerSec`).toBe(true)
       }
 
+      for (const id of PAYLOAD_SCENARIOS) {
+        const s = r.scenarios[id]
+        expect(s.rounds, id).toHaveLength(3)
+        expect(positive(s.median.mibPerSec), `${id} mibPerSec`).toBe(true)
+        expect(positive(s.median.parentPeakRss), `${id} parentPeakRss`).toBe(true)
+        // A child process reports its peak RSS; a worker thread shares this process.
+        if (s.kind === 'process') expect(positive(s.median.childPeakRss), `${id} childPeakRss`).toBe(true)
+        else expect(s.median.childPeakRss).toBeNull()
+      }
+      expect(run.stdout).toContain('| payload transport |')
+
       expect(r.ratios.map((x: { ipfi: string; baseline: string }) => `${x.ipfi}/${x.baseline}`).sort()).toEqual([...RATIO_PAIRS].sort())
       for (const x of r.ratios) {
-        for (const k of ['p50Us', 'p99Us', 'seqRtPerSec', 'inflight100RtPerSec']) expect(positive(x[k]), `${x.ipfi}/${x.baseline} ${k}`).toBe(true)
+        expect(x.type).toBe(r.scenarios[x.ipfi].type)
+        for (const k of METRICS[x.type]) expect(positive(x[k]), `${x.ipfi}/${x.baseline} ${k}`).toBe(true)
       }
 
-      // Every child process and worker thread ended by itself, with code 0.
-      expect(r.children.length).toBeGreaterThanOrEqual(6)
+      // The ratio chart is written next to the JSON, one bar per ratio.
+      const svg = readFileSync(join(dir, 'ratios.svg'), 'utf8')
+      expect(svg).toMatch(/^<svg /)
+      expect(svg.match(/<rect /g)?.length).toBe(1 + r.ratios.length)
+
+      // Every child process and worker thread ended by itself, with code 0: one per worker or child
+      // an echo or payload scenario opens, plus one server or child per round (3; they skip the
+      // warm-up) for each one-way scenario that starts a process.
+      const opened = scenarios.filter((s) => s.type !== 'oneway' && s.kind !== 'in-process').length
+      const perRound = scenarios.filter((s) => s.type === 'oneway' && s.kind === 'process').length
+      expect(r.children.length).toBe(opened + 3 * perRound)
       for (const c of r.children) expect(c, c.what).toMatchObject({ code: 0, signal: null, forced: false })
     } finally {
       rmSync(dir, { recursive: true, force: true })

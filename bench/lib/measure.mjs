@@ -128,3 +128,50 @@ export function pipelined(name, t, sink, total, window, timeoutMs) {
     return () => `${got}/${total} replies, ${sent} sent`
   })
 }
+
+/** The payload of the payload scenarios: `size` bytes in a pattern that a wrong copy cannot keep. */
+export function makePayload(size) {
+  const data = Buffer.allocUnsafe(size)
+  for (let i = 0; i < size; i++) data[i] = (i * 31 + (i >>> 8)) & 0xff
+  return data
+}
+
+/** The echo check of a payload reply: `{a:1, b:2, data}` with every byte equal. */
+export function isPayloadEcho(r, data) {
+  if (!isEcho(r) || !(r.data instanceof Uint8Array) || r.data.byteLength !== data.byteLength) return false
+  return Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength).equals(data)
+}
+
+/**
+ * `n` sequential round trips of `{a:1, b:2, data}` (one in flight). MiB/s counts the payload one
+ * way; this process's RSS is sampled after every reply (its peak during the phase).
+ */
+export function payloadRoundTrips(name, t, sink, n, data, timeoutMs) {
+  const msg = { a: 1, b: 2, data }
+  let got = 0
+  let start = 0
+  let peakRss = process.memoryUsage.rss()
+  return sink.phase('payload', timeoutMs, (r, ok, bad) => {
+    if (!isPayloadEcho(r, data)) return bad(new Error(`${name}: bad payload echo ${describe({ ...r, data: r?.data?.byteLength })}`))
+    peakRss = Math.max(peakRss, process.memoryUsage.rss())
+    if (++got === n) {
+      const elapsedMs = performance.now() - start
+      return ok({ elapsedMs, mibPerSec: (n * data.byteLength) / 1048576 / (elapsedMs / 1000), parentPeakRss: peakRss })
+    }
+    t.send(msg)
+  }, () => {
+    start = performance.now()
+    t.send(msg)
+    return () => `${got}/${n} payload round trips`
+  })
+}
+
+/** Ask the echo peer for its memory figures (`request` is answered with usage(), bench/lib/usage.mjs). */
+export function askUsage(name, t, sink, request, isUsage, timeoutMs = 15_000) {
+  return sink.phase('usage', timeoutMs, (r, ok, bad) => {
+    if (isUsage(r)) ok(r)
+    else bad(new Error(`${name}: expected memory figures, got ${describe(r)}`))
+  }, () => {
+    t.send(request)
+  })
+}

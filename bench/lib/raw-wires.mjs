@@ -22,15 +22,30 @@ export function decodeBody(bytes) {
   return unpackr.unpack(bytes)
 }
 
-/** Splits a byte stream into frame bodies; input may be cut anywhere. */
+/**
+ * Splits a byte stream into frame bodies; input may be cut anywhere. A frame that spans chunks is
+ * joined once, when it is complete (a 1 MiB frame arrives in many chunks).
+ */
 export class FrameReader {
   constructor(onFrame) {
     this.onFrame = onFrame
-    this.pending = null
+    this.chunks = [] // a partial frame, not yet joined
+    this.have = 0 // bytes in chunks
+    this.need = 0 // bytes the partial frame needs in all (0: not known yet)
   }
 
   push(chunk) {
-    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk
+    let buf = chunk
+    if (this.have) {
+      this.chunks.push(chunk)
+      this.have += chunk.length
+      if (this.need === 0 && this.have >= 4) this.need = 4 + Buffer.concat(this.chunks, 4).readUInt32BE(0)
+      if (this.need === 0 || this.have < this.need) return
+      buf = Buffer.concat(this.chunks, this.have)
+      this.chunks = []
+      this.have = 0
+      this.need = 0
+    }
     let off = 0
     while (buf.length - off >= 4) {
       const len = buf.readUInt32BE(off)
@@ -38,10 +53,15 @@ export class FrameReader {
       this.onFrame(buf.subarray(off + 4, off + 4 + len))
       off += 4 + len
     }
-    this.pending = off < buf.length ? buf.subarray(off) : null
+    if (off < buf.length) {
+      const rest = buf.subarray(off)
+      this.chunks = [rest]
+      this.have = rest.length
+      this.need = rest.length >= 4 ? 4 + rest.readUInt32BE(0) : 0
+    }
   }
 
   get partial() {
-    return this.pending !== null
+    return this.have !== 0
   }
 }

@@ -1,4 +1,5 @@
-// Every scenario, in report order: raw baselines first, then ipfi.
+// Every scenario, in report order: raw baselines first, then ipfi, then peer libraries, then
+// 1 MiB payloads and the one-way rates.
 import rawMessageChannel from './raw-message-channel.mjs'
 import rawWorker from './raw-worker.mjs'
 import rawIpcJson from './raw-ipc-json.mjs'
@@ -12,6 +13,19 @@ import ipfiOneway from './ipfi-channel-oneway.mjs'
 import ipfiProcWorker from './ipfi-proc-worker.mjs'
 import ipfiProcFork from './ipfi-proc-fork.mjs'
 import ipfiProcStream from './ipfi-proc-stream.mjs'
+import ipfiFork1ch from './ipfi-fork-1ch.mjs'
+import ipfiFork1000ch from './ipfi-fork-1000ch.mjs'
+import birpcWorker from './birpc-worker.mjs'
+import birpcFork from './birpc-fork.mjs'
+import comlinkWorker from './comlink-worker.mjs'
+import grpcBidi from './grpc-bidi.mjs'
+import { payloadScenarios } from './payload.mjs'
 import { manyClients } from './many-clients.mjs'
 
-export const scenarios = [rawMessageChannel, rawWorker, rawIpcJson, rawFd3, ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiOneway, ipfiProcWorker, ipfiProcFork, ipfiProcStream, ...manyClients]
+export const scenarios = [
+  rawMessageChannel, rawWorker, rawIpcJson, rawFd3,
+  ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiFork1ch, ipfiFork1000ch, ipfiProcWorker, ipfiProcFork,
+  birpcWorker, birpcFork, comlinkWorker, grpcBidi,
+  ...payloadScenarios,
+  ipfiOneway, ipfiProcStream, ...manyClients,
+]

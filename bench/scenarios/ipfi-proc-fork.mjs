@@ -9,7 +9,7 @@ export default {
   impl: 'ipfi',
   kind: 'process',
   type: 'echo',
-  compareWith: ['raw-fd3-msgpackr', 'ipfi-fork'],
+  compareWith: ['raw-fd3-msgpackr', 'ipfi-fork', 'birpc-fork'],
   async open(sink) {
     const c = fork(new URL('../children/ipfi-procedures-echo.mjs', import.meta.url), { stdio: 'inherit' })
     track(c.process)

@@ -9,16 +9,20 @@ export default {
   impl: 'ipfi',
   kind: 'process',
   type: 'oneway',
+  iterScale: 0.5,
+  warmup: false, // a fresh child every run: nothing to warm but the parent, which other scenarios warm
   async run(n) {
     const c = fork(new URL('../children/ipfi-procedures-echo.mjs', import.meta.url), { stdio: 'inherit' })
     track(c.process)
     const p = await procedureEcho(c, { deliver() {}, fail() {} })
+    const exits = []
     try {
-      return await streamRate(p.api, n)
+      return { ...(await streamRate(p.api, n)), exits }
     } finally {
       p.close()
       await c[Symbol.asyncDispose]()
-      await waitExit(c.process)
+      const e = await waitExit(c.process)
+      exits.push({ what: 'ipfi procedures stream child', ...e, forced: e.forced || e.signal !== null }) // the array the result carries
     }
   },
 }

@@ -9,7 +9,7 @@ export default {
   impl: 'ipfi',
   kind: 'thread',
   type: 'echo',
-  compareWith: ['raw-worker', 'ipfi-worker'],
+  compareWith: ['raw-worker', 'ipfi-worker', 'birpc-worker', 'comlink-worker'],
   async open(sink) {
     const w = spawnWorker(new URL('../children/ipfi-procedures-echo.mjs', import.meta.url))
     let closing = false

@@ -1,7 +1,6 @@
 // Calls per second with 1, 10 and 100 clients at once, each keeping 10 calls in flight, against a
 // server in another process: ipfi listen()/connect() + remote().echo, and grpc-js unary, over a
 // Unix socket and loopback TCP. Client and server each get one process.
-import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,24 +8,9 @@ import { performance } from 'node:perf_hooks'
 import { connect, remote } from 'ipfi'
 import { MSG, isEcho } from '../lib/measure.mjs'
 import { BenchClient, grpc } from '../lib/grpc-service.mjs'
-import { track, waitExit } from '../lib/procs.mjs'
+import { startServer } from '../lib/server-child.mjs'
 
 const IN_FLIGHT = 10
-
-async function startServer(file, address) {
-  const child = track(fork(new URL(`../children/${file}`, import.meta.url), [address], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
-  const [msg] = await Promise.race([
-    new Promise((r) => child.once('message', (m) => r([m]))),
-    new Promise((_, j) => child.once('exit', (c) => j(new Error(`${file} exited early (${c})`)))),
-  ])
-  return {
-    address: msg.address,
-    async stop() {
-      child.send('stop')
-      await waitExit(child)
-    },
-  }
-}
 
 /** Run `total` calls spread over the clients, IN_FLIGHT at a time per client; calls/s. */
 async function drive(clients, total, call) {
@@ -57,17 +41,20 @@ const ipfi = (wire, n) => ({
   impl: 'ipfi',
   kind: 'process',
   type: 'oneway',
-  iterScale: 0.1,
+  compareWith: [`grpc-unary-${wire}-${n}`],
+  iterScale: 0.05,
+  warmup: false, // a fresh server every run
   async run(total) {
     const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-'))
     const server = await startServer('ipfi-server.mjs', wire === 'unix' ? `unix:${join(dir, 's.sock')}` : 'tcp://127.0.0.1:0')
     const peers = await Promise.all(Array.from({ length: n }, () => connect(server.address)))
+    const exits = []
     try {
       const apis = await Promise.all(peers.map(async (p) => remote(await p.receiver.recv())))
-      return await drive(apis, total, (api, m) => api.echo(m))
+      return { ...(await drive(apis, total, (api, m) => api.echo(m))), exits }
     } finally {
       for (const p of peers) p.close()
-      await server.stop()
+      exits.push(await server.stop()) // the same array the result carries
       rmSync(dir, { recursive: true, force: true })
     }
   },
@@ -79,18 +66,20 @@ const grpcUnary = (wire, n) => ({
   impl: 'grpc-js',
   kind: 'process',
   type: 'oneway',
-  iterScale: 0.02,
+  iterScale: 0.01,
+  warmup: false, // a fresh server every run
   async run(total) {
     const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-'))
     const server = await startServer('grpc-server.mjs', wire === 'unix' ? `unix:${join(dir, 's.sock')}` : '127.0.0.1:0')
     // A channel of its own per client (no shared subchannel), as separate processes would have.
     const clients = Array.from({ length: n }, () => new BenchClient(server.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }))
+    const exits = []
     try {
       await Promise.all(clients.map((c) => new Promise((r, j) => c.waitForReady(Date.now() + 10_000, (e) => (e ? j(e) : r())))))
-      return await drive(clients, total, (c, m) => new Promise((r, j) => c.echo(m, (e, v) => (e ? j(e) : r(v)))))
+      return { ...(await drive(clients, total, (c, m) => new Promise((r, j) => c.echo(m, (e, v) => (e ? j(e) : r(v)))))), exits }
     } finally {
       for (const c of clients) c.close()
-      await server.stop()
+      exits.push(await server.stop()) // the same array the result carries
       rmSync(dir, { recursive: true, force: true })
     }
   },

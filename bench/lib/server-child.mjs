@@ -1,0 +1,21 @@
+// A server in a child process (bench/children/*-server.mjs): it says its address over Node IPC
+// once listening, and ends when told 'stop'. Used by many-clients and the grpc bidi scenario.
+import { fork } from 'node:child_process'
+import { track, waitExit } from './procs.mjs'
+
+export async function startServer(file, address) {
+  const child = track(fork(new URL(`../children/${file}`, import.meta.url), [address], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
+  const [msg] = await Promise.race([
+    new Promise((r) => child.once('message', (m) => r([m]))),
+    new Promise((_, j) => child.once('exit', (c) => j(new Error(`${file} exited early (${c})`)))),
+  ])
+  return {
+    address: msg.address,
+    child,
+    /** Ask it to stop; its exit as { what, code, signal, forced }. */
+    async stop() {
+      child.send('stop')
+      return { what: file, ...(await waitExit(child)) }
+    },
+  }
+}
