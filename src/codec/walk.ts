@@ -58,6 +58,12 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
   if (depth > MAX_DEPTH) throw new UnsupportedValueError(`value is nested deeper than ${MAX_DEPTH} levels, or is cyclic`)
   const obj = value as object
   if ((obj as Partial<Branded>)[HANDLE] !== undefined) return o.handle(obj as Branded)
+  // The common case first: a plain record skips the class checks below.
+  const proto = Object.getPrototypeOf(obj)
+  if (proto === Object.prototype || proto === null) {
+    if (typeof (obj as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') throw asyncIterable()
+    return visitRecord(obj, o, depth + 1)
+  }
   if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || obj instanceof Date || obj instanceof RegExp) {
     return obj
   }
@@ -101,14 +107,20 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
     }
     return changed ? new Set(items) : obj
   }
-  if (typeof (obj as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') {
-    throw new UnsupportedValueError(
-      'an async iterable (a generator, a stream) cannot be sent inside a value: pass it as a top-level argument of a procedure call to stream it, or send a Receiver',
-    )
-  }
+  if (typeof (obj as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') throw asyncIterable()
   if (obj instanceof Promise || obj instanceof WeakMap || obj instanceof WeakSet) {
     throw new UnsupportedValueError(`a ${obj.constructor.name} cannot be sent through a channel`)
   }
+  return visitRecord(obj, o, d)
+}
+
+const asyncIterable = () =>
+  new UnsupportedValueError(
+    'an async iterable (a generator, a stream) cannot be sent inside a value: pass it as a top-level argument of a procedure call to stream it, or send a Receiver',
+  )
+
+/** An object's own enumerable string keys; copied only if something inside was replaced. */
+function visitRecord(obj: object, o: WalkOptions, d: number): unknown {
   let copy: Record<string, unknown> | undefined
   const keys = Object.keys(obj)
   for (let i = 0; i < keys.length; i++) {
