@@ -184,7 +184,30 @@ export function receiverFromPort<T>(port: Port): Receiver<T> {
 }
 
 /** Wait for the next entry on a home port, with timeout and abort; nothing is lost if we give up. */
+/** The waiter of a plain receive (no timeout, signal or interrupt): no closures to make. */
+class PlainWaiter implements Waiter {
+  constructor(
+    private readonly res: (v: unknown) => void,
+    private readonly rej: (e: unknown) => void,
+    private readonly withSize: boolean,
+  ) {}
+  resolve(e: Entry): void {
+    waitEnd()
+    this.res(this.withSize ? sized(e) : e.value)
+  }
+  reject(err: unknown): void {
+    waitEnd()
+    this.rej(err)
+  }
+}
+
 function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, interrupt?: Interrupt): Promise<unknown> {
+  if (!interrupt && options?.signal === undefined && options?.timeout === undefined) {
+    return new Promise((resolve, reject) => {
+      port.addWaiter(new PlainWaiter(resolve, reject, withSize))
+      waitBegin()
+    })
+  }
   const signal = options?.signal
   if (signal?.aborted) return Promise.reject(signal.reason)
   const timeout = options?.timeout
