@@ -50,6 +50,8 @@ interface InboundEntry {
 }
 
 const EMPTY = new Uint8Array(0)
+/** A batch is written as soon as it holds this many frames (and otherwise at the end of the tick). */
+const FLUSH_AT = 32
 /** Parts at least this large are written by reference instead of being copied into the batch. */
 const BIG_PART = 16 * 1024
 
@@ -305,6 +307,11 @@ export class Link implements LinkSide, QueueAccount {
   private queue(part: Uint8Array): void {
     this.spoke = true
     this.out.push(part)
+    if (this.out.length >= FLUSH_AT) {
+      // A long batch goes out now, so that the peer can start on it while we go on (overlap).
+      this.flush()
+      return
+    }
     if (!this.flushQueued) {
       this.flushQueued = true
       process.nextTick(this.flush)
