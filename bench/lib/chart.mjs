@@ -17,7 +17,8 @@ export function ratioBars(result) {
 export function ratioSvg(result) {
   const bars = ratioBars(result)
   const rowH = 18
-  const labelW = 560
+  // Wide enough for the longest label (about 6 px a character at 11 px sans-serif).
+  const labelW = Math.max(300, Math.ceil(Math.max(...bars.map((b) => b.label.length)) * 6.2) + 16)
   const plotW = 420
   const top = 40
   const width = labelW + plotW + 70
