@@ -202,6 +202,9 @@ export class Link implements LinkSide, QueueAccount {
       this.queue(payload)
     }
     if (after) for (const f of after) f()
+    // A long batch goes out now, once this message is wholly sent, so that the peer can start on it
+    // while we go on (overlap); the rest waits for the end of the tick.
+    if (this.out.length >= FLUSH_AT) this.flush()
   }
 
   /** Describe one capability for the peer; `after` collects what must happen once the frame is queued. */
@@ -307,11 +310,6 @@ export class Link implements LinkSide, QueueAccount {
   private queue(part: Uint8Array): void {
     this.spoke = true
     this.out.push(part)
-    if (this.out.length >= FLUSH_AT) {
-      // A long batch goes out now, so that the peer can start on it while we go on (overlap).
-      this.flush()
-      return
-    }
     if (!this.flushQueued) {
       this.flushQueued = true
       process.nextTick(this.flush)
