@@ -64,20 +64,15 @@ export class Receiver<T> {
 
   /** The next message. Rejects with `DisconnectedError` once every sender is gone and the queue is empty. */
   recv(options?: RecvOptions): Promise<T> {
-    let port: Port
-    try {
-      port = this.#live()
-    } catch (e) {
-      return Promise.reject(e)
-    }
-    const e = port.take()
-    if (e) return Promise.resolve(e.value as T)
-    if (port.disconnected) return Promise.reject(port.disconnectedError())
-    return waitOn(port, options) as Promise<T>
+    return this.#receive(false, options) as Promise<T>
   }
 
   /** @internal The next message with its encoded size and handles. */
   [RECV_SIZED](options?: RecvOptions, interrupt?: Interrupt): Promise<Sized<T>> {
+    return this.#receive(true, options, interrupt) as Promise<Sized<T>>
+  }
+
+  #receive(withSize: boolean, options?: RecvOptions, interrupt?: Interrupt): Promise<unknown> {
     let port: Port
     try {
       port = this.#live()
@@ -85,9 +80,9 @@ export class Receiver<T> {
       return Promise.reject(e)
     }
     const e = port.take()
-    if (e) return Promise.resolve(sized<T>(e))
+    if (e) return Promise.resolve(withSize ? sized(e) : e.value)
     if (port.disconnected) return Promise.reject(port.disconnectedError())
-    return waitOn(port, options, true, interrupt) as Promise<Sized<T>>
+    return waitOn(port, options, withSize, interrupt)
   }
 
   /** @internal A queued message with its size and handles, or undefined; never waits or throws. */
