@@ -5,7 +5,7 @@ import type { CallOptions } from './types.js'
 /** Longest timer Node keeps (a longer one would fire at once, with a TimeoutOverflowWarning). */
 const MAX_TIMEOUT = 2 ** 31 - 1
 
-export function checkWindow(w: number): number {
+function checkWindow(w: number): number {
   if (!Number.isSafeInteger(w) || w < 1 || w > MAX_WINDOW) throw new RangeError(`window must be an integer from 1 to ${MAX_WINDOW}, got ${w}`)
   return w
 }

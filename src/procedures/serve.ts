@@ -332,7 +332,8 @@ class ServerSession {
     let refusal: string | null = null
     if (m.bytes > limits.maxArgBytes) refusal = `the call's arguments take ${m.bytes} bytes, more than maxArgBytes (${limits.maxArgBytes})`
     else {
-      const callbacks = m.handles ? m.handles.filter((h) => typeof h === 'function').length : 0
+      let callbacks = 0
+      if (m.handles) for (const h of m.handles) if (typeof h === 'function') callbacks++
       if (callbacks > limits.maxCallbacksPerCall) refusal = `the call passes ${callbacks} callbacks, more than maxCallbacksPerCall (${limits.maxCallbacksPerCall})`
     }
     if (refusal === null && !this.server.admit(this.linkKey)) {

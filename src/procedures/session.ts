@@ -10,7 +10,6 @@ import { ArgPump, ClientCall, type CallHost, type CallResult, type CallSettings 
 import { prepareArgs } from './args.js'
 import type { Endpoint } from './endpoint.js'
 import { CALL, CLOSE, DEFAULT_WINDOW, type ClientMessage, type ServerMessage } from './messages.js'
-import { checkWindow } from './options.js'
 import { fromRemote } from './remote-error.js'
 import type { CallOptions } from './types.js'
 
@@ -29,10 +28,14 @@ export class CallerSession implements CallHost {
   /** Set once the session is dead: every later call fails with it. */
   #dead: unknown = undefined
 
+  /** The settings of a call without options of its own (shared: calls only read them). */
+  readonly #plain: CallSettings
+
   constructor(
     private readonly endpoint: Endpoint<unknown>,
-    private readonly defaults: CallOptions = {},
+    defaults: CallOptions = {},
   ) {
+    this.#plain = { timeout: defaults.timeout, signal: defaults.signal, window: defaults.window ?? DEFAULT_WINDOW }
     const [callTx, callRx] = channel<ClientMessage>()
     const [replyTx, replyRx] = channel<ServerMessage>()
     this.#calls = callTx
@@ -47,11 +50,14 @@ export class CallerSession implements CallHost {
   }
 
   call(name: string | null, args: unknown[], options: CallOptions | undefined): CallResult {
-    const settings: CallSettings = {
-      timeout: options?.timeout ?? this.defaults.timeout,
-      signal: bothSignals(options?.signal, this.defaults.signal),
-      window: checkWindow(options?.window ?? this.defaults.window ?? DEFAULT_WINDOW),
-    }
+    // Options were checked where they were written (remote(), .with()): nothing to check per call.
+    const settings: CallSettings = options
+      ? {
+          timeout: options.timeout ?? this.#plain.timeout,
+          signal: bothSignals(options.signal, this.#plain.signal),
+          window: options.window ?? this.#plain.window,
+        }
+      : this.#plain
     const call = new ClientCall(this, this.#nextId++, name, settings)
     if (this.#dead !== undefined) {
       call.finish(this.#dead)
