@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
-import { LimitExceededError, RemoteError, commandClient, commandServer, fork, sendCommand, type CommandSender } from 'ipfi'
+import { DisconnectedError, LimitExceededError, RemoteError, commandClient, commandServer, fork, sendCommand, type CommandSender } from 'ipfi'
 
 type Commands = { type: 'print'; text: string } | { type: 'add'; a: number; b: number } | { type: 'push'; value: number } | { type: 'fail' } | { type: 'later'; ms: number }
 type Responses = { print: null; add: number; push: number[]; fail: never; later: string }
@@ -125,6 +125,16 @@ describe('the lazy command server', () => {
     expect(all.filter((x) => x instanceof LimitExceededError).length).toBe(2)
     expect(all.filter((x) => Array.isArray(x)).length).toBe(2)
     await server.close()
+  })
+
+  it('close() with commands still queued: their clients get DisconnectedError, nothing hangs', { timeout: 20_000 }, async () => {
+    const server = await commandServer<Commands, Responses, Context>(address(), handlers)
+    const send: CommandSender<Commands, Responses> = commandClient(server.address)
+    const pending = send({ type: 'add', a: 1, b: 2 }).then((v) => v, (e: unknown) => e)
+    for (let i = 0; i < 1000 && server.pending < 1; i++) await turns(1)
+    expect(server.pending).toBe(1)
+    await server.close()
+    expect(await pending).toBeInstanceOf(DisconnectedError)
   })
 
   it('examples/command-server runs: three client processes, commands handled only at the loop\'s polls', { timeout: 60_000 }, async () => {

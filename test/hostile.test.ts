@@ -239,6 +239,13 @@ const attacks: Attack[] = [
     fragment: /undecodable message/,
   },
   {
+    name: 'a heartbeat in the handshake that is not a positive integer',
+    handshake: false,
+    bytes: () => hello({ options: { maxFrameBytes: 1024, maxHandlesPerMessage: 8, heartbeatMs: 'often' } }),
+    error: ProtocolError,
+    fragment: /malformed heartbeat in the handshake/,
+  },
+  {
     name: 'handshake options that are not a map',
     handshake: false,
     bytes: () => frame([0x01, 0x49, 0x50, 0x46, 0x49, 0x01, 0x07]),
@@ -787,5 +794,14 @@ describe('a peer that floods a receiver nobody reads', () => {
       }
     }
     expect(read).toBe(16)
+  })
+})
+
+describe('heartbeat settings', () => {
+  it('idleTimeoutMs must be a number of ms of at least 30: a RangeError before anything starts', () => {
+    for (const bad of [0, 10, -1, Number.NaN, Infinity, '100' as unknown as number]) {
+      const [wa] = memoryWirePair()
+      expect(() => connectWire(wa, { idleTimeoutMs: bad }), String(bad)).toThrow(RangeError)
+    }
   })
 })

@@ -345,6 +345,24 @@ describe('listen() and connect()', () => {
     await server.close()
   })
 
+  it('connect() to something that accepts but never answers fails at its timeout; accept() has one too', { timeout: 30_000 }, async () => {
+    const silent = net.createServer((socket) => socket.on('error', () => {}))
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
+    const port = (silent.address() as net.AddressInfo).port
+    const e = await connect(`tcp://127.0.0.1:${port}`, { timeout: 200 }).catch((err: unknown) => err)
+    expect(e).toBeInstanceOf(AuthenticationError) // never admitted: nothing was linked
+    expect((e as Error).message).toMatch(/took more than 200 ms/)
+    await new Promise<void>((r) => silent.close(() => r()))
+    const server = await listen(unixAddress())
+    await expect(server.accept({ timeout: 50 })).rejects.toMatchObject({ name: 'TimeoutError' })
+    // The timed-out accept left no waiter behind: the next client goes to the next accept.
+    const client = await connect(server.address)
+    const peer = await server.accept({ timeout: 5000 })
+    expect(server.peers.has(peer)).toBe(true)
+    client.close()
+    await server.close()
+  })
+
   it('addresses: a bad one is a clear TypeError; tcp binds to loopback when no host is given', async () => {
     await expect(listen('http://example.com')).rejects.toThrow(TypeError)
     await expect(listen('tcp://127.0.0.1:99999')).rejects.toThrow(/port out of range/)
