@@ -540,6 +540,23 @@ describe('msgpackr extensions a peer may not use', () => {
     expect(decode(Buffer.from([0x92, 0xcc, 0xc1, 0x01]), null)).toEqual([0xc1, 1])
   })
 
+  it('decodes a range of a larger buffer; 0xc1 counts only inside the range, however ranges are visited', () => {
+    // [0xc1 as data] [reserved 0xc1] ['ok'] [0xc1 as data]
+    const bytes = Buffer.from([0xc4, 0x01, 0xc1, 0xc1, 0xa2, 0x6f, 0x6b, 0xcc, 0xc1])
+    expect(decode(bytes, null, 0, 3)).toEqual(Buffer.from([0xc1]))
+    expect(() => decode(bytes, null, 3, 4)).toThrow(ProtocolError)
+    expect(decode(bytes, null, 4, 7)).toBe('ok')
+    expect(decode(bytes, null, 7, 9)).toBe(0xc1)
+    // Out of order, and the same range twice.
+    expect(decode(bytes, null, 4, 7)).toBe('ok')
+    expect(() => decode(bytes, null, 3, 4)).toThrow(ProtocolError)
+    expect(decode(bytes, null, 0, 3)).toEqual(Buffer.from([0xc1]))
+    // A range must hold exactly one value.
+    expect(() => decode(bytes, null, 4, 6)).toThrow(ProtocolError)
+    expect(() => decode(bytes, null, 4, 8)).toThrow(ProtocolError)
+    expect(() => decode(bytes, null, 5, 5)).toThrow(/empty/)
+  })
+
   it("msgpackr's string bundles (ext 0x62) are refused: they would give 0xc1 a meaning", () => {
     // A bundle whose main value `c1 01` stands for the string 'y' held after it (plain msgpackr: 'y').
     expect(() => decode(Buffer.from([0xd6, 0x62, 0, 0, 0, 6, 0xc1, 0x01, 0xa1, 0x78, 0xa1, 0x79]), null)).toThrow(/string bundles/)

@@ -603,6 +603,27 @@ describe('hostile peer: each violation closes only that link', () => {
     victim.close()
   })
 
+  it('frames are read in place from the chunk that holds them: each is checked for 0xc1 on its own', async () => {
+    const { victim, peer } = victimLink()
+    peer.write(hello())
+    await victim.ready
+    // One chunk: a binary holding the byte 0xc1 (legal), a number whose encoding holds it, a
+    // plain value, then a payload that is the reserved byte itself. The first three arrive intact
+    // and in order; the fourth closes the link.
+    peer.write(
+      msg(TARGET_EXPORT, 0, null, Buffer.from([0xc4, 0x02, 0xc1, 0xc1])),
+      msg(TARGET_EXPORT, 0, null, Buffer.from([0xcc, 0xc1])),
+      msg(TARGET_EXPORT, 0, null, pack('after')),
+      msg(TARGET_EXPORT, 0, null, Buffer.from([0xc1])),
+    )
+    expect(await victim.receiver.recv()).toEqual(Buffer.from([0xc1, 0xc1]))
+    expect(await victim.receiver.recv()).toBe(0xc1)
+    expect(await victim.receiver.recv()).toBe('after')
+    const cause = await within(victim.closed, 'the victim link did not close')
+    expect(cause).toBeInstanceOf(ProtocolError)
+    expect((cause as Error).message).toMatch(/reserved byte 0xc1|undecodable message/)
+  })
+
   it('a legal RELEASE (exactly the references held) is accepted and disconnects the exported channel', async () => {
     const { victim, peer } = victimLink()
     peer.write(hello())

@@ -122,18 +122,28 @@ export function encode(value: unknown): Encoded {
   return { payload, handles }
 }
 
+/** The range of the source msgpackr reads (one object, reused: decoding allocates no options). */
+const range = { start: 0, end: 0 }
+/** Where the last search for 0xc1 in `c1Source` found it (or -1): frames of one chunk are decoded in order. */
+let c1Source: Uint8Array | null = null
+let c1From = 0
+let c1At = -1
+
 /**
- * Decode one value. `onHandle(i)` supplies the object for handle table entry `i`. Anything
- * malformed throws `ProtocolError`.
+ * Decode one value from `bytes[start, end)`. `onHandle(i)` supplies the object for handle table
+ * entry `i`. Anything malformed throws `ProtocolError`.
  */
-export function decode(bytes: Uint8Array, onHandle: HandleReader | null): unknown {
+export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start = 0, end = bytes.length): unknown {
   const previous = shared.readHandle
   shared.readHandle = onHandle
   // A binary decodes as a copy of the same class as the source: make that always a Buffer.
   const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   let value: unknown
   try {
-    value = unpackr.unpack(source)
+    if (start >= end) throw new ProtocolError('undecodable message: empty')
+    range.start = start
+    range.end = end
+    value = unpackr.unpack(source, range)
   } catch (e) {
     if (e instanceof ProtocolError) throw e
     throw new ProtocolError(`undecodable message: ${(e as Error).message}`, { cause: e })
@@ -142,8 +152,23 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null): unknow
   }
   // msgpackr decodes the reserved byte 0xc1 as a marker object instead of failing. Only a message
   // with that byte somewhere (memchr-fast to check) is searched for the marker.
-  if (source.indexOf(0xc1) !== -1 && containsC1(value)) throw new ProtocolError('undecodable message: reserved byte 0xc1')
+  if (hasC1(source, start, end) && containsC1(value)) throw new ProtocolError('undecodable message: reserved byte 0xc1')
   return value
+}
+
+/**
+ * Whether 0xc1 occurs in `source[start, end)`. One search serves the frames of a chunk decoded in
+ * order (each starting past the one before), so a chunk is scanned once however many frames it holds.
+ */
+function hasC1(source: Buffer, start: number, end: number): boolean {
+  if (source !== c1Source || start <= c1From || (c1At !== -1 && c1At < start)) {
+    c1Source = source
+    c1From = start
+    c1At = source.indexOf(0xc1, start)
+  }
+  const found = c1At !== -1 && c1At < end
+  if (end === source.length) c1Source = null // the last frame of its chunk: do not keep the chunk alive
+  return found
 }
 
 /** Whether msgpackr's 0xc1 marker is anywhere in a freshly decoded value (a tree: no cycles). */
@@ -171,6 +196,6 @@ function containsC1(root: unknown): boolean {
 export function encodePlain(value: unknown): Buffer {
   return encodePrepared(value)
 }
-export function decodePlain(bytes: Uint8Array): unknown {
-  return decode(bytes, null)
+export function decodePlain(bytes: Uint8Array, start?: number, end?: number): unknown {
+  return decode(bytes, null, start, end)
 }

@@ -14,6 +14,7 @@ import { ConnectionLostError, LimitExceededError, ProtocolError, describeCause }
 import { FrameDecoder, writeLength } from '../wire/framing.js'
 import type { Wire } from '../wire/wire.js'
 import * as F from './frames.js'
+import { Batch } from './batch.js'
 import { checkHandles, commitHandles, wrapCap } from './handles.js'
 import { registerWire, unregisterWire } from './keepalive.js'
 import { HANDSHAKE_MAX_FRAME, resolveLimits, type LinkLimits } from './limits.js'
@@ -50,6 +51,7 @@ interface InboundEntry {
 }
 
 const EMPTY = new Uint8Array(0)
+const NO_CAPS: Cap[] = []
 /** A batch is written as soon as it holds this many frames (and otherwise at the end of the tick). */
 const FLUSH_AT = 32
 /** Parts at least this large are written by reference instead of being copied into the batch. */
@@ -72,7 +74,7 @@ export class Link implements LinkSide, QueueAccount {
   private nextOutbound = 1
   /** Ports shortened through this link whose disembargo has not come back yet. */
   private readonly embargoed = new Set<Port>()
-  private out: Uint8Array[] = []
+  private readonly batch = new Batch()
   private flushQueued = false
   private closeCause: unknown = undefined
   private readonly idleTimeoutMs: number
@@ -120,7 +122,7 @@ export class Link implements LinkSide, QueueAccount {
     this.outbox = new Port({ link: this, kind: F.TARGET_EXPORT, id: 0 })
     this.imports.set(0, { port: this.outbox, count: 1 })
 
-    this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME, (f) => this.onFrame(f))
+    this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME, (bytes, start, end) => this.onFrame(bytes, start, end))
     this.handshakeTimer = setTimeout(() => {
       this.fail(new ProtocolError(`${this.name}: no handshake from the peer within ${this.limits.handshakeTimeoutMs} ms`))
     }, this.limits.handshakeTimeoutMs)
@@ -187,24 +189,22 @@ export class Link implements LinkSide, QueueAccount {
     const capsBytes = descs ? encodePlain(descs) : EMPTY
     const bodyLen = F.MSG_HEADER + capsBytes.length + payload.length
     const small = payload.length < BIG_PART
-    const head = Buffer.allocUnsafe(4 + F.MSG_HEADER + capsBytes.length + (small ? payload.length : 0))
-    writeLength(head, 0, bodyLen)
-    head[4] = F.MSG
-    head[5] = route.kind
-    head.writeUInt32BE(route.id, 6)
-    head.writeUInt32BE(capsBytes.length, 10)
-    if (capsBytes.length) head.set(capsBytes, 14)
-    if (small) {
-      head.set(payload, 14 + capsBytes.length)
-      this.queue(head)
-    } else {
-      this.queue(head)
-      this.queue(payload)
-    }
+    const b = this.batch
+    const at = b.reserve(4 + F.MSG_HEADER + capsBytes.length + (small ? payload.length : 0))
+    const slab = b.slab
+    writeLength(slab, at, bodyLen)
+    slab[at + 4] = F.MSG
+    slab[at + 5] = route.kind
+    slab.writeUInt32BE(route.id, at + 6)
+    slab.writeUInt32BE(capsBytes.length, at + 10)
+    if (capsBytes.length) slab.set(capsBytes, at + 14)
+    if (small) slab.set(payload, at + 14 + capsBytes.length)
+    else b.part(payload)
+    this.wrote()
     if (after) for (const f of after) f()
     // A long batch goes out now, once this message is wholly sent, so that the peer can start on it
     // while we go on (overlap); the rest waits for the end of the tick.
-    if (this.out.length >= FLUSH_AT) this.flush()
+    if (b.frames >= FLUSH_AT) this.flush()
   }
 
   /** Describe one capability for the peer; `after` collects what must happen once the frame is queued. */
@@ -286,65 +286,43 @@ export class Link implements LinkSide, QueueAccount {
   }
 
   private control(kind: number, body: unknown): void {
-    const bytes = encodePlain(body)
-    const frame = Buffer.allocUnsafe(5 + bytes.length)
-    writeLength(frame, 0, 1 + bytes.length)
-    frame[4] = kind
-    frame.set(bytes, 5)
-    this.queue(frame)
+    this.writeFrame(kind, encodePlain(body))
   }
 
   private sendHello(): void {
     const o: Record<string, number> = { maxFrameBytes: this.limits.maxFrameBytes, maxHandlesPerMessage: this.limits.maxHandlesPerMessage }
     if (this.idleTimeoutMs) o.heartbeatMs = Math.max(10, Math.floor(this.idleTimeoutMs / 3))
     const opts = encodePlain(o)
-    const frame = Buffer.allocUnsafe(4 + 6 + opts.length)
-    writeLength(frame, 0, 6 + opts.length)
-    frame[4] = F.HELLO
-    frame.set(F.MAGIC, 5)
-    frame[9] = F.VERSION
-    frame.set(opts, 10)
-    this.queue(frame)
+    const hello = Buffer.allocUnsafe(5 + opts.length)
+    hello.set(F.MAGIC, 0)
+    hello[4] = F.VERSION
+    hello.set(opts, 5)
+    this.writeFrame(F.HELLO, hello)
   }
 
-  private queue(part: Uint8Array): void {
+  /** Queue a frame of `kind` with `body` after it. */
+  private writeFrame(kind: number, body: Uint8Array): void {
+    const at = this.batch.reserve(5 + body.length)
+    const slab = this.batch.slab
+    writeLength(slab, at, 1 + body.length)
+    slab[at + 4] = kind
+    slab.set(body, at + 5)
+    this.wrote()
+  }
+
+  /** A frame was queued: make sure it is written at the end of this tick. */
+  private wrote(): void {
     this.spoke = true
-    this.out.push(part)
     if (!this.flushQueued) {
       this.flushQueued = true
       process.nextTick(this.flush)
     }
   }
 
-  /** Write everything queued this tick: small frames coalesced into one buffer, big payloads by reference. */
+  /** Write everything queued: small frames as one run of bytes, big payloads by reference. */
   private readonly flush = (): void => {
     this.flushQueued = false
-    const parts = this.out
-    if (parts.length === 0) return
-    this.out = []
-    if (parts.length === 1) return this.wire.write(parts[0]!)
-    const chunks: Uint8Array[] = []
-    let run: Uint8Array[] = []
-    let runBytes = 0
-    const endRun = () => {
-      if (run.length === 1) chunks.push(run[0]!)
-      else if (run.length > 1) chunks.push(Buffer.concat(run, runBytes))
-      run = []
-      runBytes = 0
-    }
-    for (const p of parts) {
-      if (p.length >= BIG_PART) {
-        endRun()
-        chunks.push(p)
-      } else {
-        run.push(p)
-        runBytes += p.length
-      }
-    }
-    endRun()
-    if (chunks.length === 1) this.wire.write(chunks[0]!)
-    else if (this.wire.writev) this.wire.writev(chunks)
-    else for (const c of chunks) this.wire.write(c)
+    this.batch.writeTo(this.wire)
   }
 
   // ---------------------------------------------------------------- receiving
@@ -368,16 +346,17 @@ export class Link implements LinkSide, QueueAccount {
     return e
   }
 
-  private onFrame(frame: Uint8Array): void {
+  /** One frame: `bytes[start, end)`. Messages are read in place; control frames (rare) as views. */
+  private onFrame(bytes: Buffer, start: number, end: number): void {
     if (this.state === 'closed') return
-    const kind = frame[0]
+    const kind = bytes[start]
+    if (kind === F.MSG && this.state === 'open') return this.onMsg(bytes, start, end)
+    const frame = bytes.subarray(start, end)
     if (this.state === 'handshake') {
       if (kind !== F.HELLO) throw new ProtocolError(`${this.name}: expected a handshake, got frame kind ${kind} (is the peer speaking ipfi?)`)
       return this.onHello(frame)
     }
     switch (kind) {
-      case F.MSG:
-        return this.onMsg(frame)
       case F.RELEASE: {
         const {
           ids: [id, count],
@@ -476,19 +455,18 @@ export class Link implements LinkSide, QueueAccount {
     this.resolveReady()
   }
 
-  private onMsg(frame: Uint8Array): void {
-    if (frame.length < F.MSG_HEADER) throw new ProtocolError(`${this.name}: truncated MSG frame`)
-    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
-    const targetKind = frame[1]
-    const target = view.getUint32(2)
-    const capsLen = view.getUint32(6)
-    if (F.MSG_HEADER + capsLen > frame.length) throw new ProtocolError(`${this.name}: MSG caps run past the frame`)
-    const payload = frame.subarray(F.MSG_HEADER + capsLen)
+  private onMsg(bytes: Buffer, start: number, end: number): void {
+    if (end - start < F.MSG_HEADER) throw new ProtocolError(`${this.name}: truncated MSG frame`)
+    const targetKind = bytes[start + 1]
+    const target = bytes.readUInt32BE(start + 2)
+    const capsLen = bytes.readUInt32BE(start + 6)
+    const capsStart = start + F.MSG_HEADER
+    if (capsLen > end - capsStart) throw new ProtocolError(`${this.name}: MSG caps run past the frame`)
     const port =
       targetKind === F.TARGET_EXPORT ? this.exports.get(target)?.port : targetKind === F.TARGET_INBOUND ? this.inbound.get(target)?.port : undefined
     if (!port) throw new ProtocolError(`${this.name}: MSG to unknown ${targetKind === F.TARGET_INBOUND ? 'inbound' : 'export'} ${target}`)
-    const caps = capsLen ? this.materialize(decodePlain(frame.subarray(F.MSG_HEADER, F.MSG_HEADER + capsLen))) : []
-    port.accept(payload, caps, this.decodeHere)
+    const caps = capsLen ? this.materialize(decodePlain(bytes, capsStart, capsStart + capsLen)) : NO_CAPS
+    port.accept(bytes, capsStart + capsLen, end, caps, this.decodeHere)
   }
 
   /** Turn the peer's capability descriptors into caps that own their references. */
@@ -563,7 +541,7 @@ export class Link implements LinkSide, QueueAccount {
     if (every !== undefined) {
       const ms = Math.max(10, Math.min(every, 2 ** 31 - 1))
       this.heartbeatTimer = setInterval(() => {
-        if (!this.spoke && this.state === 'open') this.queue(Buffer.from([0, 0, 0, 1, F.PING]))
+        if (!this.spoke && this.state === 'open') this.writeFrame(F.PING, EMPTY)
         this.spoke = false
       }, ms)
       this.heartbeatTimer.unref?.()
@@ -588,8 +566,8 @@ export class Link implements LinkSide, QueueAccount {
   }
 
   /** Decode a message that came over this link; its queued bytes count against maxQueuedBytes. */
-  private readonly decodeHere = (payload: Uint8Array, caps: Cap[]): Entry => {
-    const e = decodeEntry(payload, caps)
+  private readonly decodeHere = (bytes: Buffer, start: number, end: number, caps: Cap[]): Entry => {
+    const e = decodeEntry(bytes, start, end, caps)
     e.from = this
     return e
   }
@@ -631,7 +609,7 @@ export class Link implements LinkSide, QueueAccount {
   fail(cause: unknown): void {
     if (this.state === 'closed') return
     if (cause instanceof ProtocolError || cause instanceof LimitExceededError) {
-      this.out = []
+      this.batch.discard()
       this.control(F.GOODBYE, [cause.message])
       this.flush()
     }
@@ -707,23 +685,34 @@ function limitValue(x: unknown): number | undefined | null {
 }
 
 /** Decode a message that reached its receiver's home, turning its caps into user-level handles. */
-export function decodeEntry(payload: Uint8Array, caps: Cap[]): Entry {
+export function decodeEntry(bytes: Buffer, start: number, end: number, caps: Cap[]): Entry {
+  if (caps.length === 0) return { value: decode(bytes, noHandles, start, end), handles: null, bytes: end - start }
   const handles: Closable[] = []
   const used: boolean[] = new Array(caps.length).fill(false)
   let value: unknown
   try {
-    value = decode(payload, (i, tag) => {
-      if (i >= caps.length || used[i]) throw new ProtocolError(`handle reference ${i} is out of range or used twice`)
-      used[i] = true
-      const h = wrapCap(caps[i]!, tag)
-      handles.push(h)
-      return h
-    })
+    value = decode(
+      bytes,
+      (i, tag) => {
+        if (i >= caps.length || used[i]) throw new ProtocolError(`handle reference ${i} is out of range or used twice`)
+        used[i] = true
+        const h = wrapCap(caps[i]!, tag)
+        handles.push(h)
+        return h
+      },
+      start,
+      end,
+    )
   } catch (e) {
     for (const h of handles) h.close()
     caps.forEach((c, i) => !used[i] && dropCap(c))
     throw e
   }
   caps.forEach((c, i) => !used[i] && dropCap(c))
-  return { value, handles: handles.length ? handles : null, bytes: payload.length }
+  return { value, handles: handles.length ? handles : null, bytes: end - start }
+}
+
+/** The handle reader of a message without caps: any reference in it is out of range. */
+function noHandles(i: number): never {
+  throw new ProtocolError(`handle reference ${i} is out of range or used twice`)
 }

@@ -55,6 +55,9 @@ export interface Cap {
   port: Port
 }
 
+/** Decodes a message that reached its home from `bytes[start, end)`, its caps made into handles. */
+export type DecodeEntry = (bytes: Buffer, start: number, end: number, caps: Cap[]) => Entry
+
 export interface Waiter {
   resolve(entry: Entry): void
   reject(error: Error): void
@@ -247,16 +250,19 @@ export class Port {
     if (this.aliases) for (const a of this.aliases) a.routeGone(lostReason, cause)
   }
 
-  /** A message arriving from a remote party: deliver it here or pass it on along the route. */
-  accept(payload: Uint8Array, caps: Cap[], decodeEntry: (payload: Uint8Array, caps: Cap[]) => Entry): void {
+  /**
+   * A message arriving from a remote party, encoded in `bytes[start, end)`: deliver it here or pass
+   * it on along the route. (The bytes are never written again: a route may keep a view of them.)
+   */
+  accept(bytes: Buffer, start: number, end: number, caps: Cap[], decodeEntry: DecodeEntry): void {
     if (this.receiverGone) return dropCaps(caps)
     if (this.embargo) {
-      this.embargo.push(() => this.alias!.accept(payload, caps, decodeEntry))
+      this.embargo.push(() => this.alias!.accept(bytes, start, end, caps, decodeEntry))
       return
     }
-    if (this.alias) return this.alias.accept(payload, caps, decodeEntry)
-    if (this.route) return this.route.link.forward(this.route, payload, caps)
-    this.push(decodeEntry(payload, caps))
+    if (this.alias) return this.alias.accept(bytes, start, end, caps, decodeEntry)
+    if (this.route) return this.route.link.forward(this.route, bytes.subarray(start, end), caps)
+    this.push(decodeEntry(bytes, start, end, caps))
   }
 
   /** A message sent in this process, already prepared (its handles moved into fresh ones). */

@@ -10,29 +10,34 @@ export const FRAME_HEADER = 4
 export class FrameDecoder {
   private header = 0
   private headerBytes = 0
-  private body: Uint8Array | null = null
+  private body: Buffer | null = null
   private filled = 0
   /** The largest frame accepted; may change (e.g. after a handshake). */
   maxFrame: number
 
-  constructor(maxFrame: number, private readonly onFrame: (frame: Uint8Array) => void) {
+  /**
+   * `onFrame(bytes, start, end)`: a frame's body is `bytes[start, end)`. Frames whole in a chunk are
+   * handed over in place (no copy, no view object); the caller may keep a view of them.
+   */
+  constructor(maxFrame: number, private readonly onFrame: (bytes: Buffer, start: number, end: number) => void) {
     this.maxFrame = maxFrame
   }
 
   /** Feed bytes; calls `onFrame` for each complete frame. Throws on a bad length. */
-  push(chunk: Uint8Array): void {
+  push(input: Uint8Array): void {
+    const chunk = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength)
     let off = 0
     const end = chunk.length
     while (off < end) {
       if (this.body) {
         const n = Math.min(this.body.length - this.filled, end - off)
-        this.body.set(chunk.subarray(off, off + n), this.filled)
+        chunk.copy(this.body, this.filled, off, off + n)
         this.filled += n
         off += n
         if (this.filled === this.body.length) {
           const frame = this.body
           this.body = null
-          this.onFrame(frame)
+          this.onFrame(frame, 0, frame.length)
         }
         continue
       }
@@ -41,11 +46,11 @@ export class FrameDecoder {
         off += FRAME_HEADER
         this.check(len)
         if (end - off >= len) {
-          const frame = chunk.subarray(off, off + len)
+          const start = off
           off += len
-          this.onFrame(frame)
+          this.onFrame(chunk, start, off)
         } else {
-          this.body = new Uint8Array(len)
+          this.body = Buffer.allocUnsafe(len)
           this.filled = 0
         }
         continue
@@ -56,7 +61,7 @@ export class FrameDecoder {
         this.header = 0
         this.headerBytes = 0
         this.check(len)
-        this.body = new Uint8Array(len)
+        this.body = Buffer.allocUnsafe(len)
         this.filled = 0
       }
     }
