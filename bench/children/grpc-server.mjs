@@ -1,5 +1,6 @@
-// grpc-js server for the many-clients scenarios: unary `Echo` and a bidi `Chat`, JSON-encoded (no
-// proto file needed). argv: address ('unix:/path' or 'host:port'). Tells the parent its address.
+// grpc-js server for the grpc echo and many-clients scenarios: unary `Echo` and a bidi `Chat`,
+// JSON-encoded (no proto file needed). argv: address ('unix:/path' or 'host:port'). Tells the
+// parent its address.
 import grpc from '@grpc/grpc-js'
 import { benchService } from '../lib/grpc-service.mjs'
 

@@ -1,5 +1,5 @@
 // A server in a child process (bench/children/*-server.mjs): it says its address over Node IPC
-// once listening, and ends when told 'stop'. Used by many-clients and the grpc bidi scenario.
+// once listening, and ends when told 'stop'. Used by many-clients, grpc and the ipfi server scenarios.
 import { fork } from 'node:child_process'
 import { track, waitExit } from './procs.mjs'
 

@@ -18,14 +18,14 @@ import ipfiFork1000ch from './ipfi-fork-1000ch.mjs'
 import birpcWorker from './birpc-worker.mjs'
 import birpcFork from './birpc-fork.mjs'
 import comlinkWorker from './comlink-worker.mjs'
-import grpcBidi from './grpc-bidi.mjs'
+import { grpcScenarios } from './grpc.mjs'
 import { payloadScenarios } from './payload.mjs'
 import { manyClients } from './many-clients.mjs'
 
 export const scenarios = [
   rawMessageChannel, rawWorker, rawIpcJson, rawFd3,
   ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiFork1ch, ipfiFork1000ch, ipfiProcWorker, ipfiProcFork,
-  birpcWorker, birpcFork, comlinkWorker, grpcBidi,
+  birpcWorker, birpcFork, comlinkWorker, ...grpcScenarios,
   ...payloadScenarios,
   ipfiOneway, ipfiProcStream, ...manyClients,
 ]
