@@ -4,20 +4,20 @@
  *
  *   node bench/run.mjs [--quick] [--tiny] [--pin] [--only ID,ID] [--out FILE]
  *
- *   --quick   fewer iterations (about a minute and a half)
- *   --tiny    a handful of iterations, for the smoke test (also IPFI_BENCH_TINY=1)
+ *   --quick   fewer iterations (under 2 minutes)
+ *   --tiny    a handful of iterations and a 2 MiB "large" payload, for the smoke test (also IPFI_BENCH_TINY=1)
  *   --pin     pin the whole process tree to CPU 0 first (taskset -a -p 1 PID), for stable latency
  *   --only    run only these scenarios (ids as in bench/scenarios/index.mjs), e.g. for profiling:
  *             node --cpu-prof --cpu-prof-dir bench/results bench/run.mjs --quick --only ipfi-worker
  *             then node bench/profile-summary.mjs bench/results/*.cpuprofile
  *   --out     where to write the JSON (default bench/results/latest.json; with --only, none unless given)
  *
- * Every echo and payload transport is opened once, then measured in rounds: one warm-up round (a
- * quarter of the iterations; one-way scenarios marked `warmup: false` skip it), then 3 measured
- * rounds, every scenario once per round (order reversed every other round), so raw baselines,
- * ipfi and the peer libraries see the same machine conditions. Figures are medians over the rounds.
- * Per round and scenario: sequential round trips (one in flight) for p50/p99 and RT/s, then round
- * trips with 100 in flight. Every reply is checked, and each transport first echoes a unique probe.
+ * Every transport (echo, payload, and one-way scenarios with open()) is opened once, then measured
+ * in rounds: one warm-up round (a quarter of the iterations; scenarios marked `warmup: false` skip
+ * it), then 3 measured rounds, every scenario once per round (order reversed every other round), so
+ * raw baselines, ipfi and the peer libraries see the same machine conditions. Figures are medians
+ * over the rounds (bench/lib/summary.mjs). What one round measures: bench/lib/round.mjs. Every
+ * reply is checked, and each echo transport first echoes a unique probe.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -48,28 +48,31 @@ function parseArgs(argv) {
 }
 
 const CONFIG = {
-  full: { latency: 20_000, throughput: 200_000, oneway: 1_000_000, payload: 256 },
-  quick: { latency: 4_000, throughput: 40_000, oneway: 200_000, payload: 64 },
-  tiny: { latency: 100, throughput: 1_000, oneway: 2_000, payload: 4 },
+  full: { latency: 12_000, throughput: 120_000, oneway: 600_000, payload: 128, payloadLarge: 6, largeBytes: 50 << 20 },
+  quick: { latency: 2_000, throughput: 20_000, oneway: 100_000, payload: 32, payloadLarge: 2, largeBytes: 50 << 20 },
+  // The smoke test's size: the "50 MiB" payload scenarios carry 2 MiB (their labels say so).
+  tiny: { latency: 100, throughput: 1_000, oneway: 2_000, payload: 4, payloadLarge: 2, largeBytes: 2 << 20 },
 }
-const PAYLOAD_BYTES = 1 << 20
+const PAYLOAD_BYTES = 1 << 20 // the payload size, but for scenarios marked `large` (largeBytes)
 const WINDOW = 100
 const WARMUP_ROUNDS = 1
 const WARMUP_SCALE = 0.25 // the warm-up round runs this share of each scenario's iterations
 const ROUNDS = 3
 const PHASE_TIMEOUT_MS = 120_000
 
-const METRICS = {
-  echo: ['p50Us', 'p99Us', 'seqRtPerSec', 'inflight100RtPerSec'],
-  payload: ['mibPerSec'],
-  oneway: ['msgsPerSec'],
+const scaled = (n, scale, min) => Math.max(min, Math.round(n * (scale ?? 1)))
+
+/** A scenario's iterations per round in this mode (iterScale, throughputScale, large). */
+function iterationsOf(s, iters) {
+  if (s.type === 'echo') return { latency: scaled(iters.latency, s.iterScale, 20), throughput: scaled(iters.throughput, s.throughputScale ?? s.iterScale, 2 * WINDOW) }
+  if (s.type === 'payload') return { payload: scaled(s.large ? iters.payloadLarge : iters.payload, s.iterScale, 1), payloadBytes: s.large ? iters.largeBytes : PAYLOAD_BYTES }
+  return { oneway: scaled(iters.oneway, s.iterScale, 100) }
 }
 
-const scaled = (n, scale, min) => Math.max(min, Math.round(n * (scale ?? 1)))
 const warmupIterations = (it) => ({
   ...it,
   ...(it.latency && { latency: scaled(it.latency, WARMUP_SCALE, 20), throughput: scaled(it.throughput, WARMUP_SCALE, 2 * WINDOW) }),
-  ...(it.payload && { payload: scaled(it.payload, WARMUP_SCALE, 2) }),
+  ...(it.payload && { payload: scaled(it.payload, WARMUP_SCALE, 1) }),
   ...(it.oneway && { oneway: scaled(it.oneway, WARMUP_SCALE, 100) }),
 })
 
@@ -88,24 +91,40 @@ async function main() {
   const unknown = (args.only ?? []).filter((id) => !all.some((s) => s.id === id))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((s) => s.id).join(', ')}`)
   const scenarios = args.only ? all.filter((s) => args.only.includes(s.id)) : all
-  const { makeSink, probe, latency, pipelined, makePayload, payloadRoundTrips, askUsage } = await import('./lib/measure.mjs')
+  const { makeSink, probe, makePayload, askUsage } = await import('./lib/measure.mjs')
   const { STATS_REQUEST, isUsage } = await import('./lib/usage.mjs')
+  const { measureRound } = await import('./lib/round.mjs')
+  const { summarizeResults, rawIdOf } = await import('./lib/summary.mjs')
   const { writeRatioChart } = await import('./lib/chart.mjs')
-  const payloadData = scenarios.some((s) => s.type === 'payload') ? makePayload(PAYLOAD_BYTES) : null
-  const { summarize, medianOf } = await import('./lib/stats.mjs')
   const { markdown } = await import('./lib/report.mjs')
 
-  const open = new Map() // id -> { t, sink }
+  const payloads = new Map() // bytes -> the payload Buffer, made once
+  const ctx = {
+    window: WINDOW,
+    timeoutMs: PHASE_TIMEOUT_MS,
+    payloadData: (bytes) => payloads.get(bytes) ?? payloads.set(bytes, makePayload(bytes)).get(bytes),
+  }
+  const open = new Map() // id -> { t, sink, childRssAtOpen }
   const children = []
   const results = {}
   for (const s of scenarios) {
-    const it =
-      s.type === 'echo'
-        ? { latency: scaled(iters.latency, s.iterScale, 20), throughput: scaled(iters.throughput, s.iterScale, 2 * WINDOW) }
-        : s.type === 'payload'
-          ? { payload: scaled(iters.payload, s.iterScale, 2), payloadBytes: PAYLOAD_BYTES }
-          : { oneway: scaled(iters.oneway, s.iterScale, 100) }
-    results[s.id] = { id: s.id, label: s.label, impl: s.impl, kind: s.kind, type: s.type, note: s.note ?? null, compareWith: s.compareWith ?? [], iterations: it, rounds: [], seconds: 0 }
+    const iterations = iterationsOf(s, iters)
+    results[s.id] = {
+      id: s.id,
+      label: s.type === 'payload' ? `${s.label}, ${iterations.payloadBytes / 1048576} MiB` : s.label,
+      impl: s.impl,
+      kind: s.kind,
+      type: s.type,
+      note: s.note ?? null,
+      raw: rawIdOf(s),
+      compareWith: s.compareWith ?? [],
+      ...(s.pipelined && { pipelined: true }),
+      ...(s.consumerLimitPerSec && { consumerLimitPerSec: s.consumerLimitPerSec }),
+      ...(s.bytesReference && { bytesReference: s.bytesReference }),
+      iterations,
+      rounds: [],
+      seconds: 0,
+    }
   }
 
   const closeAll = async () => {
@@ -124,12 +143,17 @@ async function main() {
   }
 
   try {
+    // Everything with open() is opened once, up front; one-way scenarios with only run(n) start
+    // afresh every round.
     for (const s of scenarios) {
-      if (s.type === 'oneway') continue
+      if (!s.open) continue
       const sink = makeSink(s.id)
       const t = await s.open(sink)
-      open.set(s.id, { t, sink })
+      const entry = { t, sink, childRssAtOpen: null }
+      open.set(s.id, entry)
+      if (s.type === 'oneway') continue
       await probe(s.id, t, sink)
+      if (s.childIsProcess) entry.childRssAtOpen = (await askUsage(s.id, t, sink, STATS_REQUEST, isUsage)).rss
     }
 
     for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
@@ -140,24 +164,8 @@ async function main() {
         if (!measured && s.warmup === false) continue
         const it = measured ? r.iterations : warmupIterations(r.iterations)
         const started = performance.now()
-        let row
-        if (s.type === 'oneway') {
-          const { msgsPerSec, exits = [] } = await s.run(it.oneway)
-          for (const e of exits) children.push({ scenario: s.id, ...e })
-          row = { msgsPerSec }
-        } else if (s.type === 'payload') {
-          const { t, sink } = open.get(s.id)
-          const p = await payloadRoundTrips(s.id, t, sink, it.payload, payloadData, PHASE_TIMEOUT_MS)
-          const child = s.childIsProcess ? await askUsage(s.id, t, sink, STATS_REQUEST, isUsage) : null
-          sink.check()
-          row = { mibPerSec: p.mibPerSec, parentPeakRss: p.parentPeakRss, childPeakRss: child ? child.maxRss : null }
-        } else {
-          const { t, sink } = open.get(s.id)
-          const lat = await latency(s.id, t, sink, it.latency, PHASE_TIMEOUT_MS)
-          const tp = await pipelined(s.id, t, sink, it.throughput, WINDOW, PHASE_TIMEOUT_MS)
-          sink.check()
-          row = { ...summarize(lat.samples), seqRtPerSec: it.latency / (lat.elapsedMs / 1000), inflight100RtPerSec: tp.rtPerSec }
-        }
+        const { row, exits } = await measureRound(s, it, open.get(s.id), ctx)
+        for (const e of exits) children.push({ scenario: s.id, ...e })
         r.seconds += (performance.now() - started) / 1000
         if (measured) r.rounds.push(row)
       }
@@ -171,26 +179,7 @@ async function main() {
   const closeErrors = await closeAll()
   if (closeErrors.length) throw closeErrors[0]
 
-  for (const r of Object.values(results)) {
-    r.median = medianOf(r.rounds, METRICS[r.type])
-    // Peaks are peaks: the largest of the rounds, not the median.
-    if (r.type === 'payload') {
-      r.median.parentPeakRss = Math.max(...r.rounds.map((x) => x.parentPeakRss))
-      r.median.childPeakRss = r.rounds[0]?.childPeakRss == null ? null : Math.max(...r.rounds.map((x) => x.childPeakRss))
-    }
-  }
-  const ratios = []
-  for (const r of Object.values(results)) {
-    for (const b of r.compareWith) {
-      if (!results[b]) continue // not run (--only)
-      const base = results[b].median
-      const m = r.median
-      // `ipfi` names the measured scenario (ipfi, or a peer library), `baseline` what it is divided by.
-      const x = { ipfi: r.id, baseline: b, type: r.type }
-      for (const k of METRICS[r.type]) x[k] = m[k] / base[k]
-      ratios.push(x)
-    }
-  }
+  const { ratios, costPerByte } = summarizeResults(results)
 
   const pkg = JSON.parse(readFileSync(resolve(here, '../package.json'), 'utf8'))
   const result = {
@@ -208,23 +197,22 @@ async function main() {
     pinNote: pin.note,
     cpusAllowed: allowedCpus(),
     message: { a: 1, b: 2 },
-    payloadBytes: PAYLOAD_BYTES,
+    payloadBytes: [...new Set(Object.values(results).filter((r) => r.type === 'payload').map((r) => r.iterations.payloadBytes))],
     warmupRounds: WARMUP_ROUNDS,
     rounds: ROUNDS,
     window: WINDOW,
     iterations: iters,
     scenarios: results,
     ratios,
+    costPerByte,
     children,
     totalSeconds: (performance.now() - t0) / 1000,
   }
   console.log(markdown(result))
   if (args.out) {
+    mkdirSync(dirname(args.out), { recursive: true })
     const svg = resolve(dirname(args.out), 'ratios.svg')
     if (writeRatioChart(result, svg)) console.log(`\nChart: ${svg}`)
-  }
-  if (args.out) {
-    mkdirSync(dirname(args.out), { recursive: true })
     writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`)
     console.log(`\nJSON: ${args.out}`)
   }

@@ -1,7 +1,7 @@
 /**
  * A plain SVG bar chart of the throughput ratios (scenario ÷ its baseline, bench/results/ratios.svg):
- * echo scenarios by round trips per second with 100 in flight, payloads by MiB/s, one-way scenarios
- * by msg/s. Log scale, a line at 1×; bars right of it are faster than the baseline. No dependency.
+ * echo scenarios by round trips per second with 100 in flight, payloads (1 MiB and 50 MiB) by MiB/s,
+ * one-way scenarios (pipelined, streams, many clients) by msg/s. Log scale, a line at 1×; bars right of it are faster than the baseline. No dependency.
  */
 import { writeFileSync } from 'node:fs'
 
@@ -32,7 +32,7 @@ export function ratioSvg(result) {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`)
   out.push(`<rect width="100%" height="100%" fill="white"/>`)
   out.push(`<text x="8" y="16" font-size="13" font-weight="bold">${esc(`ipfi bench (${result.mode}) ${result.date}: throughput ratios, log scale (right of 1× = faster than the baseline)`)}</text>`)
-  out.push(`<text x="8" y="31" fill="#555">${esc('blue: small-message RT/s with 100 in flight; orange: 1 MiB echo MiB/s; green: one-way msg/s')}</text>`)
+  out.push(`<text x="8" y="31" fill="#555">${esc('blue: small-message RT/s with 100 in flight; orange: payload echo MiB/s; green: one-way, stream and many-client msg/s')}</text>`)
   for (let e = Math.ceil(l0); e <= Math.floor(l1); e++) {
     const v = 10 ** e
     for (const m of [1, 2, 5]) {

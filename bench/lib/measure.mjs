@@ -144,26 +144,37 @@ export function isPayloadEcho(r, data) {
 
 /**
  * `n` sequential round trips of `{a:1, b:2, data}` (one in flight). MiB/s counts the payload one
- * way; this process's RSS is sampled after every reply (its peak during the phase).
+ * way. This process's RSS is sampled after every send and reply and every 2 ms (its peak during
+ * the phase), and once at the start.
  */
 export function payloadRoundTrips(name, t, sink, n, data, timeoutMs) {
   const msg = { a: 1, b: 2, data }
   let got = 0
   let start = 0
-  let peakRss = process.memoryUsage.rss()
-  return sink.phase('payload', timeoutMs, (r, ok, bad) => {
-    if (!isPayloadEcho(r, data)) return bad(new Error(`${name}: bad payload echo ${describe({ ...r, data: r?.data?.byteLength })}`))
+  const rssAtStart = process.memoryUsage.rss()
+  let peakRss = rssAtStart
+  const sample = () => {
     peakRss = Math.max(peakRss, process.memoryUsage.rss())
-    if (++got === n) {
-      const elapsedMs = performance.now() - start
-      return ok({ elapsedMs, mibPerSec: (n * data.byteLength) / 1048576 / (elapsedMs / 1000), parentPeakRss: peakRss })
-    }
-    t.send(msg)
-  }, () => {
-    start = performance.now()
-    t.send(msg)
-    return () => `${got}/${n} payload round trips`
-  })
+  }
+  const sampler = setInterval(sample, 2)
+  sampler.unref()
+  return sink
+    .phase('payload', timeoutMs, (r, ok, bad) => {
+      if (!isPayloadEcho(r, data)) return bad(new Error(`${name}: bad payload echo ${describe({ ...r, data: r?.data?.byteLength })}`))
+      sample()
+      if (++got === n) {
+        const elapsedMs = performance.now() - start
+        return ok({ elapsedMs, mibPerSec: (n * data.byteLength) / 1048576 / (elapsedMs / 1000), parentPeakRss: peakRss, parentRssAtStart: rssAtStart })
+      }
+      t.send(msg)
+      sample()
+    }, () => {
+      start = performance.now()
+      t.send(msg)
+      sample()
+      return () => `${got}/${n} payload round trips`
+    })
+    .finally(() => clearInterval(sampler))
 }
 
 /** Ask the echo peer for its memory figures (`request` is answered with usage(), bench/lib/usage.mjs). */

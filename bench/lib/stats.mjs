@@ -51,3 +51,6 @@ export function fmtRatio(x) {
   if (!Number.isFinite(x)) return 'n/a'
   return `${x < 10 ? x.toFixed(2) : x.toFixed(1)}×`
 }
+
+/** How the report names a scenario's kind. */
+export const KIND = { 'in-process': 'same thread', thread: 'thread', process: 'process' }

@@ -1,24 +1,30 @@
-// 1 MiB payload echo, MiB/s, sequential round trips: the same transports as the small-message
-// scenarios (each payload scenario opens its own worker or child), message `{a:1, b:2, data}` with
-// a 1 MiB Buffer in `data`. A worker shares this process, so only process children report their
-// peak RSS (on request, bench/lib/usage.mjs).
+// Payload echo, MiB/s, sequential round trips, at 1 MiB and 50 MiB: the same transports as the
+// small-message scenarios (each payload scenario opens its own worker or child), message
+// `{a:1, b:2, data}` with a Buffer in `data`. A worker shares this process, so only process
+// children report their peak RSS (on request, bench/lib/usage.mjs). `large` scenarios take their
+// size and round trips from CONFIG in run.mjs (50 MiB, a few round trips); the runner appends the
+// size to the label.
 import rawWorker from './raw-worker.mjs'
 import rawFd3 from './raw-fd3-msgpackr.mjs'
 import ipfiWorker from './ipfi-worker.mjs'
 import ipfiFork from './ipfi-fork.mjs'
 
-const payload = (base, extra) => ({
+const payload = (base, mib, id, label, rawId) => ({
+  id: `${id}-${mib}mib`,
+  label,
   open: base.open,
   impl: base.impl,
   kind: base.kind,
   type: 'payload',
+  large: mib > 1,
   childIsProcess: base.kind === 'process',
-  ...extra,
+  raw: rawId ? `${rawId}-${mib}mib` : null,
+  compareWith: rawId ? [`${rawId}-${mib}mib`] : [],
 })
 
-export const payloadScenarios = [
-  payload(rawWorker, { id: 'raw-worker-1mib', label: 'worker postMessage (structured clone copy), 1 MiB' }),
-  payload(rawFd3, { id: 'raw-fd3-1mib', label: 'fd-3 pipe, length + msgpackr, 1 MiB' }),
-  payload(ipfiWorker, { id: 'ipfi-worker-1mib', label: 'ipfi spawnWorker(), 1 MiB', compareWith: ['raw-worker-1mib'] }),
-  payload(ipfiFork, { id: 'ipfi-fork-1mib', label: 'ipfi fork(), 1 MiB', compareWith: ['raw-fd3-1mib'] }),
-]
+export const payloadScenarios = [1, 50].flatMap((mib) => [
+  payload(rawWorker, mib, 'raw-worker', 'worker postMessage (structured clone copy)'),
+  payload(rawFd3, mib, 'raw-fd3', 'fd-3 pipe, length + msgpackr'),
+  payload(ipfiWorker, mib, 'ipfi-worker', 'ipfi spawnWorker()', 'raw-worker'),
+  payload(ipfiFork, mib, 'ipfi-fork', 'ipfi fork()', 'raw-fd3'),
+])

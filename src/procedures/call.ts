@@ -28,25 +28,22 @@ export type CallResult = Promise<unknown> & AsyncIterableIterator<unknown>
 
 const noop = () => {}
 
-/**
- * The promise a call returns, which is also the iterator of its stream. A subclass, so that the
- * iterator methods live on one prototype instead of being added to every promise (which is slow);
- * `then()` still gives plain Promises.
+/** Where a call's promise keeps its call (for the iterator methods below). */
+const CALL_OF = Symbol('ipfi.call')
+
+/*
+ * The promise a call returns is a native Promise that is also the iterator of its stream: it gets
+ * these three shared functions as own properties. (A Promise subclass would make every `await` of
+ * it take the slow path, two extra ticks and a `then` call; shared functions cost nothing per call.)
  */
-class CallPromise extends Promise<unknown> {
-  declare call: ClientCall
-  static override get [Symbol.species](): PromiseConstructor {
-    return Promise
-  }
-  [Symbol.asyncIterator](): AsyncIterator<unknown> {
-    return this.call.iterator()
-  }
-  next(): Promise<IteratorResult<unknown>> {
-    return this.call.iterator().next()
-  }
-  return(v?: unknown): Promise<IteratorResult<unknown>> {
-    return this.call.iterator().return!(v)
-  }
+function callAsyncIterator(this: { [CALL_OF]: ClientCall }): AsyncIterator<unknown> {
+  return this[CALL_OF].iterator()
+}
+function callNext(this: { [CALL_OF]: ClientCall }): Promise<IteratorResult<unknown>> {
+  return this[CALL_OF].iterator().next()
+}
+function callReturn(this: { [CALL_OF]: ClientCall }, v?: unknown): Promise<IteratorResult<unknown>> {
+  return this[CALL_OF].iterator().return!(v)
 }
 
 export class ClientCall {
@@ -67,12 +64,15 @@ export class ClientCall {
     readonly name: string | null,
     readonly settings: CallSettings,
   ) {
-    const p = new CallPromise((resolve, reject) => {
+    const p = new Promise<unknown>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
-    })
-    p.call = this
-    this.promise = p as unknown as CallResult
+    }) as CallResult & { [CALL_OF]: ClientCall }
+    p[CALL_OF] = this
+    p[Symbol.asyncIterator] = callAsyncIterator as () => AsyncIterableIterator<unknown>
+    p.next = callNext
+    p.return = callReturn
+    this.promise = p
   }
 
   #iterator: AsyncIterator<unknown> | null = null

@@ -1,0 +1,62 @@
+/**
+ * One round (measured or warm-up) of one scenario, by its type:
+ *   echo     sequential round trips (p50/p99, RT/s), then round trips with WINDOW in flight; if the
+ *            transport counts its wire bytes (`wireBytes()`), bytes per round trip and bytes/s too
+ *   payload  sequential payload round trips, MiB/s, peak RSS of this process and of a child process
+ *   oneway   `run(n)` of the scenario (a fresh run) or of its open transport, or else the one-way
+ *            driver (bench/lib/oneway.mjs) over the transport's send()
+ * Returns { row, exits } (exits: children a fresh run started and ended).
+ */
+import { askUsage, latency, payloadRoundTrips, pipelined } from './measure.mjs'
+import { oneWay } from './oneway.mjs'
+import { settleMemory } from './gc.mjs'
+import { summarize } from './stats.mjs'
+import { STATS_REQUEST, isUsage } from './usage.mjs'
+
+export async function measureRound(s, it, opened, ctx) {
+  if (s.type === 'oneway') return oneway(s, it, opened, ctx)
+  const { t, sink } = opened
+  const row = s.type === 'payload' ? await payload(s, it, opened, ctx) : await echo(s, it, t, sink, ctx)
+  sink.check()
+  return { row, exits: [] }
+}
+
+async function oneway(s, it, opened, ctx) {
+  if (!opened) {
+    const { msgsPerSec, exits = [] } = await s.run(it.oneway)
+    return { row: { msgsPerSec }, exits }
+  }
+  const { t, sink } = opened
+  const r = t.run ? await t.run(it.oneway) : await oneWay(s.id, t, sink, it.oneway, ctx.timeoutMs)
+  sink.check()
+  return { row: { msgsPerSec: r.msgsPerSec }, exits: [] }
+}
+
+async function payload(s, it, opened, ctx) {
+  const { t, sink } = opened
+  await settleMemory()
+  const p = await payloadRoundTrips(s.id, t, sink, it.payload, ctx.payloadData(it.payloadBytes), ctx.timeoutMs)
+  const child = s.childIsProcess ? await askUsage(s.id, t, sink, STATS_REQUEST, isUsage) : null
+  return {
+    mibPerSec: p.mibPerSec,
+    parentPeakRss: p.parentPeakRss,
+    parentRssGrowth: p.parentPeakRss - p.parentRssAtStart,
+    childPeakRss: child ? child.maxRss : null,
+    childRssGrowth: child ? child.maxRss - opened.childRssAtOpen : null,
+  }
+}
+
+async function echo(s, it, t, sink, ctx) {
+  const b0 = t.wireBytes?.()
+  const lat = await latency(s.id, t, sink, it.latency, ctx.timeoutMs)
+  const b1 = t.wireBytes?.()
+  const tp = await pipelined(s.id, t, sink, it.throughput, ctx.window, ctx.timeoutMs)
+  const b2 = t.wireBytes?.()
+  const row = { ...summarize(lat.samples), seqRtPerSec: it.latency / (lat.elapsedMs / 1000), inflight100RtPerSec: tp.rtPerSec }
+  if (b0 !== undefined) {
+    row.wireBytesPerRt = (b1 - b0) / it.latency
+    row.seqWireBytesPerSec = (b1 - b0) / (lat.elapsedMs / 1000)
+    row.inflight100WireBytesPerSec = (b2 - b1) / (tp.elapsedMs / 1000)
+  }
+  return row
+}
