@@ -1,12 +1,10 @@
-// ipfi echo child over a Unix socket: connect to the path in argv[2], speak ipfi with
+// ipfi echo child over a socket: connect to the address in argv[2] (unix:/path), speak ipfi with
 // connectWire(duplexWire(socket)), echo on the link's bootstrap channels until the parent closes
 // its sender, then close the link and end.
-import net from 'node:net'
 import { ConnectionLostError, DisconnectedError, connectWire, duplexWire } from 'ipfi'
+import { connectAddress } from '../lib/connect-address.mjs'
 
-const path = process.argv[2]
-if (!path) throw new Error('usage: ipfi-socket-echo.mjs <socket path>')
-const conn = connectWire(duplexWire(net.connect(path)), { name: 'bench socket child' })
+const conn = connectWire(duplexWire(connectAddress(process.argv[2])), { name: 'bench socket child' })
 for (;;) {
   let m
   try {

@@ -1,3 +1,3 @@
-// Raw baseline, child process with Node IPC (serialization 'json'): echo every message back.
+// Raw baseline, child process with Node IPC (serialization 'json' or 'advanced'): echo every message back.
 // Exits once the parent disconnects the channel.
 process.on('message', (m) => process.send(m))

@@ -3,7 +3,9 @@
 import rawMessageChannel from './raw-message-channel.mjs'
 import rawWorker from './raw-worker.mjs'
 import rawIpcJson from './raw-ipc-json.mjs'
+import rawIpcAdvanced from './raw-ipc-advanced.mjs'
 import rawFd3 from './raw-fd3-msgpackr.mjs'
+import { rawTcp, rawUnixSocket } from './raw-socket.mjs'
 import ipfiChannel from './ipfi-channel.mjs'
 import ipfiWorker from './ipfi-worker.mjs'
 import ipfiFork from './ipfi-fork.mjs'
@@ -23,7 +25,7 @@ import { payloadScenarios } from './payload.mjs'
 import { manyClients } from './many-clients.mjs'
 
 export const scenarios = [
-  rawMessageChannel, rawWorker, rawIpcJson, rawFd3,
+  rawMessageChannel, rawWorker, rawIpcJson, rawIpcAdvanced, rawFd3, rawUnixSocket, rawTcp,
   ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiFork1ch, ipfiFork1000ch, ipfiProcWorker, ipfiProcFork,
   birpcWorker, birpcFork, comlinkWorker, ...grpcScenarios,
   ...payloadScenarios,

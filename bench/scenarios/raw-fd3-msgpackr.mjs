@@ -3,8 +3,8 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { FrameReader, decodeBody, encodeFrame } from '../lib/raw-wires.mjs'
-import { track, waitExit } from '../lib/procs.mjs'
+import { framedTransport } from '../lib/framed-transport.mjs'
+import { track } from '../lib/procs.mjs'
 
 export default {
   id: 'raw-fd3-msgpackr',
@@ -18,22 +18,8 @@ export default {
         stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
       }),
     )
-    let closing = false
-    child.on('exit', (code, signal) => closing || sink.fail(new Error(`fd-3 echo child exited early (${code ?? signal})`)))
-    const sock = child.stdio[3]
-    const reader = new FrameReader((body) => sink.deliver(decodeBody(body)))
-    sock.on('data', (chunk) => reader.push(chunk))
-    sock.on('error', (e) => closing || sink.fail(e))
+    const t = framedTransport(child.stdio[3], child, sink, 'fd-3 echo child')
     await once(child, 'spawn')
-    return {
-      send: (m) => sock.write(encodeFrame(m)),
-      async close() {
-        closing = true
-        sock.end()
-        const exit = await waitExit(child)
-        sock.destroy()
-        return [{ what: 'fd-3 echo child', ...exit }]
-      },
-    }
+    return t
   },
 }
