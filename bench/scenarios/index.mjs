@@ -10,10 +10,13 @@ import ipfiChannel from './ipfi-channel.mjs'
 import ipfiWorker from './ipfi-worker.mjs'
 import ipfiFork from './ipfi-fork.mjs'
 import ipfiSocket from './ipfi-unix-socket.mjs'
-import ipfiMemory from './ipfi-memory-chunk1.mjs'
+import ipfiMemory from './ipfi-memory.mjs'
+import ipfiMemoryChunk1 from './ipfi-memory-chunk1.mjs'
 import ipfiOneway from './ipfi-channel-oneway.mjs'
 import ipfiProcWorker from './ipfi-proc-worker.mjs'
 import ipfiProcFork from './ipfi-proc-fork.mjs'
+import { ipfiProcTcp, ipfiProcUnix } from './ipfi-proc-server.mjs'
+import ipfiProcMemoryChunk1 from './ipfi-proc-memory-chunk1.mjs'
 import ipfiProcStream from './ipfi-proc-stream.mjs'
 import ipfiFork1ch from './ipfi-fork-1ch.mjs'
 import ipfiFork1000ch from './ipfi-fork-1000ch.mjs'
@@ -26,7 +29,8 @@ import { manyClients } from './many-clients.mjs'
 
 export const scenarios = [
   rawMessageChannel, rawWorker, rawIpcJson, rawIpcAdvanced, rawFd3, rawUnixSocket, rawTcp,
-  ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiFork1ch, ipfiFork1000ch, ipfiProcWorker, ipfiProcFork,
+  ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiMemoryChunk1, ipfiFork1ch, ipfiFork1000ch,
+  ipfiProcWorker, ipfiProcFork, ipfiProcUnix, ipfiProcTcp, ipfiProcMemoryChunk1,
   birpcWorker, birpcFork, comlinkWorker, ...grpcScenarios,
   ...payloadScenarios,
   ipfiOneway, ipfiProcStream, ...manyClients,

@@ -1,8 +1,7 @@
 // ipfi over memoryWirePair({ chunk: 1 }): every write reaches the peer one byte per chunk (a
 // stress test of the frame decoder, not a real transport). Expected to be slow; run with fewer
-// iterations (iterScale).
-import { connectWire, memoryWirePair } from 'ipfi'
-import { pump } from '../lib/ipfi-pump.mjs'
+// iterations (iterScale). Reports its wire bytes, for the cost per byte.
+import { openMemoryChannels } from '../lib/ipfi-memory.mjs'
 
 export default {
   id: 'ipfi-memory-chunk1',
@@ -10,28 +9,9 @@ export default {
   impl: 'ipfi',
   kind: 'in-process',
   type: 'echo',
-  compareWith: ['raw-message-channel'],
+  compareWith: ['raw-message-channel', 'ipfi-memory'],
+  bytesReference: 'ipfi-memory', // the same wire with whole writes: the cost per byte is the difference
   iterScale: 0.1,
   note: 'test wire: every byte is a separate chunk; expected to be slow',
-  async open(sink) {
-    const [wa, wb] = memoryWirePair({ chunk: 1 })
-    const a = connectWire(wa, { name: 'bench memory a' })
-    const b = connectWire(wb, { name: 'bench memory b' })
-    await Promise.all([a.ready, b.ready])
-    const echo = pump(b.receiver, (m) => b.sender.send(m), sink.fail)
-    const main = pump(a.receiver, sink.deliver, sink.fail)
-    return {
-      send: (m) => a.sender.send(m),
-      async close() {
-        main.stop()
-        a.sender.close() // b's loop ends
-        await echo.done
-        b.close()
-        a.close()
-        await Promise.all([a.closed, b.closed])
-        await main.done
-        return []
-      },
-    }
-  },
+  open: (sink) => openMemoryChannels(1, sink),
 }

@@ -1,0 +1,48 @@
+// ipfi procedures over a socket: listen() in a child process (bench/children/ipfi-server.mjs),
+// connect() here, remote(endpoint).echo(m) per round trip; over a Unix socket and loopback TCP,
+// the wires of grpc-js unary.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connect, remote } from 'ipfi'
+import { startServer } from '../lib/server-child.mjs'
+
+const WIRE = { unix: 'Unix socket', tcp: 'loopback TCP' }
+const COMPARE = {
+  unix: ['raw-unix-socket', 'ipfi-unix-socket', 'grpc-unary-unix'],
+  tcp: ['raw-tcp', 'grpc-unary-tcp'],
+}
+
+const procServer = (wire) => ({
+  id: `ipfi-proc-${wire}`,
+  label: `ipfi remote().echo(), connect() ${WIRE[wire]}`,
+  impl: 'ipfi',
+  kind: 'process',
+  type: 'echo',
+  raw: COMPARE[wire][0],
+  compareWith: COMPARE[wire],
+  async open(sink) {
+    const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-'))
+    const server = await startServer('ipfi-server.mjs', wire === 'unix' ? `unix:${join(dir, 's.sock')}` : 'tcp://127.0.0.1:0')
+    let closing = false
+    server.child.on('exit', (code, signal) => closing || sink.fail(new Error(`ipfi server exited early (${code ?? signal})`)))
+    const peer = await connect(server.address)
+    const endpoint = await peer.receiver.recv()
+    const api = remote(endpoint)
+    endpoint.close()
+    return {
+      send: (m) => api.echo(m).then(sink.deliver, sink.fail),
+      async close() {
+        closing = true
+        api[Symbol.dispose]()
+        await peer[Symbol.asyncDispose]()
+        const e = await server.stop()
+        rmSync(dir, { recursive: true, force: true })
+        return [{ ...e, what: `ipfi server (${wire})` }]
+      },
+    }
+  },
+})
+
+export const ipfiProcUnix = procServer('unix')
+export const ipfiProcTcp = procServer('tcp')
