@@ -1,5 +1,5 @@
-// Every scenario, in report order: raw baselines first, then ipfi, then peer libraries, then
-// 1 MiB payloads and the one-way rates.
+// Every scenario, in report order: raw baselines first, then ipfi channels and procedures, then
+// peer libraries, then payloads, the one-way rates (pipelined, streams, many clients).
 import rawMessageChannel from './raw-message-channel.mjs'
 import rawWorker from './raw-worker.mjs'
 import rawIpcJson from './raw-ipc-json.mjs'
@@ -17,7 +17,7 @@ import ipfiProcWorker from './ipfi-proc-worker.mjs'
 import ipfiProcFork from './ipfi-proc-fork.mjs'
 import { ipfiProcTcp, ipfiProcUnix } from './ipfi-proc-server.mjs'
 import ipfiProcMemoryChunk1 from './ipfi-proc-memory-chunk1.mjs'
-import ipfiProcStream from './ipfi-proc-stream.mjs'
+import { streamScenarios } from './ipfi-proc-stream.mjs'
 import ipfiFork1ch from './ipfi-fork-1ch.mjs'
 import ipfiFork1000ch from './ipfi-fork-1000ch.mjs'
 import birpcWorker from './birpc-worker.mjs'
@@ -25,6 +25,7 @@ import birpcFork from './birpc-fork.mjs'
 import comlinkWorker from './comlink-worker.mjs'
 import { grpcScenarios } from './grpc.mjs'
 import { payloadScenarios } from './payload.mjs'
+import { pipelinedScenarios } from './pipelined.mjs'
 import { manyClients } from './many-clients.mjs'
 
 export const scenarios = [
@@ -33,5 +34,5 @@ export const scenarios = [
   ipfiProcWorker, ipfiProcFork, ipfiProcUnix, ipfiProcTcp, ipfiProcMemoryChunk1,
   birpcWorker, birpcFork, comlinkWorker, ...grpcScenarios,
   ...payloadScenarios,
-  ipfiOneway, ipfiProcStream, ...manyClients,
+  ...pipelinedScenarios, ipfiOneway, ...streamScenarios, ...manyClients,
 ]

@@ -1,28 +1,33 @@
-// ipfi procedures: a streamed result (async generator in a forked child), items per second.
-import { fork } from 'ipfi'
-import { procedureEcho, streamRate } from '../lib/ipfi-procedures.mjs'
-import { track, waitExit } from '../lib/procs.mjs'
+// ipfi procedures: a streamed result (async generator `items(n)` in a forked child, default
+// window), items per second with a fast consumer (takes each item and moves on) and a slow one
+// (SLOW_US of synchronous work per item, so it cannot take more than 1e6 / SLOW_US a second).
+import { performance } from 'node:perf_hooks'
+import { openProcedureFork, streamRate } from '../lib/ipfi-procedures.mjs'
 
-export default {
-  id: 'ipfi-proc-stream',
-  label: 'ipfi remote().items(N) stream from a forked child, default window',
+export const SLOW_US = 20
+
+function busy() {
+  const until = performance.now() + SLOW_US / 1000
+  while (performance.now() < until);
+}
+
+const stream = (slow) => ({
+  id: slow ? 'ipfi-proc-stream-slow' : 'ipfi-proc-stream',
+  label: `ipfi remote().items(N) stream from a forked child, ${slow ? `slow consumer (${SLOW_US} µs per item)` : 'fast consumer'}`,
   impl: 'ipfi',
   kind: 'process',
   type: 'oneway',
-  iterScale: 0.5,
-  warmup: false, // a fresh child every run: nothing to warm but the parent, which other scenarios warm
-  async run(n) {
-    const c = fork(new URL('../children/ipfi-procedures-echo.mjs', import.meta.url), { stdio: 'inherit' })
-    track(c.process)
-    const p = await procedureEcho(c, { deliver() {}, fail() {} })
-    const exits = []
-    try {
-      return { ...(await streamRate(p.api, n)), exits }
-    } finally {
-      p.close()
-      await c[Symbol.asyncDispose]()
-      const e = await waitExit(c.process)
-      exits.push({ what: 'ipfi procedures stream child', ...e, forced: e.forced || e.signal !== null }) // the array the result carries
+  raw: 'raw-ipc-json-oneway',
+  compareWith: slow ? ['raw-ipc-json-oneway', 'ipfi-proc-stream'] : ['raw-ipc-json-oneway', 'ipfi-fork-oneway'],
+  iterScale: slow ? 0.1 : 0.5,
+  ...(slow && { consumerLimitPerSec: 1e6 / SLOW_US }),
+  async open(sink) {
+    const p = await openProcedureFork(sink, `ipfi procedures stream child (${slow ? 'slow' : 'fast'})`)
+    return {
+      run: (n) => streamRate(p.api, n, slow ? busy : undefined),
+      close: () => p.close(),
     }
   },
-}
+})
+
+export const streamScenarios = [stream(false), stream(true)]

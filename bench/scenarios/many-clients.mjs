@@ -1,6 +1,7 @@
 // Calls per second with 1, 10 and 100 clients at once, each keeping 10 calls in flight, against a
 // server in another process: ipfi listen()/connect() + remote().echo, and grpc-js unary, over a
-// Unix socket and loopback TCP. Client and server each get one process.
+// Unix socket and loopback TCP. Client and server each get one process. Each server and its
+// clients are opened once and measured every round.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,9 +9,11 @@ import { performance } from 'node:perf_hooks'
 import { connect, remote } from 'ipfi'
 import { MSG, isEcho } from '../lib/measure.mjs'
 import { BenchClient, grpc } from '../lib/grpc-service.mjs'
+import { grpcAddress } from '../lib/grpc-echo.mjs'
 import { startServer } from '../lib/server-child.mjs'
 
 const IN_FLIGHT = 10
+const WIRE = { unix: 'Unix socket', tcp: 'loopback TCP' }
 
 /** Run `total` calls spread over the clients, IN_FLIGHT at a time per client; calls/s. */
 async function drive(clients, total, call) {
@@ -35,53 +38,71 @@ async function drive(clients, total, call) {
   return { elapsedMs, msgsPerSec: (per * clients.length) / (elapsedMs / 1000) }
 }
 
+/**
+ * Start a server child (bench/children/<file>) on `address`; `clients(address)` makes the clients,
+ * `call(client, m)` is one call. Returns the open scenario: run(total) each round, then close().
+ */
+async function serve({ file, address, dir, sink, clients, call, closeClients }) {
+  const server = await startServer(file, address)
+  let closing = false
+  server.child.on('exit', (code, signal) => closing || sink.fail(new Error(`${file} exited early (${code ?? signal})`)))
+  const cs = await clients(server.address)
+  return {
+    run: (total) => drive(cs, total, call),
+    async close() {
+      closing = true
+      await closeClients(cs)
+      const e = await server.stop()
+      rmSync(dir, { recursive: true, force: true })
+      return [e]
+    },
+  }
+}
+
 const ipfi = (wire, n) => ({
   id: `ipfi-server-${wire}-${n}`,
-  label: `ipfi listen()/connect(), ${wire === 'unix' ? 'Unix socket' : 'loopback TCP'}, ${n} client${n > 1 ? 's' : ''}, remote().echo calls/s`,
+  label: `ipfi listen()/connect(), ${WIRE[wire]}, ${n} client${n > 1 ? 's' : ''}, remote().echo calls/s`,
   impl: 'ipfi',
   kind: 'process',
   type: 'oneway',
   compareWith: [`grpc-unary-${wire}-${n}`],
   iterScale: 0.05,
-  warmup: false, // a fresh server every run
-  async run(total) {
+  open(sink) {
     const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-'))
-    const server = await startServer('ipfi-server.mjs', wire === 'unix' ? `unix:${join(dir, 's.sock')}` : 'tcp://127.0.0.1:0')
-    const peers = await Promise.all(Array.from({ length: n }, () => connect(server.address)))
-    const exits = []
-    try {
-      const apis = await Promise.all(peers.map(async (p) => remote(await p.receiver.recv())))
-      return { ...(await drive(apis, total, (api, m) => api.echo(m))), exits }
-    } finally {
-      for (const p of peers) p.close()
-      exits.push(await server.stop()) // the same array the result carries
-      rmSync(dir, { recursive: true, force: true })
+    let peers = []
+    const clients = async (address) => {
+      peers = await Promise.all(Array.from({ length: n }, () => connect(address)))
+      return Promise.all(peers.map(async (p) => remote(await p.receiver.recv())))
     }
+    const closeClients = async (apis) => {
+      for (const api of apis) api[Symbol.dispose]()
+      await Promise.all(peers.map((p) => p[Symbol.asyncDispose]()))
+    }
+    const address = wire === 'unix' ? `unix:${join(dir, 's.sock')}` : 'tcp://127.0.0.1:0'
+    return serve({ file: 'ipfi-server.mjs', address, dir, sink, clients, call: (api, m) => api.echo(m), closeClients })
   },
 })
 
 const grpcUnary = (wire, n) => ({
   id: `grpc-unary-${wire}-${n}`,
-  label: `grpc-js unary, ${wire === 'unix' ? 'Unix socket' : 'loopback TCP'}, ${n} client${n > 1 ? 's' : ''}, calls/s`,
+  label: `grpc-js unary, ${WIRE[wire]}, ${n} client${n > 1 ? 's' : ''}, calls/s`,
   impl: 'grpc-js',
   kind: 'process',
   type: 'oneway',
   iterScale: 0.01,
-  warmup: false, // a fresh server every run
-  async run(total) {
+  open(sink) {
     const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-'))
-    const server = await startServer('grpc-server.mjs', wire === 'unix' ? `unix:${join(dir, 's.sock')}` : '127.0.0.1:0')
-    // A channel of its own per client (no shared subchannel), as separate processes would have.
-    const clients = Array.from({ length: n }, () => new BenchClient(server.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }))
-    const exits = []
-    try {
-      await Promise.all(clients.map((c) => new Promise((r, j) => c.waitForReady(Date.now() + 10_000, (e) => (e ? j(e) : r())))))
-      return { ...(await drive(clients, total, (c, m) => new Promise((r, j) => c.echo(m, (e, v) => (e ? j(e) : r(v)))))), exits }
-    } finally {
-      for (const c of clients) c.close()
-      exits.push(await server.stop()) // the same array the result carries
-      rmSync(dir, { recursive: true, force: true })
+    const clients = async (address) => {
+      // A channel of its own per client (no shared subchannel), as separate processes would have.
+      const cs = Array.from({ length: n }, () => new BenchClient(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }))
+      await Promise.all(cs.map((c) => new Promise((r, j) => c.waitForReady(Date.now() + 10_000, (e) => (e ? j(e) : r())))))
+      return cs
     }
+    const call = (c, m) => new Promise((r, j) => c.echo(m, (e, v) => (e ? j(e) : r(v))))
+    const closeClients = async (cs) => {
+      for (const c of cs) c.close()
+    }
+    return serve({ file: 'grpc-server.mjs', address: grpcAddress(wire, dir), dir, sink, clients, call, closeClients })
   },
 })
 
