@@ -15,7 +15,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 // Every scenario the suite defines, by its own list: a new scenario is covered without editing this.
 // @ts-expect-error plain JS, no declarations
 const { scenarios } = (await import('../bench/scenarios/index.mjs')) as {
-  scenarios: { id: string; type: 'echo' | 'oneway' | 'payload'; kind: string; compareWith?: string[] }[]
+  scenarios: { id: string; type: 'echo' | 'oneway' | 'payload'; kind: string; compareWith?: string[]; open?: unknown; raw?: string | null }[]
 }
 const ECHO_SCENARIOS = scenarios.filter((s) => s.type === 'echo').map((s) => s.id)
 const ONEWAY_SCENARIOS = scenarios.filter((s) => s.type === 'oneway').map((s) => s.id)
@@ -36,7 +36,7 @@ interface Run {
 
 function runBench(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bench/run.mjs', ...args], { cwd: root, timeout: 50_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['bench/run.mjs', ...args], { cwd: root, timeout: 150_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null
       resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, stdout, stderr })
     })
@@ -46,7 +46,8 @@ function runBench(args: string[]): Promise<Run> {
 const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0
 
 describe('benchmark suite (smoke)', () => {
-  it('runs --quick --tiny, exits 0, and reports every scenario with positive numbers', async () => {
+  // The suite opens some 50 workers and children: allow it time on a loaded 2-vCPU machine.
+  it('runs --quick --tiny, exits 0, and reports every scenario with positive numbers', { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-smoke-'))
     const out = join(dir, 'result.json')
     try {
@@ -86,8 +87,29 @@ describe('benchmark suite (smoke)', () => {
         // A child process reports its peak RSS; a worker thread shares this process.
         if (s.kind === 'process') expect(positive(s.median.childPeakRss), `${id} childPeakRss`).toBe(true)
         else expect(s.median.childPeakRss).toBeNull()
+        expect(positive(s.iterations.payloadBytes), `${id} payloadBytes`).toBe(true)
+        expect(s.median.parentPeakRssPerPayload).toBeCloseTo(s.median.parentPeakRss / s.iterations.payloadBytes)
+        expect(typeof s.median.parentRssGrowth, `${id} parentRssGrowth`).toBe('number')
       }
       expect(run.stdout).toContain('| payload transport |')
+      expect(run.stdout).toContain('| measure |')
+
+      // Every figure is also a ratio to the raw transport of its kind, where the scenario has one.
+      for (const s of Object.values(r.scenarios) as { id: string; type: string; raw: string | null; vsRaw: Record<string, number> | null }[]) {
+        if (!s.raw) {
+          expect(s.vsRaw, s.id).toBeNull()
+          continue
+        }
+        expect(r.scenarios[s.raw], `${s.id}: raw ${s.raw}`).toBeDefined()
+        for (const k of METRICS[s.type]) expect(positive(s.vsRaw?.[k]), `${s.id} vs raw ${k}`).toBe(true)
+      }
+
+      // The wires that count their bytes give a cost per byte; the one-byte wire is among them.
+      expect(r.costPerByte.map((c: { id: string }) => c.id)).toContain('ipfi-memory-chunk1')
+      for (const c of r.costPerByte) {
+        for (const k of ['wireBytesPerRt', 'usPerByte', 'bytesPerSec1InFlight', 'bytesPerSec100InFlight']) expect(positive(c[k]), `${c.id} ${k}`).toBe(true)
+      }
+      expect(run.stdout).toContain('| wire | bytes per round trip |')
 
       expect(r.ratios.map((x: { ipfi: string; baseline: string }) => `${x.ipfi}/${x.baseline}`).sort()).toEqual([...RATIO_PAIRS].sort())
       for (const x of r.ratios) {
@@ -101,10 +123,10 @@ describe('benchmark suite (smoke)', () => {
       expect(svg.match(/<rect /g)?.length).toBe(1 + r.ratios.length)
 
       // Every child process and worker thread ended by itself, with code 0: one per worker or child
-      // an echo or payload scenario opens, plus one server or child per round (3; they skip the
-      // warm-up) for each one-way scenario that starts a process.
-      const opened = scenarios.filter((s) => s.type !== 'oneway' && s.kind !== 'in-process').length
-      const perRound = scenarios.filter((s) => s.type === 'oneway' && s.kind === 'process').length
+      // (or server) a scenario opens once, plus one per round (3; they skip the warm-up) for each
+      // one-way scenario that starts a process afresh every round (run(n) without open()).
+      const opened = scenarios.filter((s) => s.open && s.kind !== 'in-process').length
+      const perRound = scenarios.filter((s) => !s.open && s.type === 'oneway' && s.kind === 'process').length
       expect(r.children.length).toBe(opened + 3 * perRound)
       for (const c of r.children) expect(c, c.what).toMatchObject({ code: 0, signal: null, forced: false })
     } finally {
