@@ -4,7 +4,7 @@
  * Containers are copied only on the path to a handle.
  */
 import { tagOf } from '../codec/msgpack.js'
-import { HANDLE, walk, type Branded } from '../codec/walk.js'
+import { HANDLE, isPlainData, walk, type Branded } from '../codec/walk.js'
 import { checkHandles, commitHandles, wrapCap } from '../link/handles.js'
 import type { Entry, Port } from '../link/port.js'
 
@@ -14,10 +14,7 @@ class Slot {
 }
 
 export function localEntry(value: unknown, target: Port): Entry {
-  if (typeof value !== 'object' || value === null) {
-    if (typeof value === 'function' || typeof value === 'symbol') walk(value, { handle: (h) => h }) // throws the usual error
-    return { value, handles: null }
-  }
+  if (isPlainData(value)) return { value, handles: null }
   const found: Branded[] = []
   const slotted = walk(value, {
     handle(h) {

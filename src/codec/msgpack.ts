@@ -13,7 +13,7 @@ import { C1, Packr, Unpackr, addExtension } from 'msgpackr'
 import { ProtocolError, UnsupportedValueError } from '../errors.js'
 import { errorToRecord, recordToError } from './error-record.js'
 import { shared, type HandleReader } from './shared.js'
-import { HANDLE, walk, type Branded } from './walk.js'
+import { HANDLE, isPlainData, walk, type Branded } from './walk.js'
 
 export const TAG_HANDLE = 0x01
 export const TAG_MAP = 0x02
@@ -103,6 +103,8 @@ export interface Encoded {
  * whole message is known to be sendable) and replaced by their index.
  */
 export function encode(value: unknown): Encoded {
+  // Plain data (the common case) goes to msgpackr as it is, with no walk to copy it.
+  if (isPlainData(value)) return { payload: packChecked(value), handles: NO_HANDLES }
   const handles: Branded[] = []
   const prepared = walk(value, {
     handle(h) {
@@ -112,14 +114,19 @@ export function encode(value: unknown): Encoded {
     map: (entries) => new MapTag(entries),
     error: (record) => new ErrorTag(record),
   })
-  let payload: Buffer
+  return { payload: packChecked(prepared), handles }
+}
+
+/** The `handles` of every message without any (shared: never written). */
+const NO_HANDLES: Branded[] = Object.freeze([]) as unknown as Branded[]
+
+function packChecked(prepared: unknown): Buffer {
   try {
-    payload = encodePrepared(prepared)
+    return encodePrepared(prepared)
   } catch (e) {
     if (e instanceof RangeError && /call stack/i.test(e.message)) throw new UnsupportedValueError('value is too deeply nested', { cause: e })
     throw new UnsupportedValueError(`value cannot be encoded: ${(e as Error).message}`, { cause: e })
   }
-  return { payload, handles }
 }
 
 /** The range of the source msgpackr reads (one object, reused: decoding allocates no options). */

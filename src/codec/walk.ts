@@ -114,6 +114,39 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
   return visitRecord(obj, o, d)
 }
 
+/**
+ * Whether `value` is plain data that the walk would return unchanged with nothing to report:
+ * primitives (no symbols), binaries, Dates, and arrays and plain records of those. A quick check
+ * that allocates nothing; false only means "take the full walk" (which gives the errors).
+ */
+export function isPlainData(value: unknown, depth = 0): boolean {
+  switch (typeof value) {
+    case 'object':
+      break
+    case 'function':
+    case 'symbol':
+      return false
+    default:
+      return true
+  }
+  if (value === null) return true
+  if (depth > MAX_DEPTH) return false
+  const obj = value as Record<string, unknown>
+  if (obj[HANDLE as unknown as string] !== undefined) return false
+  const proto = Object.getPrototypeOf(obj)
+  if (proto === Object.prototype || proto === null) {
+    if (obj[Symbol.asyncIterator as unknown as string] !== undefined) return false
+    // for-in walks the enum cache (no key array); an inherited enumerable key only adds a check.
+    for (const k in obj) if (!isPlainData(obj[k], depth + 1)) return false
+    return true
+  }
+  if (Array.isArray(obj)) {
+    for (let i = 0; i < obj.length; i++) if (!isPlainData(obj[i], depth + 1)) return false
+    return true
+  }
+  return ArrayBuffer.isView(obj) || obj instanceof Date
+}
+
 const asyncIterable = () =>
   new UnsupportedValueError(
     'an async iterable (a generator, a stream) cannot be sent inside a value: pass it as a top-level argument of a procedure call to stream it, or send a Receiver',
