@@ -557,6 +557,24 @@ describe('msgpackr extensions a peer may not use', () => {
     expect(() => decode(bytes, null, 5, 5)).toThrow(/empty/)
   })
 
+  it('a binary from a message that shares its buffer with others is a copy; a large message alone in its buffer is read in place', () => {
+    const small = encode({ data: Buffer.from([1, 2, 3]) }).payload
+    const chunk = Buffer.concat([Buffer.alloc(100_000, 0xaa), small, Buffer.alloc(100_000, 0xbb)])
+    const got = decode(chunk, null, 100_000, 100_000 + small.length) as { data: Buffer }
+    expect(got.data).toEqual(Buffer.from([1, 2, 3]))
+    // Its own memory: holding it does not hold the 200 kB chunk.
+    expect(got.data.buffer.byteLength).toBeLessThan(100_000)
+    chunk.fill(0, 100_000, 100_000 + small.length)
+    expect(got.data).toEqual(Buffer.from([1, 2, 3]))
+
+    const data = Buffer.alloc(256 * 1024, 7)
+    const big = Buffer.from(encode({ data }).payload) // a message with its buffer to itself
+    const bigGot = decode(big, null) as { data: Buffer }
+    expect(bigGot.data.equals(data)).toBe(true)
+    // No copy: the binary is a view of the message (which holds nothing else).
+    expect(bigGot.data.buffer).toBe(big.buffer)
+  })
+
   it("msgpackr's string bundles (ext 0x62) are refused: they would give 0xc1 a meaning", () => {
     // A bundle whose main value `c1 01` stands for the string 'y' held after it (plain msgpackr: 'y').
     expect(() => decode(Buffer.from([0xd6, 0x62, 0, 0, 0, 6, 0xc1, 0x01, 0xa1, 0x78, 0xa1, 0x79]), null)).toThrow(/string bundles/)

@@ -79,8 +79,14 @@ const noRecords = new Proxy([] as {}[], {
 })
 
 const packr = new Packr({ useRecords: false, moreTypes: true, useBigIntExtension: true, useToJSON: false })
-// copyBuffers: a decoded binary is its own Buffer, not a view that keeps the whole message alive.
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: true, structuredClone: false, copyBuffers: true, structures: noRecords })
+const unpackOptions = { useRecords: false, mapsAsObjects: true, moreTypes: true, structuredClone: false, structures: noRecords }
+// copyBuffers: a decoded binary is its own Buffer, not a view that would keep alive a whole chunk
+// of other messages. A large message that has (most of) its buffer to itself is read without the
+// copy; then only a binary of at least half the message stays a view of it (ownSmallBinaries).
+const unpackr = new Unpackr({ ...unpackOptions, copyBuffers: true })
+const unpackrInPlace = new Unpackr({ ...unpackOptions, copyBuffers: false })
+/** From this size, a message that fills at least half its buffer is read in place. */
+const IN_PLACE_FROM = 64 * 1024
 
 /** Above this size, msgpackr's shared output buffer is dropped after use so it is not kept alive. */
 const LARGE = 1 << 20
@@ -150,7 +156,9 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
     if (start >= end) throw new ProtocolError('undecodable message: empty')
     range.start = start
     range.end = end
-    value = unpackr.unpack(source, range)
+    const size = end - start
+    const own = size >= IN_PLACE_FROM && size * 2 >= source.buffer.byteLength
+    value = own ? ownSmallBinaries(unpackrInPlace.unpack(source, range), source.buffer, size / 2) : unpackr.unpack(source, range)
   } catch (e) {
     if (e instanceof ProtocolError) throw e
     throw new ProtocolError(`undecodable message: ${(e as Error).message}`, { cause: e })
@@ -176,6 +184,27 @@ function hasC1(source: Buffer, start: number, end: number): boolean {
   const found = c1At !== -1 && c1At < end
   if (end === source.length) c1Source = null // the last frame of its chunk: do not keep the chunk alive
   return found
+}
+
+/**
+ * Copy every binary in a value read in place that is a view of `buffer` smaller than `below`
+ * bytes: a small binary kept must not keep the large message it came in alive.
+ */
+function ownSmallBinaries(v: unknown, buffer: ArrayBufferLike, below: number): unknown {
+  if (typeof v !== 'object' || v === null) return v
+  if (ArrayBuffer.isView(v)) {
+    // %TypedArray%.prototype.slice copies into the same class (a Buffer stays a Buffer).
+    return v.buffer === buffer && v.byteLength < below ? Uint8Array.prototype.slice.call(v as unknown as Uint8Array) : v
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = ownSmallBinaries(v[i], buffer, below)
+  } else if (v instanceof Map) {
+    for (const [k, x] of v) v.set(k, ownSmallBinaries(x, buffer, below))
+  } else if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) {
+    const r = v as Record<string, unknown>
+    for (const k of Object.keys(r)) r[k] = ownSmallBinaries(r[k], buffer, below)
+  }
+  return v
 }
 
 /** Whether msgpackr's 0xc1 marker is anywhere in a freshly decoded value (a tree: no cycles). */
