@@ -144,7 +144,7 @@ export function isPayloadEcho(r, data) {
 
 /**
  * `n` sequential round trips of `{a:1, b:2, data}` (one in flight). MiB/s counts the payload one
- * way. This process's RSS is sampled after every send and reply and every 2 ms (its peak during
+ * way. This process's RSS is sampled after every send and reply and every 20 ms (its peak during
  * the phase), and once at the start.
  */
 export function payloadRoundTrips(name, t, sink, n, data, timeoutMs) {
@@ -156,7 +156,7 @@ export function payloadRoundTrips(name, t, sink, n, data, timeoutMs) {
   const sample = () => {
     peakRss = Math.max(peakRss, process.memoryUsage.rss())
   }
-  const sampler = setInterval(sample, 2)
+  const sampler = setInterval(sample, 20)
   sampler.unref()
   return sink
     .phase('payload', timeoutMs, (r, ok, bad) => {

@@ -12,7 +12,7 @@ export function payloadSection(result, L) {
   L.push('')
   L.push(
     `Payload: \`{a:1, b:2, data}\` with ${sizes.map(([b, n]) => `${MiB(b)} MiB (${n} sequential round trips per round)`).join(' and ')}, every byte checked; ` +
-      'MiB/s one way. Peak RSS: this process sampled every 2 ms and after every send and reply, the child from resourceUsage().maxRSS (largest over the rounds); ' +
+      'MiB/s one way. Peak RSS: this process sampled every 20 ms and after every send and reply, the child from resourceUsage().maxRSS (largest over the rounds); ' +
       '"growth" is the peak less the RSS before (this process: after a GC at the start of the phase; the child: when opened), ÷ payload its multiple of the payload size. ' +
       'A worker shares this process: its figures are in the parent columns.',
   )
