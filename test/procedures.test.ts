@@ -297,22 +297,79 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       }
     })
 
-    it('currentCall() names the call inside the procedure and anything it awaits, and is undefined outside', async () => {
+    it('currentCall() names the call up to the procedure\'s first await (and in each step of a stream); undefined after it and outside', async () => {
       const w = await world(mode)
       const api = await serve(w, {
         async whoami() {
+          const before = currentCall()
           await sleep(1)
-          const c = currentCall()!
-          return { name: c.name, aborted: c.signal.aborted }
+          return { name: before?.name, aborted: before?.signal.aborted, after: currentCall() === undefined }
+        },
+        async *steps() {
+          for (let i = 0; i < 3; i++) {
+            yield currentCall()?.name
+            await sleep(1)
+            yield currentCall() === undefined
+          }
         },
         async viaCallback(cb: () => unknown) {
           return cb()
         },
       })
-      expect(await api.whoami()).toEqual({ name: 'whoami', aborted: false })
+      expect(await api.whoami()).toEqual({ name: 'whoami', aborted: false, after: true })
+      expect(await collect(api.steps())).toEqual(['steps', true, 'steps', true, 'steps', true])
       expect(currentCall()).toBeUndefined()
       // A callback runs as a call too, with no name.
       expect(await api.viaCallback(() => currentCall()?.name)).toBeNull()
+    })
+
+    it('with asyncContext: true, currentCall() answers anywhere in the call\'s async flow, and never leaks into a call without it', async () => {
+      const w = await world(mode)
+      const plain = await serve(w, {
+        async inner() {
+          const before = currentCall()?.name
+          await sleep(1)
+          return { before, after: currentCall()?.name ?? 'none' }
+        },
+      })
+      const api = await serve(
+        w,
+        {
+          async whoami() {
+            await sleep(1)
+            await Promise.resolve()
+            const c = currentCall()!
+            return { name: c.name, aborted: c.signal.aborted }
+          },
+          async *steps() {
+            await sleep(1)
+            yield currentCall()?.name
+            await sleep(1)
+            yield currentCall()?.name
+          },
+          async nested() {
+            await sleep(1)
+            const r = await plain.inner()
+            // Procedures exposed from inside this call: their loops start in its async flow.
+            const local = remote(
+              expose({
+                async inner() {
+                  await sleep(1)
+                  return currentCall()?.name ?? 'none'
+                },
+              }),
+            )
+            const fromHere = await local.inner()
+            local[Symbol.dispose]()
+            return { ...r, fromHere, mine: currentCall()?.name }
+          },
+        },
+        { asyncContext: true },
+      )
+      expect(await api.whoami()).toEqual({ name: 'whoami', aborted: false })
+      expect(await collect(api.steps())).toEqual(['steps', 'steps'])
+      expect(await api.nested()).toEqual({ before: 'inner', after: 'none', fromHere: 'none', mine: 'nested' })
+      expect(currentCall()).toBeUndefined()
     })
 
     it('a slow call does not delay a fast one (completion order)', async () => {
@@ -1883,6 +1940,7 @@ describe.each(LINK_MODES)('procedure limits (%s)', (mode) => {
     expect(() => expose({}, { limits: { maxArgBytes: -1 } })).toThrow(RangeError)
     expect(() => expose({}, { limits: { maxCallsInFlight: Number.NaN } })).toThrow(RangeError)
     expect(() => expose({}, { limits: { maxCallbacksPerCall: '3' as any } })).toThrow(RangeError)
+    expect(() => expose({}, { asyncContext: 'yes' as any })).toThrow(TypeError)
     expect(DEFAULT_PROCEDURE_LIMITS).toEqual({ maxCallsInFlight: 16_384, maxCallbacksPerCall: 64, maxArgBytes: 16 * 1024 * 1024 })
   })
 })

@@ -11,6 +11,13 @@ export interface ExposeOptions {
   signal?: AbortSignal
   /** Limits on what callers may ask of these procedures (see ProcedureLimits for the defaults). */
   limits?: Partial<ProcedureLimits>
+  /**
+   * Make `currentCall()` answer anywhere in a call's async flow, not only up to the procedure's
+   * first `await`. It runs calls inside an AsyncLocalStorage, which on Node 20 and 22 turns on
+   * promise hooks for the whole process (every promise and callback pays; a procedure round trip
+   * costs about a quarter more). Off by default.
+   */
+  asyncContext?: boolean
 }
 
 /**
@@ -22,7 +29,10 @@ export function expose<T extends object>(impl: T, options: ExposeOptions = {}): 
   if ((typeof impl !== 'object' && typeof impl !== 'function') || impl === null) throw new TypeError('expose() takes an object (or a function)')
   const limits = resolveProcedureLimits(options.limits)
   const [tx, rx] = channel<SessionOpen>()
-  const server = new ProcedureServer(impl, rx, limits)
+  if (options.asyncContext !== undefined && typeof options.asyncContext !== 'boolean') {
+    throw new TypeError(`asyncContext must be a boolean, got ${typeof options.asyncContext}`)
+  }
+  const server = new ProcedureServer(impl, rx, limits, options.asyncContext === true)
   const signal = options.signal
   if (signal?.aborted) server.stop(false)
   else if (signal) {

@@ -45,6 +45,8 @@ export class ProcedureServer {
     readonly impl: object,
     private readonly opens: Receiver<SessionOpen>,
     readonly limits: ProcedureLimits,
+    /** Run calls inside an AsyncLocalStorage, so currentCall() answers across awaits. */
+    readonly asyncContext = false,
   ) {
     void this.#run()
   }
@@ -390,8 +392,9 @@ class ServerCall implements CallContext {
   async run(fn: Fn, args: unknown[]): Promise<void> {
     let out: ServerMessage
     try {
-      const result = await runInCall(this, () => fn.apply(this.session.server.impl, args))
-      out = isStream(result) ? await runInCall(this, () => this.#pump(result)) : [RESULT, this.id, result]
+      const server = this.session.server
+      const result = await runInCall(this, () => fn.apply(server.impl, args), server.asyncContext)
+      out = isStream(result) ? await this.#pump(result) : [RESULT, this.id, result]
     } catch (e) {
       out = [ERROR, this.id, e]
     }
@@ -421,6 +424,9 @@ class ServerCall implements CallContext {
   /** Drive a result stream: at most `window` items ahead of what the caller consumed. */
   async #pump(source: AsyncIterable<unknown>): Promise<ServerMessage> {
     const it = source[Symbol.asyncIterator]()
+    const asyncContext = this.session.server.asyncContext
+    // Each step of the stream runs as this call (a generator's code runs inside next()).
+    const step = () => it.next()
     let finished = false
     try {
       for (;;) {
@@ -431,7 +437,7 @@ class ServerCall implements CallContext {
         }
         let r: IteratorResult<unknown>
         try {
-          r = await it.next()
+          r = await runInCall(this, step, asyncContext)
         } catch (e) {
           finished = true
           throw e
@@ -445,7 +451,7 @@ class ServerCall implements CallContext {
         if (!this.trySend([YIELD, this.id, r.value])) return [DONE, this.id]
       }
     } finally {
-      if (!finished) await it.return?.()
+      if (!finished) await runInCall(this, () => it.return?.(), asyncContext)
     }
   }
 
