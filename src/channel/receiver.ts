@@ -20,10 +20,16 @@ export const TAKE_SIZED: unique symbol = Symbol('ipfi.takeSized')
 
 /**
  * @internal Ends a pending receive from outside, without an AbortSignal (whose listeners cost a
- * few µs per receive): while a receive waits, `cancel` rejects it with the reason given.
+ * few µs per receive): while a receive given this interrupt waits, `cancel(reason)` rejects it.
  */
-export interface Interrupt {
-  cancel: ((reason: unknown) => void) | null
+export class Interrupt {
+  /** How to end the receive waiting now (null when none waits). */
+  pending: { interrupt(reason: unknown): void } | null = null
+  cancel(reason: unknown): void {
+    const w = this.pending
+    this.pending = null
+    w?.interrupt(reason)
+  }
 }
 
 /** @internal A message with what the procedures layer checks: its encoded size and its handles. */
@@ -196,10 +202,38 @@ class PlainWaiter implements Waiter {
   }
 }
 
+/** A receive that only an Interrupt can end early (the procedures layer's reads). */
+class InterruptibleWaiter implements Waiter {
+  constructor(
+    private readonly res: (v: unknown) => void,
+    private readonly rej: (e: unknown) => void,
+    private readonly withSize: boolean,
+    private readonly port: Port,
+    private readonly owner: Interrupt,
+  ) {
+    owner.pending = this
+  }
+  resolve(e: Entry): void {
+    this.owner.pending = null
+    waitEnd()
+    this.res(this.withSize ? sized(e) : e.value)
+  }
+  reject(err: unknown): void {
+    this.owner.pending = null
+    waitEnd()
+    this.rej(err)
+  }
+  interrupt(reason: unknown): void {
+    this.port.removeWaiter(this)
+    waitEnd()
+    this.rej(reason)
+  }
+}
+
 function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, interrupt?: Interrupt): Promise<unknown> {
-  if (!interrupt && options?.signal === undefined && options?.timeout === undefined) {
+  if (options?.signal === undefined && options?.timeout === undefined) {
     return new Promise((resolve, reject) => {
-      port.addWaiter(new PlainWaiter(resolve, reject, withSize))
+      port.addWaiter(interrupt ? new InterruptibleWaiter(resolve, reject, withSize, port, interrupt) : new PlainWaiter(resolve, reject, withSize))
       waitBegin()
     })
   }
@@ -211,7 +245,7 @@ function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, 
     const done = () => {
       if (timer) clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
-      if (interrupt) interrupt.cancel = null
+      if (interrupt) interrupt.pending = null
       waitEnd()
     }
     const w: Waiter = {
@@ -238,10 +272,12 @@ function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, 
     }
     signal?.addEventListener('abort', onAbort, { once: true })
     if (interrupt) {
-      interrupt.cancel = (reason) => {
-        port.removeWaiter(w)
-        done()
-        reject(reason)
+      interrupt.pending = {
+        interrupt(reason) {
+          port.removeWaiter(w)
+          done()
+          reject(reason)
+        },
       }
     }
     port.addWaiter(w)

@@ -4,7 +4,7 @@
  */
 import { HANDLE } from '../codec/walk.js'
 import { DisconnectedError, LimitExceededError, ProtocolError, UnsupportedValueError } from '../errors.js'
-import { RECV_SIZED, Receiver, Sender, TAKE_SIZED, type Interrupt, type Sized } from '../channel/index.js'
+import { RECV_SIZED, Receiver, Sender, TAKE_SIZED, Interrupt, type Sized } from '../channel/index.js'
 import type { HandleAccess } from '../link/handles.js'
 import { runInCall, type CallContext } from './context.js'
 import type { ProcedureLimits } from './limits.js'
@@ -174,7 +174,7 @@ class ServerSession {
    * stop and is served, so the session must not close before it is seen.
    */
   #early = false
-  readonly #drain: Interrupt = { cancel: null }
+  readonly #drain = new Interrupt()
 
   constructor(
     readonly server: ProcedureServer,
@@ -219,7 +219,7 @@ class ServerSession {
     while (this.#state === OPEN && (more = this.calls[TAKE_SIZED]())) this.#handle(more, false)
     if (this.#state !== OPEN) return
     this.#state = DRAINING
-    this.#drain.cancel?.(DRAIN)
+    this.#drain.cancel(DRAIN)
     this.#maybeClose()
   }
 

@@ -5,7 +5,7 @@
  */
 import { DisconnectedError } from '../errors.js'
 import { INTERNAL } from '../channel/brand.js'
-import { RECV_SIZED, TAKE_SIZED, channel, type Interrupt, type Receiver, type Sender, type Sized } from '../channel/index.js'
+import { RECV_SIZED, TAKE_SIZED, channel, Interrupt, type Receiver, type Sender, type Sized } from '../channel/index.js'
 import { ArgPump, ClientCall, type CallHost, type CallResult, type CallSettings } from './call.js'
 import { prepareArgs } from './args.js'
 import type { Endpoint } from './endpoint.js'
@@ -23,7 +23,7 @@ export class CallerSession implements CallHost {
   #nextId = 0
   #reading = false
   /** Ends the reply read when the last call leaves while it waits. */
-  readonly #idle: Interrupt = { cancel: null }
+  readonly #idle = new Interrupt()
   #waiting = false
   /** Set once the session is dead: every later call fails with it. */
   #dead: unknown = undefined
@@ -94,7 +94,7 @@ export class CallerSession implements CallHost {
     this.#pending.delete(call.id)
     if (this.#pending.size === 0 && this.#waiting) {
       // The last call left while a read waits (it was cancelled): end the read, so nothing waits.
-      this.#idle.cancel?.(IDLE)
+      this.#idle.cancel(IDLE)
     }
   }
 
