@@ -48,8 +48,8 @@ function parseArgs(argv) {
 }
 
 const CONFIG = {
-  full: { latency: 12_000, throughput: 120_000, oneway: 600_000, payload: 128, payloadLarge: 6, largeBytes: 50 << 20 },
-  quick: { latency: 2_000, throughput: 20_000, oneway: 100_000, payload: 32, payloadLarge: 2, largeBytes: 50 << 20 },
+  full: { latency: 10_000, throughput: 100_000, oneway: 500_000, payload: 128, payloadLarge: 5, largeBytes: 50 << 20 },
+  quick: { latency: 1_500, throughput: 12_000, oneway: 60_000, payload: 24, payloadLarge: 2, largeBytes: 50 << 20 },
   // The smoke test's size: the "50 MiB" payload scenarios carry 2 MiB (their labels say so).
   tiny: { latency: 100, throughput: 1_000, oneway: 2_000, payload: 4, payloadLarge: 2, largeBytes: 2 << 20 },
 }

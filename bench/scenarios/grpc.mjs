@@ -14,8 +14,8 @@ const grpcEcho = (mode, wire) => ({
   type: 'echo',
   raw: RAW[wire],
   compareWith: [RAW[wire]],
-  iterScale: mode === 'unary' ? 0.1 : 0.5,
-  throughputScale: mode === 'unary' ? 0.05 : 0.25,
+  iterScale: mode === 'unary' ? 0.1 : 0.3,
+  throughputScale: mode === 'unary' ? 0.04 : 0.15,
   note: 'fewer round trips, to keep --quick short',
   open: (sink) => openGrpcEcho(mode, wire, sink),
 })
