@@ -69,14 +69,24 @@ addExtension({ type: 0x62, unpack: () => {
   throw new ProtocolError('msgpackr string bundles are not part of the ipfi protocol')
 } } as unknown as Parameters<typeof addExtension>[0])
 
-/** Refuses msgpackr record definitions: any numeric index written into it throws. */
-const noRecords = new Proxy([] as {}[], {
-  set(target, key, value) {
-    if (typeof key === 'string' && /^-?\d+$/.test(key)) throw new ProtocolError('msgpackr record extension is not part of the ipfi protocol')
-    ;(target as unknown as Record<string | symbol, unknown>)[key] = value
-    return true
-  },
+/**
+ * msgpackr's record table, made so that it refuses record definitions (they would make the decoder
+ * generate code from bytes the peer chose). msgpackr reads this object on every message and on
+ * every positive fixint from 64 to 127, so reads must stay plain: what it reads is an own property
+ * (ids 0-63 as accessors that say "no record"), and a write of any other id reaches the trap on the
+ * prototype. (A Proxy around the table would put a trap on every one of those reads: 358 ns a
+ * small message against 193.)
+ */
+const refuseRecord = (): never => {
+  throw new ProtocolError('msgpackr record extension is not part of the ipfi protocol')
+}
+const noRecords: {}[] = Object.create(new Proxy(Object.create(null), { set: refuseRecord, defineProperty: refuseRecord }))
+Object.defineProperties(noRecords, {
+  length: { value: 0, writable: true },
+  sharedLength: { value: 0, writable: true },
+  restoreStructures: { value: undefined, writable: true },
 })
+for (let id = 0; id < 64; id++) Object.defineProperty(noRecords, id, { get: () => undefined, set: refuseRecord })
 
 const packr = new Packr({ useRecords: false, moreTypes: true, useBigIntExtension: true, useToJSON: false })
 const unpackOptions = { useRecords: false, mapsAsObjects: true, moreTypes: true, structuredClone: false, structures: noRecords }
