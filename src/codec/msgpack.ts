@@ -9,11 +9,11 @@
  * (0x42), undefined (d4 00 00) and Date (timestamp, -1). Record definitions (msgpackr's 0x72) are
  * refused on decode: they would make the decoder generate code from bytes the peer chose.
  */
-import { C1, Packr, Unpackr, addExtension } from 'msgpackr'
+import { C1, Packr, RESERVE_START_SPACE, Unpackr, addExtension } from 'msgpackr'
 import { ProtocolError, UnsupportedValueError } from '../errors.js'
 import { errorToRecord, recordToError } from './error-record.js'
 import { shared, type HandleReader } from './shared.js'
-import { HANDLE, isPlainData, walk, type Branded } from './walk.js'
+import { HANDLE, isPlainData, plainDataBytes, walk, type Branded } from './walk.js'
 
 export const TAG_HANDLE = 0x01
 export const TAG_MAP = 0x02
@@ -108,10 +108,26 @@ export function encodePrepared(prepared: unknown): Buffer {
   return out
 }
 
+/** Bytes left free in front of a large plain encoding (`Encoded.frame`) for the link's frame header. */
+export const HEADROOM = 14
+/** Plain data of at least this many bytes is encoded into a buffer of its own, with HEADROOM. */
+const OWN_BUFFER_FROM = 64 * 1024
+
+/**
+ * Buffers that ipfi filled and then let go of entirely (large encodings): a wire may hand them to
+ * the other side (transfer them) instead of copying. Whoever transfers one removes it.
+ */
+export const handedOver = new WeakSet<ArrayBufferLike>()
+
 export interface Encoded {
   payload: Buffer
   /** The handles found, in table order: `payload` refers to them by index. */
   handles: Branded[]
+  /**
+   * For a large value: `payload` with HEADROOM free bytes in front of it, in a buffer of its own
+   * (listed in `handedOver`), so that the link can write a whole frame without a copy.
+   */
+  frame?: Buffer
 }
 
 /**
@@ -120,7 +136,11 @@ export interface Encoded {
  */
 export function encode(value: unknown): Encoded {
   // Plain data (the common case) goes to msgpackr as it is, with no walk to copy it.
-  if (isPlainData(value)) return { payload: packChecked(value), handles: NO_HANDLES }
+  if (isPlainData(value)) {
+    const size = plainDataBytes()
+    if (size >= OWN_BUFFER_FROM) return encodeLarge(value, size)
+    return { payload: packChecked(value), handles: NO_HANDLES }
+  }
   const handles: Branded[] = []
   const prepared = walk(value, {
     handle(h) {
@@ -133,12 +153,29 @@ export function encode(value: unknown): Encoded {
   return { payload: packChecked(prepared), handles }
 }
 
+/**
+ * A large plain value, packed into a buffer sized for it (msgpackr would otherwise grow its own to
+ * four times the size and copy), with HEADROOM bytes in front; the buffer is then let go of.
+ */
+function encodeLarge(value: unknown, size: number): Encoded {
+  // Strings may take up to 3 bytes a character; msgpackr grows the buffer if the guess is short.
+  packr.useBuffer(Buffer.allocUnsafeSlow(HEADROOM + size + (size >> 6) + 4096))
+  let frame: Buffer
+  try {
+    frame = packChecked(value, RESERVE_START_SPACE | HEADROOM)
+  } finally {
+    packr.useBuffer(Buffer.allocUnsafeSlow(8192))
+  }
+  handedOver.add(frame.buffer)
+  return { payload: frame.subarray(HEADROOM), handles: NO_HANDLES, frame }
+}
+
 /** The `handles` of every message without any (shared: never written). */
 const NO_HANDLES: Branded[] = Object.freeze([]) as unknown as Branded[]
 
-function packChecked(prepared: unknown): Buffer {
+function packChecked(prepared: unknown, options?: number): Buffer {
   try {
-    return encodePrepared(prepared)
+    return options === undefined ? encodePrepared(prepared) : packr.pack(prepared, options)
   } catch (e) {
     if (e instanceof RangeError && /call stack/i.test(e.message)) throw new UnsupportedValueError('value is too deeply nested', { cause: e })
     throw new UnsupportedValueError(`value cannot be encoded: ${(e as Error).message}`, { cause: e })

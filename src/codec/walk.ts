@@ -114,15 +114,30 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
   return visitRecord(obj, o, d)
 }
 
+/** Bytes of binaries and characters of strings met by the last `isPlainData` (a size estimate). */
+let plainBytes = 0
+export function plainDataBytes(): number {
+  return plainBytes
+}
+
 /**
  * Whether `value` is plain data that the walk would return unchanged with nothing to report:
  * primitives (no symbols), binaries, Dates, and arrays and plain records of those. A quick check
- * that allocates nothing; false only means "take the full walk" (which gives the errors).
+ * that allocates nothing; false only means "take the full walk" (which gives the errors). Counts
+ * the bytes of binaries and characters of strings on the way (`plainDataBytes()`).
  */
-export function isPlainData(value: unknown, depth = 0): boolean {
+export function isPlainData(value: unknown): boolean {
+  plainBytes = 0
+  return plain(value, 0)
+}
+
+function plain(value: unknown, depth: number): boolean {
   switch (typeof value) {
     case 'object':
       break
+    case 'string':
+      plainBytes += (value as string).length
+      return true
     case 'function':
     case 'symbol':
       return false
@@ -137,14 +152,18 @@ export function isPlainData(value: unknown, depth = 0): boolean {
   if (proto === Object.prototype || proto === null) {
     if (obj[Symbol.asyncIterator as unknown as string] !== undefined) return false
     // for-in walks the enum cache (no key array); an inherited enumerable key only adds a check.
-    for (const k in obj) if (!isPlainData(obj[k], depth + 1)) return false
+    for (const k in obj) if (!plain(obj[k], depth + 1)) return false
     return true
   }
   if (Array.isArray(obj)) {
-    for (let i = 0; i < obj.length; i++) if (!isPlainData(obj[i], depth + 1)) return false
+    for (let i = 0; i < obj.length; i++) if (!plain(obj[i], depth + 1)) return false
     return true
   }
-  return ArrayBuffer.isView(obj) || obj instanceof Date
+  if (ArrayBuffer.isView(obj)) {
+    plainBytes += obj.byteLength
+    return true
+  }
+  return obj instanceof Date
 }
 
 const asyncIterable = () =>

@@ -40,6 +40,12 @@ export class Batch {
     this.chunks.push(bytes)
   }
 
+  /** Queue a whole frame by reference (a large message encoded with room for its header). */
+  frame(bytes: Uint8Array): void {
+    this.part(bytes)
+    this.frames++
+  }
+
   get empty(): boolean {
     return this.end === this.runStart && this.chunks.length === 0
   }

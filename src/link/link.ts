@@ -9,7 +9,7 @@
  *
  * Export 0 on each side is the link's bootstrap inbox, so a link starts as a pair of channels.
  */
-import { encode, encodePlain, decode, decodePlain } from '../codec/msgpack.js'
+import { HEADROOM, encode, encodePlain, decode, decodePlain } from '../codec/msgpack.js'
 import { ConnectionLostError, LimitExceededError, ProtocolError, describeCause } from '../errors.js'
 import { FrameDecoder, writeLength } from '../wire/framing.js'
 import type { Wire } from '../wire/wire.js'
@@ -52,6 +52,7 @@ interface InboundEntry {
 
 const EMPTY = new Uint8Array(0)
 const NO_CAPS: Cap[] = []
+if (HEADROOM !== 4 + F.MSG_HEADER) throw new Error('ipfi internal error: HEADROOM does not fit a MSG header')
 /** A batch is written as soon as it holds this many frames (and otherwise at the end of the tick). */
 const FLUSH_AT = 32
 /** Parts at least this large are written by reference instead of being copied into the batch. */
@@ -143,7 +144,7 @@ export class Link implements LinkSide, QueueAccount {
 
   /** Send a value into the channel that `route` leads to. Throws before anything moves if it can't. */
   sendValue(route: Route, value: unknown, target: Port): void {
-    const { payload, handles } = encode(value)
+    const { payload, handles, frame } = encode(value)
     if (handles.length > this.peerMaxHandles) {
       throw new LimitExceededError(`message holds ${handles.length} handles; the peer accepts at most ${this.peerMaxHandles}`)
     }
@@ -152,7 +153,20 @@ export class Link implements LinkSide, QueueAccount {
     if (size > this.peerMaxFrame) {
       throw new LimitExceededError(`message of ${payload.length} bytes is over the peer's frame limit of ${this.peerMaxFrame} bytes`)
     }
-    this.sendMsg(route, payload, handles.length ? commitHandles(handles) : [])
+    if (frame && handles.length === 0 && this.state !== 'closed') return this.sendFrame(route, frame)
+    this.sendMsg(route, payload, handles.length ? commitHandles(handles) : NO_CAPS)
+  }
+
+  /** A large message without handles, encoded with room for its header: the whole frame goes as it is. */
+  private sendFrame(route: Route, frame: Buffer): void {
+    writeLength(frame, 0, frame.length - 4)
+    frame[4] = F.MSG
+    frame[5] = route.kind
+    frame.writeUInt32BE(route.id, 6)
+    frame.writeUInt32BE(0, 10)
+    this.batch.frame(frame)
+    this.wrote()
+    if (this.batch.frames >= FLUSH_AT) this.flush()
   }
 
   forward(route: Route, payload: Uint8Array, caps: Cap[]): void {

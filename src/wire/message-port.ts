@@ -5,6 +5,7 @@
  * large ones as bytes, transferred rather than copied where ipfi owns the buffer.
  */
 import type { MessagePort } from 'node:worker_threads'
+import { handedOver } from '../codec/msgpack.js'
 import type { Wire } from './wire.js'
 
 /** Copies of at least this size are transferred rather than cloned a second time. */
@@ -21,8 +22,15 @@ export function messagePortWire(port: MessagePort): Wire {
     onEndCb = null
     cb?.()
   }
+  /** Post bytes ipfi handed over: transferred, whatever part of their buffer they cover. */
+  const postOwned = (bytes: Uint8Array) => {
+    if (closed) return
+    handedOver.delete(bytes.buffer)
+    port.postMessage(bytes, [bytes.buffer as ArrayBuffer])
+  }
   const post = (bytes: Uint8Array) => {
     if (closed) return
+    if (bytes.byteLength >= TRANSFER_FROM && handedOver.has(bytes.buffer)) return postOwned(bytes)
     if (bytes.byteLength < STRING_BELOW) {
       port.postMessage(latin1(bytes))
       return
@@ -43,15 +51,17 @@ export function messagePortWire(port: MessagePort): Wire {
   return {
     write: post,
     writev(chunks) {
-      let total = 0
-      for (const c of chunks) total += c.length
-      const out = new Uint8Array(total)
-      let off = 0
-      for (const c of chunks) {
-        out.set(c, off)
-        off += c.length
+      // Consecutive chunks are joined into one message; a chunk whose buffer ipfi handed over (a
+      // whole large frame) goes on its own, transferred: no copy at all.
+      let from = 0
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i]!
+        if (c.byteLength < TRANSFER_FROM || !handedOver.has(c.buffer)) continue
+        if (i > from) post(join(chunks, from, i))
+        postOwned(c)
+        from = i + 1
       }
-      post(out)
+      if (from < chunks.length) post(join(chunks, from, chunks.length))
     },
     start(onData, onEnd) {
       onEndCb = onEnd
@@ -77,6 +87,20 @@ export function messagePortWire(port: MessagePort): Wire {
     ref: () => port.ref(),
     unref: () => port.unref(),
   }
+}
+
+/** `chunks[from, to)` as one array (the chunk itself when there is one). */
+function join(chunks: readonly Uint8Array[], from: number, to: number): Uint8Array {
+  if (to - from === 1) return chunks[from]!
+  let total = 0
+  for (let i = from; i < to; i++) total += chunks[i]!.length
+  const out = new Uint8Array(total)
+  let off = 0
+  for (let i = from; i < to; i++) {
+    out.set(chunks[i]!, off)
+    off += chunks[i]!.length
+  }
+  return out
 }
 
 function latin1(bytes: Uint8Array): string {
