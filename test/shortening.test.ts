@@ -1,11 +1,15 @@
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { channel, connectWire, fork, memoryWirePair, type Receiver, type Sender } from 'ipfi'
 
 const tick = () => new Promise((r) => setImmediate(r))
 
-/** Two sides of a link inside this process (each side has its own ports, as two processes would). */
+/**
+ * Two sides of a link inside this process (each side has its own ports, as two processes would).
+ * `reuse`: the wires deliver through one buffer they write over (what the link keeps, it copies).
+ */
+let reuse = false
 function pair(chunk?: number) {
-  const [wa, wb] = memoryWirePair({ chunk })
+  const [wa, wb] = memoryWirePair({ chunk, reuse })
   return [connectWire<unknown, unknown>(wa), connectWire<unknown, unknown>(wb)] as const
 }
 
@@ -13,7 +17,11 @@ async function settle(n = 20) {
   for (let i = 0; i < n; i++) await tick()
 }
 
-describe('route shortening with embargoes', () => {
+describe.each([false, true])('route shortening with embargoes (wire reuses its buffer: %s)', (reused) => {
+  beforeAll(() => {
+    reuse = reused
+  })
+
   it('a receiver arriving where its sender lives makes that sender local, keeping order', async () => {
     const [a, b] = pair()
     const [tx, rx] = channel<number>()
@@ -42,6 +50,24 @@ describe('route shortening with embargoes', () => {
     a.close()
     s.send(1000) // the link is gone, the channel is local now
     expect(await moved.recv()).toBe(1000)
+  })
+
+  it('large messages in flight when the receiver moves are forwarded intact, in order', async () => {
+    const [a, b] = pair(59_000)
+    const [tx, rx] = channel<{ n: number; pad: string }>()
+    a.sender.send(tx)
+    const s = (await b.receiver.recv()) as Sender<{ n: number; pad: string }>
+    const pad = (n: number) => String.fromCharCode(97 + (n % 26)).repeat(20_000)
+    for (let n = 0; n < 40; n++) s.send({ n, pad: pad(n) })
+    a.sender.send(rx) // these 40 are on their way to A, which forwards them back to B
+    const moved = (await b.receiver.recv()) as Receiver<{ n: number; pad: string }>
+    for (let n = 40; n < 60; n++) s.send({ n, pad: pad(n) })
+    for (let n = 0; n < 60; n++) {
+      const m = await moved.recv({ timeout: 5000 })
+      expect(m.n).toBe(n)
+      expect(m.pad === pad(n)).toBe(true)
+    }
+    a.close()
   })
 
   it('a receiver coming back to where it was forwards from keeps order, then needs no route', async () => {

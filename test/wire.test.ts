@@ -100,6 +100,14 @@ async function exercise(a: Conn, b: Conn, count: number): Promise<void> {
   await expect(back.recv(T)).rejects.toSatisfy((e) => e instanceof DisconnectedError && !(e instanceof ConnectionLostError))
 }
 
+describe('channels over a wire that writes over its buffer once a chunk was read', () => {
+  it.each([undefined, 7, 5000])('the same exchange, chunks of %s bytes delivered through one reused buffer', async (chunk) => {
+    const [wa, wb] = memoryWirePair({ chunk, reuse: true })
+    const [a, b] = await link(wa, wb)
+    await exercise(a, b, 300)
+  })
+})
+
 describe('channels over a one-byte-at-a-time memory wire', () => {
   it('many messages in order, handles both ways, and a receiver moved with its queue', async () => {
     const [wa, wb] = memoryWirePair({ chunk: 1 })
@@ -186,7 +194,7 @@ describe('large messages over a MessagePort travel without copies, and nothing o
       // One frame exactly: its 4-byte length prefix counts the rest.
       const wholeFrame = m instanceof Uint8Array && bytes > 4 && Buffer.from(m.buffer, m.byteOffset, 4).readUInt32BE(0) === bytes - 4
       posted.push({ bytes, transferred: t.reduce((n, x) => n + x.byteLength, 0), wholeFrame })
-      realPost(m, transfer as Transferable[])
+      realPost(m, transfer as Parameters<typeof realPost>[1])
     }
     const [a, b] = await link(messagePortWire(port1), messagePortWire(port2))
     const big = Buffer.alloc(1024 * 1024).map((_, i) => (i * 7) % 251)

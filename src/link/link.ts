@@ -131,7 +131,7 @@ export class Link implements LinkSide, QueueAccount {
     registerWire(wire)
     this.sendHello()
     wire.start(
-      (chunk) => this.onData(chunk),
+      (chunk, end) => this.onData(chunk, end),
       (err) => this.onEnd(err),
     )
   }
@@ -169,8 +169,9 @@ export class Link implements LinkSide, QueueAccount {
     if (this.batch.frames >= FLUSH_AT) this.flush()
   }
 
+  /** Pass on a message that arrived for a receiver that moved on (its bytes may be in a reused chunk: a small payload is copied into the batch; a large one is copied here). */
   forward(route: Route, payload: Uint8Array, caps: Cap[]): void {
-    this.sendMsg(route, payload, caps)
+    this.sendMsg(route, payload.length < BIG_PART ? payload : Uint8Array.prototype.slice.call(payload), caps)
   }
 
   /** Send a queued entry on (its receiver moved over this link). */
@@ -341,11 +342,11 @@ export class Link implements LinkSide, QueueAccount {
 
   // ---------------------------------------------------------------- receiving
 
-  private onData(chunk: Uint8Array): void {
+  private onData(chunk: Uint8Array, end?: number): void {
     if (this.state === 'closed') return
     this.heardFrom = true
     try {
-      this.decoder.push(chunk)
+      this.decoder.push(chunk, end)
     } catch (e) {
       this.fail(this.named(e))
     }

@@ -252,12 +252,14 @@ export class Port {
 
   /**
    * A message arriving from a remote party, encoded in `bytes[start, end)`: deliver it here or pass
-   * it on along the route. (The bytes are never written again: a route may keep a view of them.)
+   * it on along the route. The bytes are valid during this call only (see Wire.start).
    */
   accept(bytes: Buffer, start: number, end: number, caps: Cap[], decodeEntry: DecodeEntry): void {
     if (this.receiverGone) return dropCaps(caps)
     if (this.embargo) {
-      this.embargo.push(() => this.alias!.accept(bytes, start, end, caps, decodeEntry))
+      // Kept for later: a copy (the chunk may be written again once the wire's onData returned).
+      const copy = Buffer.from(bytes.subarray(start, end))
+      this.embargo.push(() => this.alias!.accept(copy, 0, copy.length, caps, decodeEntry))
       return
     }
     if (this.alias) return this.alias.accept(bytes, start, end, caps, decodeEntry)

@@ -24,10 +24,10 @@ export class FrameDecoder {
   }
 
   /** Feed bytes; calls `onFrame` for each complete frame. Throws on a bad length. */
-  push(input: Uint8Array): void {
+  /** Feed `input[0, end)`. */
+  push(input: Uint8Array, end = input.length): void {
     const chunk = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength)
     let off = 0
-    const end = chunk.length
     while (off < end) {
       if (this.body) {
         const n = Math.min(this.body.length - this.filled, end - off)

@@ -12,10 +12,14 @@ import type { Wire } from './wire.js'
 const TRANSFER_FROM = 64 * 1024
 /** Writes below this size travel as latin1 strings. */
 const STRING_BELOW = 16 * 1024
+/** The largest string read into the reused buffer (which must stay under 64 KiB: see Wire.start). */
+const SCRATCH_MAX = 32 * 1024
 
 export function messagePortWire(port: MessagePort): Wire {
   let onEndCb: ((e?: unknown) => void) | null = null
   let closed = false
+  /** Where small messages (strings) are read into: under 64 KiB, so reused (see Wire.start). */
+  let scratch = Buffer.allocUnsafeSlow(4096)
   const finish = () => {
     closed = true
     const cb = onEndCb
@@ -66,7 +70,13 @@ export function messagePortWire(port: MessagePort): Wire {
     start(onData, onEnd) {
       onEndCb = onEnd
       port.on('message', (m: unknown) => {
-        if (typeof m === 'string') onData(Buffer.from(m, 'latin1'))
+        if (typeof m === 'string') {
+          // Into one reused buffer (a fresh one per message costs its allocation, and msgpackr a
+          // DataView for each): the link copies what it keeps of small chunks (see Wire.start).
+          if (m.length > SCRATCH_MAX) return onData(Buffer.from(m, 'latin1'))
+          if (m.length > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX, Math.max(m.length, 2 * scratch.length)))
+          onData(scratch, scratch.write(m, 0, 'latin1'))
+        }
         else if (m instanceof Uint8Array) onData(m)
         else if (m === null) finish() // the other side closed
         else onEnd(new TypeError('a non-binary message arrived on an ipfi MessagePort'))
