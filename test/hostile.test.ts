@@ -43,8 +43,8 @@ import {
 
 type AnyConn = Connection<unknown, unknown>
 
-function victimLink(options: LinkOptions = {}): { victim: AnyConn; peer: RawPeer } {
-  const [vw, aw] = memoryWirePair()
+function victimLink(options: LinkOptions = {}, reuse = false): { victim: AnyConn; peer: RawPeer } {
+  const [vw, aw] = memoryWirePair({ reuse })
   const peer = new RawPeer(aw)
   const victim = connectWire<unknown, unknown>(vw, { name: 'victim', ...options })
   return { victim, peer }
@@ -619,6 +619,22 @@ describe('hostile peer: each violation closes only that link', () => {
     expect(await victim.receiver.recv()).toEqual(Buffer.from([0xc1, 0xc1]))
     expect(await victim.receiver.recv()).toBe(0xc1)
     expect(await victim.receiver.recv()).toBe('after')
+    const cause = await within(victim.closed, 'the victim link did not close')
+    expect(cause).toBeInstanceOf(ProtocolError)
+    expect((cause as Error).message).toMatch(/reserved byte 0xc1|undecodable message/)
+  })
+
+  it('0xc1 is found in a chunk read into the same reused buffer as the last one, after a frame that began in another chunk', async () => {
+    const { victim, peer } = victimLink({}, true)
+    peer.write(hello())
+    await victim.ready
+    peer.write(msg(TARGET_EXPORT, 0, null, pack('first')))
+    expect(await victim.receiver.recv()).toBe('first')
+    // A heartbeat (PING, 0x08: nothing to decode) split across chunks, then the reserved byte in a
+    // frame that does not start the chunk.
+    const ping = frame([0x08])
+    peer.write(ping.subarray(0, 2))
+    peer.write(ping.subarray(2), msg(TARGET_EXPORT, 0, null, Buffer.from([0xc1])))
     const cause = await within(victim.closed, 'the victim link did not close')
     expect(cause).toBeInstanceOf(ProtocolError)
     expect((cause as Error).message).toMatch(/reserved byte 0xc1|undecodable message/)

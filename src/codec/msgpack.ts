@@ -218,6 +218,11 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
   return value
 }
 
+/** A new chunk begins (its buffer may be one that held the last chunk): forget the last 0xc1 search. */
+export function newChunk(): void {
+  c1Source = null
+}
+
 /**
  * Whether 0xc1 occurs in `source[start, end)`. One search serves the frames of a chunk decoded in
  * order (each starting past the one before), so a chunk is scanned once however many frames it holds.

@@ -9,7 +9,7 @@
  *
  * Export 0 on each side is the link's bootstrap inbox, so a link starts as a pair of channels.
  */
-import { HEADROOM, encode, encodePlain, decode, decodePlain } from '../codec/msgpack.js'
+import { HEADROOM, encode, encodePlain, decode, decodePlain, newChunk } from '../codec/msgpack.js'
 import { ConnectionLostError, LimitExceededError, ProtocolError, describeCause } from '../errors.js'
 import { FrameDecoder, writeLength } from '../wire/framing.js'
 import type { Wire } from '../wire/wire.js'
@@ -345,6 +345,7 @@ export class Link implements LinkSide, QueueAccount {
   private onData(chunk: Uint8Array, end?: number): void {
     if (this.state === 'closed') return
     this.heardFrom = true
+    newChunk()
     try {
       this.decoder.push(chunk, end)
     } catch (e) {
