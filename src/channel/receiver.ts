@@ -32,15 +32,18 @@ export class Interrupt {
   }
 }
 
-/** @internal A message with what the procedures layer checks: its encoded size and its handles. */
+/**
+ * @internal A message with what the procedures layer checks: its encoded size and its handles. It
+ * is the queued entry itself (nothing is copied per message).
+ */
 export interface Sized<T> {
-  value: T
+  readonly value: T
   /** Encoded size; 0 if the message never crossed a wire. */
-  bytes: number
+  readonly bytes: number
   /** The handles that arrived inside it, in table order (null when none). */
-  handles: readonly unknown[] | null
+  readonly handles: readonly unknown[] | null
 }
-const sized = <T>(e: Entry): Sized<T> => ({ value: e.value as T, bytes: e.bytes ?? 0, handles: e.handles })
+const sized = <T>(e: Entry): Sized<T> => e as Sized<T>
 
 export type TryRecvResult<T> = { ok: true; value: T } | { ok: false; reason: 'empty' | 'disconnected' }
 
@@ -189,7 +192,7 @@ export function receiverFromPort<T>(port: Port): Receiver<T> {
 class PlainWaiter implements Waiter {
   constructor(
     private readonly res: (v: unknown) => void,
-    private readonly rej: (e: unknown) => void,
+    protected readonly rej: (e: unknown) => void,
     private readonly withSize: boolean,
   ) {}
   resolve(e: Entry): void {
@@ -203,25 +206,24 @@ class PlainWaiter implements Waiter {
 }
 
 /** A receive that only an Interrupt can end early (the procedures layer's reads). */
-class InterruptibleWaiter implements Waiter {
+class InterruptibleWaiter extends PlainWaiter {
   constructor(
-    private readonly res: (v: unknown) => void,
-    private readonly rej: (e: unknown) => void,
-    private readonly withSize: boolean,
+    res: (v: unknown) => void,
+    rej: (e: unknown) => void,
+    withSize: boolean,
     private readonly port: Port,
     private readonly owner: Interrupt,
   ) {
+    super(res, rej, withSize)
     owner.pending = this
   }
-  resolve(e: Entry): void {
+  override resolve(e: Entry): void {
     this.owner.pending = null
-    waitEnd()
-    this.res(this.withSize ? sized(e) : e.value)
+    super.resolve(e)
   }
-  reject(err: unknown): void {
+  override reject(err: unknown): void {
     this.owner.pending = null
-    waitEnd()
-    this.rej(err)
+    super.reject(err)
   }
   interrupt(reason: unknown): void {
     this.port.removeWaiter(this)

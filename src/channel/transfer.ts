@@ -14,7 +14,7 @@ class Slot {
 }
 
 export function localEntry(value: unknown, target: Port): Entry {
-  if (isPlainData(value)) return { value, handles: null }
+  if (isPlainData(value)) return { value, handles: null, bytes: 0 }
   const found: Branded[] = []
   const slotted = walk(value, {
     handle(h) {
@@ -22,9 +22,9 @@ export function localEntry(value: unknown, target: Port): Entry {
       return new Slot(found.length - 1)
     },
   })
-  if (found.length === 0) return { value, handles: null }
+  if (found.length === 0) return { value, handles: null, bytes: 0 }
   checkHandles(found, target)
   const handles = commitHandles(found).map((cap, i) => wrapCap(cap, tagOf(found[i]!)))
   const delivered = walk(slotted, { handle: (s) => handles[(s as unknown as Slot).index] })
-  return { value: delivered, handles }
+  return { value: delivered, handles, bytes: 0 }
 }

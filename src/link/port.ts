@@ -13,8 +13,8 @@ import { describeCause, disconnected } from '../errors.js'
 export interface Entry {
   value: unknown
   handles: Closable[] | null
-  /** Encoded size, when the message came over a wire. */
-  bytes?: number
+  /** Encoded size; 0 for a message that never crossed a wire. */
+  bytes: number
   /** The link it came over, which counts the bytes its peer has waiting unread here. */
   from?: QueueAccount | null
 }
@@ -174,7 +174,7 @@ export class Port {
     const w = this.waiters.shift()
     if (w) return w.resolve(entry)
     this.queue.push(entry)
-    entry.from?.queued(entry.bytes ?? 0)
+    entry.from?.queued(entry.bytes)
     this.watcher?.()
   }
 
@@ -183,7 +183,7 @@ export class Port {
     if (this.head === this.queue.length) return undefined
     const e = this.queue[this.head]!
     this.queue[this.head++] = undefined as unknown as Entry
-    e.from?.unqueued(e.bytes ?? 0)
+    e.from?.unqueued(e.bytes)
     if (this.head === this.queue.length) {
       this.queue = []
       this.head = 0
@@ -199,7 +199,7 @@ export class Port {
     const rest = this.queue.slice(this.head)
     this.queue = []
     this.head = 0
-    for (const e of rest) e.from?.unqueued(e.bytes ?? 0)
+    for (const e of rest) e.from?.unqueued(e.bytes)
     return rest
   }
 
