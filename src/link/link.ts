@@ -159,11 +159,7 @@ export class Link implements LinkSide, QueueAccount {
 
   /** A large message without handles, encoded with room for its header: the whole frame goes as it is. */
   private sendFrame(route: Route, frame: Buffer): void {
-    writeLength(frame, 0, frame.length - 4)
-    frame[4] = F.MSG
-    frame[5] = route.kind
-    frame.writeUInt32BE(route.id, 6)
-    frame.writeUInt32BE(0, 10)
+    writeMsgHeader(frame, 0, frame.length - 4, route, 0)
     this.batch.frame(frame)
     this.wrote()
     if (this.batch.frames >= FLUSH_AT) this.flush()
@@ -207,11 +203,7 @@ export class Link implements LinkSide, QueueAccount {
     const b = this.batch
     const at = b.reserve(4 + F.MSG_HEADER + capsBytes.length + (small ? payload.length : 0))
     const slab = b.slab
-    writeLength(slab, at, bodyLen)
-    slab[at + 4] = F.MSG
-    slab[at + 5] = route.kind
-    slab.writeUInt32BE(route.id, at + 6)
-    slab.writeUInt32BE(capsBytes.length, at + 10)
+    writeMsgHeader(slab, at, bodyLen, route, capsBytes.length)
     if (capsBytes.length) slab.set(capsBytes, at + 14)
     if (small) slab.set(payload, at + 14 + capsBytes.length)
     else b.part(payload)
@@ -582,11 +574,7 @@ export class Link implements LinkSide, QueueAccount {
   }
 
   /** Decode a message that came over this link; its queued bytes count against maxQueuedBytes. */
-  private readonly decodeHere = (bytes: Buffer, start: number, end: number, caps: Cap[]): Entry => {
-    const e = decodeEntry(bytes, start, end, caps)
-    e.from = this
-    return e
-  }
+  private readonly decodeHere = (bytes: Buffer, start: number, end: number, caps: Cap[]): Entry => decodeEntry(bytes, start, end, caps, this)
 
   /** Bytes from the peer waiting unread in this process (QueueAccount). */
   private queuedBytes = 0
@@ -689,6 +677,15 @@ export class Link implements LinkSide, QueueAccount {
   }
 }
 
+/** A MSG frame's length prefix and header (HEADROOM bytes) at `at`; caps and payload follow. */
+function writeMsgHeader(target: Buffer, at: number, bodyLen: number, route: Route, capsLen: number): void {
+  writeLength(target, at, bodyLen)
+  target[at + 4] = F.MSG
+  target[at + 5] = route.kind
+  target.writeUInt32BE(route.id, at + 6)
+  target.writeUInt32BE(capsLen, at + 10)
+}
+
 function isId(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff
 }
@@ -701,8 +698,8 @@ function limitValue(x: unknown): number | undefined | null {
 }
 
 /** Decode a message that reached its receiver's home, turning its caps into user-level handles. */
-export function decodeEntry(bytes: Buffer, start: number, end: number, caps: Cap[]): Entry {
-  if (caps.length === 0) return { value: decode(bytes, noHandles, start, end), handles: null, bytes: end - start }
+export function decodeEntry(bytes: Buffer, start: number, end: number, caps: Cap[], from: QueueAccount | null = null): Entry {
+  if (caps.length === 0) return { value: decode(bytes, noHandles, start, end), handles: null, bytes: end - start, from }
   const handles: Closable[] = []
   const used: boolean[] = new Array(caps.length).fill(false)
   let value: unknown
@@ -725,7 +722,7 @@ export function decodeEntry(bytes: Buffer, start: number, end: number, caps: Cap
     throw e
   }
   caps.forEach((c, i) => !used[i] && dropCap(c))
-  return { value, handles: handles.length ? handles : null, bytes: end - start }
+  return { value, handles: handles.length ? handles : null, bytes: end - start, from }
 }
 
 /** The handle reader of a message without caps: any reference in it is out of range. */
