@@ -50,13 +50,18 @@ function victimLink(options: LinkOptions = {}, reuse = false): { victim: AnyConn
   return { victim, peer }
 }
 
-/** A healthy pair of real links, to check that an attack elsewhere does not disturb it. */
-async function healthyPair(): Promise<[AnyConn, AnyConn]> {
+/** Two real links joined by a memory wire, both past their handshake. */
+async function linkedPair<A = unknown, B = unknown>(aOptions: LinkOptions, bOptions: LinkOptions): Promise<[Connection<A, B>, Connection<B, A>]> {
   const [wa, wb] = memoryWirePair()
-  const a = connectWire<unknown, unknown>(wa, { name: 'healthy-a' })
-  const b = connectWire<unknown, unknown>(wb, { name: 'healthy-b' })
+  const a = connectWire<A, B>(wa, aOptions)
+  const b = connectWire<B, A>(wb, bOptions)
   await Promise.all([a.ready, b.ready])
   return [a, b]
+}
+
+/** A healthy pair of real links, to check that an attack elsewhere does not disturb it. */
+function healthyPair(): Promise<[AnyConn, AnyConn]> {
+  return linkedPair({ name: 'healthy-a' }, { name: 'healthy-b' })
 }
 
 async function expectHealthy([a, b]: [AnyConn, AnyConn]): Promise<void> {
@@ -702,10 +707,7 @@ describe('msgpackr extensions a peer may not use', () => {
 
 describe('limits on the sending side', () => {
   it('a message over the peer’s announced maxFrameBytes throws LimitExceededError and the link stays up', async () => {
-    const [wa, wb] = memoryWirePair()
-    const a = connectWire<unknown, unknown>(wa, { name: 'a' })
-    const b = connectWire<unknown, unknown>(wb, { name: 'b', maxFrameBytes: 4096 })
-    await Promise.all([a.ready, b.ready])
+    const [a, b] = await linkedPair({ name: 'a' }, { name: 'b', maxFrameBytes: 4096 })
     const [itx, irx] = channel<string>()
     const big = { blob: new Uint8Array(5000), inner: itx }
     expect(() => a.sender.send(big)).toThrow(LimitExceededError)
@@ -777,10 +779,7 @@ describe('limits on the sending side', () => {
   })
 
   it('queued messages following a receiver moved to a peer with a small maxFrameBytes do not break that link', async () => {
-    const [wa, wb] = memoryWirePair()
-    const a = connectWire<unknown, unknown>(wa, { name: 'a' })
-    const b = connectWire<unknown, unknown>(wb, { name: 'b', maxFrameBytes: 4096 })
-    await Promise.all([a.ready, b.ready])
+    const [a, b] = await linkedPair({ name: 'a' }, { name: 'b', maxFrameBytes: 4096 })
     const [tx, rx] = channel<string>()
     tx.send('x'.repeat(10_000)) // fine in-process, too big for b
     tx.send('small')
@@ -803,10 +802,7 @@ describe('limits on the sending side', () => {
 
 describe('a peer that floods a receiver nobody reads', () => {
   it('past maxQueuedBytes unread, the link is closed with LimitExceededError; what was read does not count', { timeout: 30_000 }, async () => {
-    const [wa, wb] = memoryWirePair()
-    const a = connectWire<Uint8Array, never>(wa, { name: 'flooder' })
-    const b = connectWire<never, Uint8Array>(wb, { name: 'victim', maxQueuedBytes: 1024 * 1024 })
-    await Promise.all([a.ready, b.ready])
+    const [a, b] = await linkedPair<Uint8Array, never>({ name: 'flooder' }, { name: 'victim', maxQueuedBytes: 1024 * 1024 })
     // Read as it comes: 4 MiB in total passes, because at no time is 1 MiB waiting.
     for (let i = 0; i < 64; i++) {
       a.sender.send(new Uint8Array(64 * 1024))

@@ -163,13 +163,19 @@ describe('channels over a real Unix socket', () => {
   })
 })
 
+/** A MessageChannel whose ports are closed after the test. */
+function messageChannel(): MessageChannel {
+  const ch = new MessageChannel()
+  cleanups.push(() => {
+    ch.port1.close()
+    ch.port2.close()
+  })
+  return ch
+}
+
 describe('channels over a MessageChannel', () => {
   it('messagePortWire', async () => {
-    const { port1, port2 } = new MessageChannel()
-    cleanups.push(() => {
-      port1.close()
-      port2.close()
-    })
+    const { port1, port2 } = messageChannel()
     const [a, b] = await link(messagePortWire(port1), messagePortWire(port2))
     await exercise(a, b, 300)
     a.close()
@@ -180,11 +186,7 @@ describe('channels over a MessageChannel', () => {
 
 describe('large messages over a MessagePort travel without copies, and nothing of the sender is lost', () => {
   it('a large binary, large strings and mixed batches arrive intact and in order; what the sender holds stays whole', async () => {
-    const { port1, port2 } = new MessageChannel()
-    cleanups.push(() => {
-      port1.close()
-      port2.close()
-    })
+    const { port1, port2 } = messageChannel()
     // Watch what the sending side posts.
     const posted: { bytes: number; transferred: number; wholeFrame: boolean }[] = []
     const realPost = port1.postMessage.bind(port1)
