@@ -363,6 +363,18 @@ describe('listen() and connect()', () => {
     await server.close()
   })
 
+  it('an accept() that timed out lets go of its signal: aborting it later leaves the waiting accept() alone', { timeout: 30_000 }, async () => {
+    const server = await listen(unixAddress())
+    const ac = new AbortController()
+    await expect(server.accept({ timeout: 20, signal: ac.signal })).rejects.toMatchObject({ name: 'TimeoutError' })
+    const next = server.accept({ timeout: 5000 })
+    ac.abort()
+    const client = await connect(server.address)
+    expect(server.peers.has(await next)).toBe(true)
+    client.close()
+    await server.close()
+  })
+
   it('addresses: a bad one is a clear TypeError; tcp binds to loopback when no host is given', async () => {
     await expect(listen('http://example.com')).rejects.toThrow(TypeError)
     await expect(listen('tcp://127.0.0.1:99999')).rejects.toThrow(/port out of range/)

@@ -80,6 +80,7 @@ export class Server<ToClient, ToServer> implements AsyncIterable<Peer<ToClient, 
       if (options.timeout !== undefined) {
         timer = setTimeout(() => {
           this.#waiters.splice(this.#waiters.indexOf(w), 1)
+          done()
           reject(new TimeoutError(`accept timed out after ${options.timeout} ms`))
         }, options.timeout)
       }
