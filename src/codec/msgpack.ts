@@ -101,8 +101,8 @@ const IN_PLACE_FROM = 64 * 1024
 /** Above this size, msgpackr's shared output buffer is dropped after use so it is not kept alive. */
 const LARGE = 1 << 20
 
-/** Encode a value already prepared by `prepareForWire` (no handles or Maps left in it). */
-export function encodePrepared(prepared: unknown): Buffer {
+/** Encode a value the walk prepared (handles, Maps and Errors replaced by their tags), or plain data. */
+function encodePrepared(prepared: unknown): Buffer {
   const out = packr.pack(prepared)
   if (out.length > LARGE) packr.useBuffer(Buffer.allocUnsafeSlow(8192))
   return out

@@ -46,10 +46,6 @@ export class Batch {
     this.frames++
   }
 
-  get empty(): boolean {
-    return this.end === this.runStart && this.chunks.length === 0
-  }
-
   /** Hand everything queued to the wire, in order: one write, or one writev for several chunks. */
   writeTo(wire: Wire): void {
     this.frames = 0
