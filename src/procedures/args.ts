@@ -3,9 +3,10 @@
  * for the call as a callback, and each top-level async iterable that is not a handle becomes a
  * streamed argument, pulled by the procedure.
  */
-import { HANDLE, walk } from '../codec/walk.js'
+import { walk } from '../codec/walk.js'
 import type { ClientCall } from './call.js'
 import { LentFunction } from './callback.js'
+import { isStream } from './messages.js'
 
 export interface PreparedArgs {
   args: unknown[]
@@ -28,13 +29,13 @@ export function prepareArgs(args: unknown[], call: ClientCall): PreparedArgs {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]
     let b: unknown = a
-    if (typeof a === 'function' && (a as { [HANDLE]?: unknown })[HANDLE] === undefined) b = lend(a as (...args: never[]) => unknown)
-    else if (typeof a === 'object' && a !== null) {
-      if (typeof (a as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' && (a as { [HANDLE]?: unknown })[HANDLE] === undefined) {
-        streams.push(i)
-        sources.push(a as AsyncIterable<unknown>)
-        b = null
-      } else b = walk(a, { handle: keep, fn: lend })
+    if (isStream(a)) {
+      streams.push(i)
+      sources.push(a)
+      b = null
+    } else if ((typeof a === 'object' && a !== null) || typeof a === 'function') {
+      // Functions anywhere (this one too, if it is not a handle) are lent; handles stay for the send.
+      b = walk(a, { handle: keep, fn: lend })
     }
     if (b !== a) (out ??= args.slice())[i] = b
   }

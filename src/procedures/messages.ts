@@ -7,6 +7,7 @@
  * what it is.
  */
 import type { Receiver, Sender } from '../channel/index.js'
+import { HANDLE } from '../codec/walk.js'
 
 export interface SessionOpen {
   calls: Receiver<ClientMessage>
@@ -66,3 +67,12 @@ export const MAX_WINDOW = 1 << 20
 export const DEFAULT_WINDOW = 32
 
 export const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+
+/** Whether a value is streamed (a top-level argument, or a result): an async iterable that is not itself a handle. */
+export function isStream(x: unknown): x is AsyncIterable<unknown> {
+  return (
+    typeof x === 'object' && x !== null &&
+    typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' &&
+    (x as { [HANDLE]?: unknown })[HANDLE] === undefined
+  )
+}

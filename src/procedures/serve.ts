@@ -11,7 +11,7 @@ import type { ProcedureLimits } from './limits.js'
 import { lookup } from './lookup.js'
 import {
   CALL, CANCEL, CLOSE, CREDIT, DONE, END, ERROR, FAIL, ITEM, MAX_WINDOW, PULL, RESULT, STOP, YIELD,
-  isIndex, type ClientMessage, type ServerMessage, type SessionOpen,
+  isIndex, isStream, type ClientMessage, type ServerMessage, type SessionOpen,
 } from './messages.js'
 import { fromRemote } from './remote-error.js'
 
@@ -21,15 +21,6 @@ const LOCAL = {}
 
 function closeAll(handles: readonly unknown[] | null): void {
   if (handles) for (const h of handles) (h as { close?: () => void }).close?.()
-}
-
-/** Whether a procedure's result is streamed (an async iterable that is not itself a handle). */
-function isStream(x: unknown): x is AsyncIterable<unknown> {
-  return (
-    typeof x === 'object' && x !== null &&
-    typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' &&
-    (x as { [HANDLE]?: unknown })[HANDLE] === undefined
-  )
 }
 
 export class ProcedureServer {
