@@ -2,18 +2,17 @@
 // socket, TCP) whose peer is framed-echo.mjs. `child` is the peer process; close() ends the stream
 // and waits for it to exit.
 import { FrameReader, decodeBody, encodeFrame } from './raw-wires.mjs'
-import { waitExit } from './procs.mjs'
+import { waitExit, watchExit } from './procs.mjs'
 
 export function framedTransport(sock, child, sink, what) {
-  let closing = false
-  child.on('exit', (code, signal) => closing || sink.fail(new Error(`${what} exited early (${code ?? signal})`)))
+  const watch = watchExit(child, sink, what)
   const reader = new FrameReader((body) => sink.deliver(decodeBody(body)))
   sock.on('data', (chunk) => reader.push(chunk))
-  sock.on('error', (e) => closing || sink.fail(e))
+  sock.on('error', (e) => watch.closing || sink.fail(e))
   return {
     send: (m) => sock.write(encodeFrame(m)),
     async close() {
-      closing = true
+      watch.closing = true
       sock.end()
       const exit = await waitExit(child)
       sock.destroy()

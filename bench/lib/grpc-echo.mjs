@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BenchClient, grpc } from './grpc-service.mjs'
+import { watchExit } from './procs.mjs'
 import { startServer } from './server-child.mjs'
 
 export const grpcAddress = (wire, dir) => (wire === 'unix' ? `unix:${join(dir, 's.sock')}` : '127.0.0.1:0')
@@ -14,8 +15,7 @@ export const grpcAddress = (wire, dir) => (wire === 'unix' ? `unix:${join(dir, '
 export async function openGrpcEcho(mode, wire, sink) {
   const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-'))
   const server = await startServer('grpc-server.mjs', grpcAddress(wire, dir))
-  let closing = false
-  server.child.on('exit', (code, signal) => closing || sink.fail(new Error(`grpc server exited early (${code ?? signal})`)))
+  const watch = watchExit(server.child, sink, 'grpc server')
   const client = new BenchClient(server.address, grpc.credentials.createInsecure())
   await new Promise((r, j) => client.waitForReady(Date.now() + 10_000, (e) => (e ? j(e) : r())))
   let send
@@ -26,7 +26,7 @@ export async function openGrpcEcho(mode, wire, sink) {
     const call = client.chat()
     const ended = new Promise((r) => call.on('status', r))
     call.on('data', sink.deliver)
-    call.on('error', (e) => closing || sink.fail(e))
+    call.on('error', (e) => watch.closing || sink.fail(e))
     send = (m) => call.write(m)
     end = async () => {
       call.end() // the server ends its side, the call's status arrives
@@ -36,7 +36,7 @@ export async function openGrpcEcho(mode, wire, sink) {
   return {
     send,
     async close() {
-      closing = true
+      watch.closing = true
       await end()
       client.close()
       const e = await server.stop()

@@ -22,6 +22,16 @@ process.on('exit', () => {
   }
 })
 
+/**
+ * Fail `sink` if the ChildProcess exits before close: returns `{ closing }`, set it to true on close
+ * (callers may read it too, e.g. to ignore a socket error while closing).
+ */
+export function watchExit(child, sink, what) {
+  const watch = { closing: false }
+  child.on('exit', (code, signal) => watch.closing || sink.fail(new Error(`${what} exited early (${code ?? signal})`)))
+  return watch
+}
+
 /** Resolve with `p`'s value, or `onTimeout()`'s after `ms`. */
 export async function withDeadline(p, ms, onTimeout) {
   let timer

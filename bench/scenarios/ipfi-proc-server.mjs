@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, remote } from 'ipfi'
+import { watchExit } from '../lib/procs.mjs'
 import { startServer } from '../lib/server-child.mjs'
 
 const WIRE = { unix: 'Unix socket', tcp: 'loopback TCP' }
@@ -24,8 +25,7 @@ const procServer = (wire) => ({
   async open(sink) {
     const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-'))
     const server = await startServer('ipfi-server.mjs', wire === 'unix' ? `unix:${join(dir, 's.sock')}` : 'tcp://127.0.0.1:0')
-    let closing = false
-    server.child.on('exit', (code, signal) => closing || sink.fail(new Error(`ipfi server exited early (${code ?? signal})`)))
+    const watch = watchExit(server.child, sink, 'ipfi server')
     const peer = await connect(server.address)
     const endpoint = await peer.receiver.recv()
     const api = remote(endpoint)
@@ -33,7 +33,7 @@ const procServer = (wire) => ({
     return {
       send: (m) => api.echo(m).then(sink.deliver, sink.fail),
       async close() {
-        closing = true
+        watch.closing = true
         api[Symbol.dispose]()
         await peer[Symbol.asyncDispose]()
         const e = await server.stop()

@@ -2,7 +2,7 @@
 // plain spawned node process that connects to our server.
 import { connectWire, duplexWire } from 'ipfi'
 import { pump } from '../lib/ipfi-pump.mjs'
-import { waitExit, withDeadline } from '../lib/procs.mjs'
+import { waitExit, watchExit, withDeadline } from '../lib/procs.mjs'
 import { acceptChild } from '../lib/socket-child.mjs'
 
 export default {
@@ -15,15 +15,14 @@ export default {
   compareWith: ['raw-unix-socket', 'raw-fd3-msgpackr', 'raw-ipc-json'],
   async open(sink) {
     const { child, socket } = await acceptChild('ipfi-socket-echo.mjs', 'unix')
-    let closing = false
-    child.on('exit', (code, signal) => closing || sink.fail(new Error(`socket echo child exited early (${code ?? signal})`)))
+    const watch = watchExit(child, sink, 'socket echo child')
     const conn = connectWire(duplexWire(socket), { name: 'bench socket parent' })
     await conn.ready
     const main = pump(conn.receiver, sink.deliver, sink.fail)
     return {
       send: (m) => conn.sender.send(m),
       async close() {
-        closing = true
+        watch.closing = true
         main.stop()
         conn.sender.close() // the child's loop ends, it closes the link and exits
         const e = await waitExit(child)

@@ -10,6 +10,7 @@ import { connect, remote } from 'ipfi'
 import { MSG, isEcho } from '../lib/measure.mjs'
 import { BenchClient, grpc } from '../lib/grpc-service.mjs'
 import { grpcAddress } from '../lib/grpc-echo.mjs'
+import { watchExit } from '../lib/procs.mjs'
 import { startServer } from '../lib/server-child.mjs'
 
 const IN_FLIGHT = 10
@@ -44,13 +45,12 @@ async function drive(clients, total, call) {
  */
 async function serve({ file, address, dir, sink, clients, call, closeClients }) {
   const server = await startServer(file, address)
-  let closing = false
-  server.child.on('exit', (code, signal) => closing || sink.fail(new Error(`${file} exited early (${code ?? signal})`)))
+  const watch = watchExit(server.child, sink, file)
   const cs = await clients(server.address)
   return {
     run: (total) => drive(cs, total, call),
     async close() {
-      closing = true
+      watch.closing = true
       await closeClients(cs)
       const e = await server.stop()
       rmSync(dir, { recursive: true, force: true })
