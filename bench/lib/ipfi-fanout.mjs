@@ -1,8 +1,9 @@
 // The many-channels scenarios: one fork() link carrying `k` echo channels (each a request channel
 // and a reply channel made here, moved to the child), messages sent round-robin over them.
-import { channel, fork } from 'ipfi'
+import { channel } from 'ipfi'
+import { ipfiChild } from './open-ipfi.mjs'
 import { pump } from './ipfi-pump.mjs'
-import { track, waitExit, withDeadline } from './procs.mjs'
+import { withDeadline } from './procs.mjs'
 
 export function fanoutScenario(k, extra) {
   return {
@@ -11,10 +12,7 @@ export function fanoutScenario(k, extra) {
     type: 'echo',
     ...extra,
     async open(sink) {
-      const c = fork(new URL('../children/ipfi-fanout-echo.mjs', import.meta.url), { stdio: 'inherit' })
-      track(c.process)
-      let closing = false
-      c.exited.then((e) => closing || sink.fail(new Error(`ipfi fan-out child exited early (${e.code ?? e.signal})`)))
+      const { c, close } = ipfiChild('fork', 'ipfi-fanout-echo.mjs', sink, `ipfi fan-out child (${k} channels)`)
       const requests = []
       const pumps = []
       for (let i = 0; i < k; i++) {
@@ -30,16 +28,13 @@ export function fanoutScenario(k, extra) {
           requests[next].send(m)
           if (++next === k) next = 0
         },
-        async close() {
-          closing = true
-          for (const tx of requests) tx.close() // each child loop ends and closes its reply channel
-          c.sender.close() // no more pairs: the child ends once its loops are done
-          await withDeadline(Promise.all(pumps.map((p) => p.done)), 5000, () => undefined)
-          for (const p of pumps) p.stop()
-          await c[Symbol.asyncDispose]()
-          const e = await waitExit(c.process)
-          return [{ what: `ipfi fan-out child (${k} channels)`, ...e, forced: e.forced || e.signal !== null }]
-        },
+        close: () =>
+          close(async () => {
+            for (const tx of requests) tx.close() // each child loop ends and closes its reply channel
+            c.sender.close() // no more pairs: the child ends once its loops are done
+            await withDeadline(Promise.all(pumps.map((p) => p.done)), 5000, () => undefined)
+            for (const p of pumps) p.stop()
+          }),
       }
     },
   }
