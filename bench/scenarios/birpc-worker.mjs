@@ -1,8 +1,6 @@
 // Peer library: birpc over a worker thread (structured clone over the worker's port), echo(m).
-import { once } from 'node:events'
-import { Worker } from 'node:worker_threads'
 import { createBirpc } from 'birpc'
-import { waitWorkerExit } from '../lib/procs.mjs'
+import { startWorker } from '../lib/open-worker.mjs'
 
 export default {
   id: 'birpc-worker',
@@ -12,21 +10,16 @@ export default {
   type: 'echo',
   compareWith: ['raw-worker'],
   async open(sink) {
-    const worker = new Worker(new URL('../children/birpc-echo.mjs', import.meta.url))
-    const exited = once(worker, 'exit').then(([code]) => code)
-    let closing = false
-    worker.on('error', (e) => sink.fail(e))
-    exited.then((code) => closing || sink.fail(new Error(`birpc worker exited early (code ${code})`)))
+    const { worker, online, close } = startWorker('birpc-echo.mjs', sink, 'birpc echo worker')
     const rpc = createBirpc({}, { post: (data) => worker.postMessage(data), on: (fn) => worker.on('message', fn) })
-    await once(worker, 'online')
+    await online
     return {
       send: (m) => rpc.echo(m).then(sink.deliver, sink.fail),
-      async close() {
-        closing = true
-        rpc.$close()
-        worker.postMessage('bye')
-        return [{ what: 'birpc echo worker', ...(await waitWorkerExit(worker, exited)) }]
-      },
+      close: () =>
+        close(() => {
+          rpc.$close()
+          worker.postMessage('bye')
+        }),
     }
   },
 }

@@ -1,9 +1,7 @@
 // Peer library: comlink over a worker thread (its node adapter around the Worker), echo(m).
-import { once } from 'node:events'
-import { Worker } from 'node:worker_threads'
 import * as Comlink from 'comlink/dist/esm/comlink.mjs'
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs'
-import { waitWorkerExit } from '../lib/procs.mjs'
+import { startWorker } from '../lib/open-worker.mjs'
 
 export default {
   id: 'comlink-worker',
@@ -13,20 +11,12 @@ export default {
   type: 'echo',
   compareWith: ['raw-worker'],
   async open(sink) {
-    const worker = new Worker(new URL('../children/comlink-echo.mjs', import.meta.url))
-    const exited = once(worker, 'exit').then(([code]) => code)
-    let closing = false
-    worker.on('error', (e) => sink.fail(e))
-    exited.then((code) => closing || sink.fail(new Error(`comlink worker exited early (code ${code})`)))
+    const { worker, online, close } = startWorker('comlink-echo.mjs', sink, 'comlink echo worker')
     const api = Comlink.wrap(nodeEndpoint(worker))
-    await once(worker, 'online')
+    await online
     return {
       send: (m) => api.echo(m).then(sink.deliver, sink.fail),
-      async close() {
-        closing = true
-        await api[Comlink.releaseProxy]() // the worker drops its listener and ends
-        return [{ what: 'comlink echo worker', ...(await waitWorkerExit(worker, exited)) }]
-      },
+      close: () => close(() => api[Comlink.releaseProxy]()), // the worker drops its listener and ends
     }
   },
 }
