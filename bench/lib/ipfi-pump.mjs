@@ -28,3 +28,9 @@ export function pump(rx, onValue, onError) {
     },
   }
 }
+
+/** The same loop for a child: resolves once every sender closed; any other error rejects. */
+export const drain = (rx, onValue) =>
+  pump(rx, onValue, (e) => {
+    throw e
+  }).done
