@@ -13,11 +13,11 @@
  *   --out     where to write the JSON (default bench/results/latest.json; with --only, none unless given)
  *
  * Every transport (echo, payload, and one-way scenarios with open()) is opened once, then measured
- * in rounds: one warm-up round (a quarter of the iterations; scenarios marked `warmup: false` skip
- * it), then 3 measured rounds, every scenario once per round (order reversed every other round), so
- * raw baselines, ipfi and the peer libraries see the same machine conditions. Figures are medians
- * over the rounds (bench/lib/summary.mjs). What one round measures: bench/lib/round.mjs. Every
- * reply is checked, and each echo transport first echoes a unique probe.
+ * in rounds: one warm-up round (a quarter of the iterations), then 3 measured rounds, every
+ * scenario once per round (order reversed every other round), so raw baselines, ipfi and the peer
+ * libraries see the same machine conditions. Figures are medians over the rounds
+ * (bench/lib/summary.mjs). What one round measures: bench/lib/round.mjs. Every reply is checked,
+ * and each echo transport first echoes a unique probe.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -161,11 +161,9 @@ async function main() {
       const order = round % 2 ? [...scenarios].reverse() : scenarios
       for (const s of order) {
         const r = results[s.id]
-        if (!measured && s.warmup === false) continue
         const it = measured ? r.iterations : warmupIterations(r.iterations)
         const started = performance.now()
-        const { row, exits } = await measureRound(s, it, open.get(s.id), ctx)
-        for (const e of exits) children.push({ scenario: s.id, ...e })
+        const row = await measureRound(s, it, open.get(s.id), ctx)
         r.seconds += (performance.now() - started) / 1000
         if (measured) r.rounds.push(row)
       }

@@ -123,11 +123,8 @@ describe('benchmark suite (smoke)', () => {
       expect(svg.match(/<rect /g)?.length).toBe(1 + r.ratios.length)
 
       // Every child process and worker thread ended by itself, with code 0: one per worker or child
-      // (or server) a scenario opens once, plus one per round (3; they skip the warm-up) for each
-      // one-way scenario that starts a process afresh every round (run(n) without open()).
-      const opened = scenarios.filter((s) => s.open && s.kind !== 'in-process').length
-      const perRound = scenarios.filter((s) => !s.open && s.type === 'oneway' && s.kind === 'process').length
-      expect(r.children.length).toBe(opened + 3 * perRound)
+      // (or server) a scenario opens, once for the whole run.
+      expect(r.children.length).toBe(scenarios.filter((s) => s.open && s.kind !== 'in-process').length)
       for (const c of r.children) expect(c, c.what).toMatchObject({ code: 0, signal: null, forced: false })
     } finally {
       rmSync(dir, { recursive: true, force: true })

@@ -3,9 +3,9 @@
  *   echo     sequential round trips (p50/p99, RT/s), then round trips with WINDOW in flight; if the
  *            transport counts its wire bytes (`wireBytes()`), bytes per round trip and bytes/s too
  *   payload  sequential payload round trips, MiB/s, peak RSS of this process and of a child process
- *   oneway   `run(n)` of the scenario (a fresh run) or of its open transport, or else the one-way
- *            driver (bench/lib/oneway.mjs) over the transport's send()
- * Returns { row, exits } (exits: children a fresh run started and ended).
+ *   oneway   `run(n)` of the scenario (a fresh run, in this thread) or of its open transport, or
+ *            else the one-way driver (bench/lib/oneway.mjs) over the transport's send()
+ * Returns the round's row of figures.
  */
 import { askUsage, latency, payloadRoundTrips, pipelined } from './measure.mjs'
 import { oneWay } from './oneway.mjs'
@@ -18,18 +18,15 @@ export async function measureRound(s, it, opened, ctx) {
   const { t, sink } = opened
   const row = s.type === 'payload' ? await payload(s, it, opened, ctx) : await echo(s, it, t, sink, ctx)
   sink.check()
-  return { row, exits: [] }
+  return row
 }
 
 async function oneway(s, it, opened, ctx) {
-  if (!opened) {
-    const { msgsPerSec, exits = [] } = await s.run(it.oneway)
-    return { row: { msgsPerSec }, exits }
-  }
+  if (!opened) return { msgsPerSec: (await s.run(it.oneway)).msgsPerSec }
   const { t, sink } = opened
   const r = t.run ? await t.run(it.oneway) : await oneWay(s.id, t, sink, it.oneway, ctx.timeoutMs)
   sink.check()
-  return { row: { msgsPerSec: r.msgsPerSec }, exits: [] }
+  return { msgsPerSec: r.msgsPerSec }
 }
 
 async function payload(s, it, opened, ctx) {
