@@ -153,7 +153,7 @@ async function main() {
       open.set(s.id, entry)
       if (s.type === 'oneway') continue
       await probe(s.id, t, sink)
-      if (s.childIsProcess) entry.childRssAtOpen = (await askUsage(s.id, t, sink, STATS_REQUEST, isUsage)).rss
+      if (s.type === 'payload' && s.kind === 'process') entry.childRssAtOpen = (await askUsage(s.id, t, sink, STATS_REQUEST, isUsage)).rss
     }
 
     for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {

@@ -33,7 +33,7 @@ async function payload(s, it, opened, ctx) {
   const { t, sink } = opened
   await settleMemory()
   const p = await payloadRoundTrips(s.id, t, sink, it.payload, ctx.payloadData(it.payloadBytes), ctx.timeoutMs)
-  const child = s.childIsProcess ? await askUsage(s.id, t, sink, STATS_REQUEST, isUsage) : null
+  const child = s.kind === 'process' ? await askUsage(s.id, t, sink, STATS_REQUEST, isUsage) : null
   return {
     mibPerSec: p.mibPerSec,
     parentPeakRss: p.parentPeakRss,

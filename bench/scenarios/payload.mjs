@@ -17,7 +17,6 @@ const payload = (base, mib, id, label, rawId) => ({
   kind: base.kind,
   type: 'payload',
   large: mib > 1,
-  childIsProcess: base.kind === 'process',
   raw: rawId ? `${rawId}-${mib}mib` : null,
   compareWith: rawId ? [`${rawId}-${mib}mib`] : [],
 })
