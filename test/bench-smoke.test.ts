@@ -20,11 +20,8 @@ const { scenarios } = (await import('../bench/scenarios/index.mjs')) as {
 const ECHO_SCENARIOS = scenarios.filter((s) => s.type === 'echo').map((s) => s.id)
 const ONEWAY_SCENARIOS = scenarios.filter((s) => s.type === 'oneway').map((s) => s.id)
 const PAYLOAD_SCENARIOS = scenarios.filter((s) => s.type === 'payload').map((s) => s.id)
-const METRICS: Record<string, string[]> = {
-  echo: ['p50Us', 'p99Us', 'seqRtPerSec', 'inflight100RtPerSec'],
-  payload: ['mibPerSec'],
-  oneway: ['msgsPerSec'],
-}
+// @ts-expect-error plain JS, no declarations
+const { METRICS } = (await import('../bench/lib/summary.mjs')) as { METRICS: Record<string, string[]> }
 const RATIO_PAIRS = scenarios.flatMap((s) => (s.compareWith ?? []).map((b) => `${s.id}/${b}`))
 
 interface Run {
@@ -67,7 +64,7 @@ describe('benchmark suite (smoke)', () => {
       for (const id of ECHO_SCENARIOS) {
         const s = r.scenarios[id]
         expect(s.rounds, id).toHaveLength(3)
-        for (const k of ['p50Us', 'p99Us', 'seqRtPerSec', 'inflight100RtPerSec']) {
+        for (const k of METRICS.echo) {
           expect(positive(s.median[k]), `${id} ${k} = ${s.median[k]}`).toBe(true)
           for (const round of s.rounds) expect(positive(round[k]), `${id} ${k} in a round`).toBe(true)
         }
