@@ -69,6 +69,12 @@ describe('benchmark suite (smoke)', () => {
           for (const round of s.rounds) expect(positive(round[k]), `${id} ${k} in a round`).toBe(true)
         }
         expect(s.median.p99Us).toBeGreaterThanOrEqual(s.median.p50Us)
+        // Slow scenarios run fewer iterations, marked ¹ in the report with their note.
+        if (s.note) {
+          expect(s.iterations.latency, `${id} latency iterations`).toBeLessThan(r.iterations.latency)
+          expect(run.stdout).toContain(`| ${s.label} ¹ |`)
+          expect(run.stdout).toContain(`¹ ${s.label}: ${s.note};`)
+        }
       }
       for (const id of ONEWAY_SCENARIOS) {
         const s = r.scenarios[id]
@@ -88,6 +94,8 @@ describe('benchmark suite (smoke)', () => {
         expect(s.median.parentPeakRssPerPayload).toBeCloseTo(s.median.parentPeakRss / s.iterations.payloadBytes)
         expect(typeof s.median.parentRssGrowth, `${id} parentRssGrowth`).toBe('number')
       }
+      // --tiny shrinks the "50 MiB" payload to 2 MiB; the other is 1 MiB.
+      expect([...new Set(PAYLOAD_SCENARIOS.map((id) => r.scenarios[id].iterations.payloadBytes))].sort((a, b) => a - b)).toEqual([1 << 20, 2 << 20])
       expect(run.stdout).toContain('| payload transport |')
       expect(run.stdout).toContain('| measure |')
 
