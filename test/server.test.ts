@@ -8,8 +8,10 @@ import {
   AuthenticationError,
   ConnectionLostError,
   DisconnectedError,
+  Link,
   connect,
   currentCall,
+  duplexWire,
   expose,
   fork,
   listen,
@@ -166,6 +168,41 @@ describe('listen() and connect()', () => {
     for (const p of peers) expect(await p.closed).toBeInstanceOf(ConnectionLostError)
     await expect(connect(server.address, { timeout: 2000 })).rejects.toBeInstanceOf(DisconnectedError)
     await expect(server.accept()).rejects.toBeInstanceOf(DisconnectedError)
+  })
+
+  it('a client admitted while server.close() runs is closed too, and close() does not wait for it', { timeout: 30_000 }, async () => {
+    const server = await listen('tcp://127.0.0.1:0', { idleTimeoutMs: 0 })
+    const port = Number(server.address.split(':').pop())
+    const socket = net.connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    /** The next `n` bytes; later ones are put back for the link. */
+    const read = (n: number) =>
+      new Promise<Buffer>((resolve) => {
+        let have = Buffer.alloc(0)
+        const onData = (d: Buffer) => {
+          have = Buffer.concat([have, d])
+          if (have.length < n) return
+          socket.off('data', onData)
+          socket.pause()
+          if (have.length > n) socket.unshift(have.subarray(n))
+          resolve(have.subarray(0, n))
+        }
+        socket.on('data', onData)
+        socket.resume()
+      })
+    expect((await read(39)).subarray(0, 4).toString()).toBe('IPFA') // the offer: the server counts this client
+    const closing = server.close()
+    // The answer without a secret: magic, version 1, flags 0, an empty proof, a nonce.
+    socket.write(Buffer.concat([Buffer.from('IPFA'), Buffer.from([1, 0]), Buffer.alloc(32), Buffer.alloc(32, 7)]))
+    expect((await read(38))[5]).toBe(0) // admitted
+    const link = new Link(duplexWire(socket))
+    socket.resume()
+    await link.ready
+    let timer: NodeJS.Timeout | undefined
+    const guard = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('server.close() waited for the late client')), 5000)))
+    await Promise.race([closing, guard]).finally(() => clearTimeout(timer))
+    expect(await link.closed).toBeInstanceOf(ConnectionLostError)
+    expect(server.peers.size).toBe(0)
   })
 
   describe('admission', () => {

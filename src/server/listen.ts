@@ -102,6 +102,7 @@ export class Server<ToClient, ToServer> implements AsyncIterable<Peer<ToClient, 
 
   /** @internal A client is linked. */
   add(peer: Peer<ToClient, ToServer>): void {
+    if (this.#closing) return peer.close('the server is closing') // admitted while close() ran
     this.#peers.add(peer)
     void peer.closed.then(() => {
       this.#peers.delete(peer)
