@@ -4,6 +4,10 @@ import { describe, expect, it } from 'vitest'
 
 const root = new URL('..', import.meta.url)
 const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 30_000 }).trim()
+/** Script lines that load the built package under its own URL as `a`, a copy apart from `import 'ipfi'`. */
+const importCopyA = `import { pathToFileURL } from 'node:url'
+       const url = pathToFileURL('dist/index.js').href
+       const a = await import(url + '?copy=a')`
 
 describe('the built package, imported by its name', () => {
   it('works from ESM', () => {
@@ -47,9 +51,7 @@ describe('the built package, imported by its name', () => {
     const out = run([
       '--input-type=module',
       '-e',
-      `import { pathToFileURL } from 'node:url'
-       const url = pathToFileURL('dist/index.js').href
-       const a = await import(url + '?copy=a')
+      `${importCopyA}
        const b = await import(url + '?copy=b')
        class AppError extends Error { name = 'AppError' }
        a.registerErrorClass(AppError)
@@ -71,10 +73,8 @@ describe('the built package, imported by its name', () => {
     const out = run([
       '--input-type=module',
       '-e',
-      `import { pathToFileURL } from 'node:url'
-       import { createRequire } from 'node:module'
-       const url = pathToFileURL('dist/index.js').href
-       const a = await import(url + '?copy=a')
+      `import { createRequire } from 'node:module'
+       ${importCopyA}
        const cjs = createRequire(import.meta.url)('ipfi')
        const ep = a.expose({ add: (x, y) => x + y, async *ticks() { yield 1; yield 2 } })
        const api = cjs.remote(ep)
