@@ -400,6 +400,19 @@ describe('listen() and connect()', () => {
     await server.close()
   })
 
+  it('accept({ signal }): aborting rejects with the reason and withdraws the wait; the next client goes to the next accept()', { timeout: 30_000 }, async () => {
+    const server = await listen(unixAddress())
+    const ac = new AbortController()
+    const aborted = server.accept({ signal: ac.signal })
+    ac.abort(new Error('not waiting any more'))
+    await expect(aborted).rejects.toThrow('not waiting any more')
+    const client = await connect(server.address)
+    const peer = await server.accept({ timeout: 5000 })
+    expect(server.peers.has(peer)).toBe(true)
+    client.close()
+    await server.close()
+  })
+
   it('an accept() that timed out lets go of its signal: aborting it later leaves the waiting accept() alone', { timeout: 30_000 }, async () => {
     const server = await listen(unixAddress())
     const ac = new AbortController()
