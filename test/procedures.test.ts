@@ -184,6 +184,23 @@ async function collect<T>(it: AsyncIterable<T>, max = 1_000_000): Promise<T[]> {
   return out
 }
 
+/** An endless source 0, 1, 2, ...; `ended` resolves with how many items it produced, once its `finally` ran. */
+function endless(): { source: AsyncGenerator<number>; ended: Promise<number> } {
+  const ended = deferred<number>()
+  let produced = 0
+  async function* source() {
+    try {
+      for (let i = 0; ; i++) {
+        produced++
+        yield i
+      }
+    } finally {
+      ended.resolve(produced)
+    }
+  }
+  return { source: source(), ended: ended.promise }
+}
+
 class ValidationError extends Error {
   override name = 'ValidationError'
   constructor(
@@ -947,21 +964,14 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       expect(await within(collect(api.pipe(source(n)) as unknown as AsyncIterable<number>), 'pipe')).toEqual(Array.from({ length: n }, (_, i) => i))
       expect(await within(collect(api.double.with({ window: 3 })(source(n))), 'double')).toEqual(Array.from({ length: n }, (_, i) => i * 2))
       // Stopping the result stream early also ends the argument's source.
-      const stopped = deferred()
-      async function* endless() {
-        try {
-          for (let i = 0; ; i++) yield i
-        } finally {
-          stopped.resolve()
-        }
-      }
+      const stopped = endless()
       const got: number[] = []
-      for await (const x of api.double(endless())) {
+      for await (const x of api.double(stopped.source)) {
         got.push(x)
         if (got.length === 10) break
       }
       expect(got).toEqual(Array.from({ length: 10 }, (_, i) => i * 2))
-      await within(stopped.promise, "the argument source's finally")
+      await within(stopped.ended, "the argument source's finally")
     })
 
     it('iterating a call that returned a plain value fails with a clear TypeError', async () => {
@@ -1213,32 +1223,14 @@ describe.each(MODES)('procedures (%s)', (mode) => {
           return (await it.next()).value
         },
       })
-      let produced = 0
-      const finallyRan = deferred<number>()
-      async function* endless() {
-        try {
-          for (let i = 0; ; i++) {
-            produced++
-            yield i
-          }
-        } finally {
-          finallyRan.resolve(produced)
-        }
-      }
-      expect(await within(api.firstN(endless(), 3), 'firstN')).toEqual([0, 1, 2])
-      expect(await within(finallyRan.promise, "the caller's generator finally")).toBeLessThanOrEqual(3 + DEFAULT_WINDOW + 1)
+      const forFirstN = endless()
+      expect(await within(api.firstN(forFirstN.source, 3), 'firstN')).toEqual([0, 1, 2])
+      expect(await within(forFirstN.ended, "the caller's generator finally")).toBeLessThanOrEqual(3 + DEFAULT_WINDOW + 1)
 
       // The procedure stops reading and goes on running: the source ends now, not when the call does.
-      const sourceEnded = deferred()
-      async function* endless3() {
-        try {
-          for (let i = 0; ; i++) yield i
-        } finally {
-          sourceEnded.resolve()
-        }
-      }
-      const running = api.stopsThenWaits(endless3())
-      await within(sourceEnded.promise, "the caller's generator finally while the call still runs")
+      const forStops = endless()
+      const running = api.stopsThenWaits(forStops.source)
+      await within(forStops.ended, "the caller's generator finally while the call still runs")
       releaseStopsThenWaits.resolve()
       expect(await within(running, 'stopsThenWaits')).toBe('done')
 
@@ -1253,20 +1245,9 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       expect(started).toBe(false)
 
       // The procedure reads one item and returns without break: its end still stops the source.
-      const finally2 = deferred<number>()
-      let produced2 = 0
-      async function* endless2() {
-        try {
-          for (let i = 0; ; i++) {
-            produced2++
-            yield i
-          }
-        } finally {
-          finally2.resolve(produced2)
-        }
-      }
-      expect(await api.readsOneThenReturns(endless2())).toBe(0)
-      expect(await within(finally2.promise, "the caller's generator finally (procedure returned)")).toBeLessThanOrEqual(1 + DEFAULT_WINDOW + 1)
+      const forReadsOne = endless()
+      expect(await api.readsOneThenReturns(forReadsOne.source)).toBe(0)
+      expect(await within(forReadsOne.ended, "the caller's generator finally (procedure returned)")).toBeLessThanOrEqual(1 + DEFAULT_WINDOW + 1)
     })
 
     it("the caller's iterable throwing reaches the procedure as an error", async () => {
@@ -1441,24 +1422,13 @@ describe.each(MODES)('procedures (%s)', (mode) => {
           return s
         },
       })
-      const finallyRan = deferred<number>()
-      let produced = 0
-      async function* endless() {
-        try {
-          for (let i = 0; ; i++) {
-            produced++
-            yield i
-          }
-        } finally {
-          finallyRan.resolve(produced)
-        }
-      }
+      const source = endless()
       const ac = new AbortController()
-      const p = api.slowSum.with({ signal: ac.signal, window: 4 })(endless())
+      const p = api.slowSum.with({ signal: ac.signal, window: 4 })(source.source)
       await until(() => consumed >= 5, 'the procedure to read some items')
       ac.abort('stop')
       expect(await rejection(p)).toBe('stop')
-      const n = await within(finallyRan.promise, "the caller's source finally")
+      const n = await within(source.ended, "the caller's source finally")
       expect(n - consumed).toBeLessThanOrEqual(4 + 2)
     })
 
