@@ -129,6 +129,11 @@ function deferred<T = void>() {
   return { promise, resolve, reject }
 }
 
+/** Resolves once `signal` has aborted (at once if it already has). */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })))
+}
+
 /** A small seeded PRNG, so that a failing run of the random delays can be replayed. */
 function prng(seed: number): () => number {
   let s = seed >>> 0
@@ -407,7 +412,7 @@ describe('a child killed under a call: everything pending rejects with Connectio
     expect(err.cause).toEqual(killedCause(c))
     // The callback was serving the dead child: it is told.
     await within(
-      new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true }))),
+      aborted(signal),
       GUARD,
       'the running callback to see its signal abort',
     )
@@ -438,7 +443,7 @@ describe('a child killed under a call: everything pending rejects with Connectio
     expect(err.cause).toEqual(killedCause(c))
     // The procedure that called it was serving the dead child: its signal aborted as well.
     await within(
-      new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true }))),
+      aborted(signal),
       GUARD,
       'runCallback to see its signal abort',
     )
@@ -456,7 +461,7 @@ describe('a child killed under a call: everything pending rejects with Connectio
     killHard(c)
     await within(c.exited, GUARD, 'the child to end')
     await within(
-      new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true }))),
+      aborted(signal),
       GUARD,
       'the callback to see its caller go',
     )
