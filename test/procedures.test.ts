@@ -974,6 +974,27 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       await within(stopped.ended, "the argument source's finally")
     })
 
+    it('a result stream is read one item at a time: a second next() while one waits rejects with TypeError', async () => {
+      const w = await world(mode)
+      const more = deferred()
+      const api = await serve(w, {
+        async *slow() {
+          yield 0
+          await more.promise
+          yield 1
+        },
+      })
+      const s = api.slow()
+      expect(await within(s.next(), 'the first item')).toEqual({ value: 0, done: false })
+      const waiting = s.next()
+      const e = await rejection(s.next(), 'a second read while one waits')
+      expect(e).toBeInstanceOf(TypeError)
+      expect(e.message).toMatch(/one item at a time/)
+      more.resolve()
+      expect(await within(waiting, 'the waiting read')).toEqual({ value: 1, done: false })
+      expect(await within(s.next(), 'the end')).toEqual({ value: undefined, done: true })
+    })
+
     it('iterating a call that returned a plain value fails with a clear TypeError', async () => {
       const w = await world(mode)
       const api = await serve(w, { one: () => 1 })
@@ -1248,6 +1269,28 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const forReadsOne = endless()
       expect(await api.readsOneThenReturns(forReadsOne.source)).toBe(0)
       expect(await within(forReadsOne.ended, "the caller's generator finally (procedure returned)")).toBeLessThanOrEqual(1 + DEFAULT_WINDOW + 1)
+    })
+
+    it('a streamed argument is read one item at a time: a second next() while one waits rejects with TypeError', async () => {
+      const w = await world(mode)
+      const api = await serve(w, {
+        async twoReads(xs: AsyncIterable<number>) {
+          const it = xs[Symbol.asyncIterator]()
+          const waiting = it.next()
+          const second = await it.next().then(
+            () => 'resolved',
+            (e: Error) => `${e.name}: ${e.message}`,
+          )
+          return { second, first: (await waiting).value }
+        },
+      })
+      // Both reads are made before anything could arrive (the first one sends the PULL).
+      async function* one() {
+        yield 7
+      }
+      const r = await within(api.twoReads(one()), 'twoReads')
+      expect(r.first).toBe(7)
+      expect(r.second).toMatch(/^TypeError: .*one item at a time/)
     })
 
     it("the caller's iterable throwing reaches the procedure as an error", async () => {
