@@ -20,32 +20,34 @@ import { CallerSession } from './session.js'
 type Fn = (...args: never[]) => unknown
 const noop = () => {}
 
-/** Serve one function behind a fresh endpoint. */
-export function serveFunction(fn: Fn): { endpoint: Endpoint<unknown>; server: ProcedureServer } {
+/** Serve one function behind a fresh endpoint; `stop` closes it (calls already made still run and answer). */
+function serveFunction(fn: Fn): { endpoint: Endpoint<unknown>; stop: () => void } {
   const [tx, rx] = channel<SessionOpen>()
   const server = new ProcedureServer(fn, rx, DEFAULT_PROCEDURE_LIMITS)
-  return { endpoint: new Endpoint(INTERNAL, tx), server }
+  const endpoint = new Endpoint(INTERNAL, tx)
+  return {
+    endpoint,
+    stop: () => {
+      endpoint.close()
+      server.stop(true)
+    },
+  }
 }
 
 /** A function lent for one call: it moves into the call message and is revoked when the call settles. */
 export class LentFunction implements Lent {
   readonly #endpoint: Endpoint<unknown>
-  readonly #server: ProcedureServer
+  /** Calls already made still run and answer; later ones fail with `DisconnectedError`. */
+  readonly revoke: () => void
 
   constructor(fn: Fn) {
-    const { endpoint, server } = serveFunction(fn)
+    const { endpoint, stop } = serveFunction(fn)
     this.#endpoint = endpoint
-    this.#server = server
+    this.revoke = stop
   }
 
   get [HANDLE](): HandleAccess {
     return { ...(this.#endpoint[HANDLE] as HandleAccess), tag: TAG_FUNCTION }
-  }
-
-  /** Calls already made still run and answer; later ones fail with `DisconnectedError`. */
-  revoke(): void {
-    this.#endpoint.close()
-    this.#server.stop(true)
   }
 }
 
@@ -63,12 +65,8 @@ export type Callback<F extends Fn> = F & {
  */
 export function callback<F extends Fn>(fn: F): Callback<F> {
   if (typeof fn !== 'function') throw new TypeError('callback() takes a function')
-  const { endpoint, server } = serveFunction(fn)
+  const { endpoint, stop: close } = serveFunction(fn)
   const cb = ((...args: Parameters<F>) => fn(...args)) as Callback<F>
-  const close = () => {
-    endpoint.close()
-    server.stop(true)
-  }
   Object.defineProperties(cb, {
     close: { value: close },
     [Symbol.dispose]: { value: close },
