@@ -6,6 +6,12 @@ import { CallerSession } from './session.js'
 import type { CallOptions, Remote } from './types.js'
 
 /**
+ * Names the proxy never turns into calls: `then` (so the proxy is not a thenable), and what string
+ * conversion and JSON.stringify look for (so printing a proxy does not call anything remotely).
+ */
+const NOT_PROCEDURES = new Set(['then', 'toString', 'valueOf', 'toJSON'])
+
+/**
  * A proxy for the procedures behind `endpoint`: `proxy.name(...args)` calls them there. It holds
  * its own copy of the endpoint (the one passed in stays yours). Close it with `proxy[Symbol.dispose]()`
  * (or `using`); a forgotten proxy is closed when it is garbage collected.
@@ -13,12 +19,6 @@ import type { CallOptions, Remote } from './types.js'
  * `then`, `toString`, `valueOf` and `toJSON` are never procedures: the proxy is not a thenable, and
  * printing it calls nothing.
  */
-/**
- * Names the proxy never turns into calls: `then` (so the proxy is not a thenable), and what string
- * conversion and JSON.stringify look for (so printing a proxy does not call anything remotely).
- */
-const NOT_PROCEDURES = new Set(['then', 'toString', 'valueOf', 'toJSON'])
-
 export function remote<T>(endpoint: Endpoint<T> | Endpoint<unknown>, defaults: CallOptions = {}): Remote<T> {
   if (!(endpoint instanceof Endpoint)) throw new HandleError('remote() takes an Endpoint (from expose(), or received in a message)')
   defaults = checkCallOptions(defaults)
