@@ -81,6 +81,13 @@ export class AuthenticationError extends Error {
 }
 branded(AuthenticationError, 'AuthenticationError')
 
+/** A server cannot listen where asked: a live server is there, or a file that is not a socket. */
+export class AddressInUseError extends Error {
+  override name = 'AddressInUseError'
+  readonly code = 'EADDRINUSE'
+}
+branded(AddressInUseError, 'AddressInUseError')
+
 /** Build the error a channel reports once it learns its other end is gone. */
 export function disconnected(message: string, lostCause?: unknown): DisconnectedError {
   return lostCause === undefined

@@ -40,9 +40,10 @@ describe('the built package, imported by its name', () => {
        const [tx, rx] = cjs.channel(); rx.close()
        let err; try { tx.send(1) } catch (e) { err = e }
        console.log(JSON.stringify([esm.Sender !== cjs.Sender, tx instanceof esm.Sender, rx instanceof esm.Receiver,
-         err instanceof esm.DisconnectedError, new cjs.ConnectionLostError('x') instanceof esm.DisconnectedError]))`,
+         err instanceof esm.DisconnectedError, new cjs.ConnectionLostError('x') instanceof esm.DisconnectedError,
+         new cjs.AddressInUseError('x') instanceof esm.AddressInUseError]))`,
     ])
-    expect(JSON.parse(out)).toEqual([true, true, true, true, true])
+    expect(JSON.parse(out)).toEqual([true, true, true, true, true, true])
   })
 
   it('two ESM copies of ipfi sharing one msgpackr both decode handles and registered errors', () => {

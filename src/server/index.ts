@@ -1,5 +1,5 @@
 export { listen, Server, type ListenOptions } from './listen.js'
 export { connect, type ConnectOptions } from './connect.js'
 export { Peer, type PeerAddress } from './peer.js'
-export { AddressInUseError } from './unix-socket.js'
+export { AddressInUseError } from '../errors.js'
 export { commandServer, sendCommand, commandClient, CommandServer, type CommandSender, type Command, type CommandHandlers, type CommandServerOptions } from './command-server.js'

@@ -6,11 +6,7 @@
 import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises'
 import net from 'node:net'
 import { dirname, resolve } from 'node:path'
-
-export class AddressInUseError extends Error {
-  override name = 'AddressInUseError'
-  readonly code = 'EADDRINUSE'
-}
+import { AddressInUseError } from '../errors.js'
 
 export async function prepareSocketPath(path: string): Promise<string> {
   const full = resolve(path)
