@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { trackChildren, within } from './support/children.js'
 import {
   ConnectionLostError,
   DisconnectedError,
@@ -36,39 +37,16 @@ const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, im
 // Children, cleanup, guards
 
 type AnyChild = ChildProcessHandle<any, any> | WorkerHandle<any, any>
-const live = new Set<AnyChild>()
+const track = trackChildren(GUARD)
 const cleanups: (() => unknown)[] = []
 
-function track<C extends AnyChild>(c: C): C {
-  live.add(c)
-  return c
-}
-
+// Registered after trackChildren's hook, so it runs first: cleanups, then the children are killed.
 afterEach(async () => {
   for (const f of cleanups.splice(0)) await f()
-  const children = [...live]
-  live.clear()
-  await Promise.all(
-    children.map(async (c) => {
-      if ('process' in c) c.kill('SIGKILL')
-      else c.kill()
-      await within(c.exited, GUARD, 'a child to end in cleanup').catch(() => {})
-    }),
-  )
 })
 
 type Kind = 'process' | 'worker thread'
 const kinds: Kind[] = ['process', 'worker thread']
-
-/** Reject if `p` has not settled after `ms`: a hang guard, not a timing assertion. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const error = new Error(`hang guard: ${what} did not happen within ${ms} ms`) // made here: its stack shows the wait
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(error), ms)
-  })
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer))
-}
 
 /** The error `p` rejects with; fails the test if it resolves or hangs. */
 async function rejection(p: Promise<unknown>, what = 'the promise'): Promise<any> {

@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { trackChildren, within } from './support/children.js'
 import {
   channel,
   fork,
@@ -30,24 +31,10 @@ const GUARD = 30_000
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
 type AnyChild = ChildProcessHandle<any, any> | WorkerHandle<any, any>
-const live = new Set<AnyChild>()
+const track = trackChildren(GUARD)
 const servers = new Set<OneShotServer<unknown>>()
 
-function track<C extends AnyChild>(c: C): C {
-  live.add(c)
-  return c
-}
-
 afterEach(async () => {
-  const children = [...live]
-  live.clear()
-  await Promise.all(
-    children.map(async (c) => {
-      if ('process' in c) c.kill('SIGKILL')
-      else c.kill()
-      await within(c.exited, GUARD, 'a child to end in cleanup').catch(() => {})
-    }),
-  )
   const ss = [...servers]
   servers.clear()
   await Promise.all(ss.map((s) => s.close().catch(() => {})))
@@ -69,15 +56,6 @@ function start<TC = any, TP = any>(kind: Kind, name: string, data?: unknown): Ch
 /** Who a ConnectionLostError's cause should name for this child. */
 function who(c: AnyChild): { pid: number } | { threadId: number } {
   return 'process' in c ? { pid: c.pid! } : { threadId: c.threadId }
-}
-
-/** Reject if `p` has not settled after `ms`: a hang guard, not a timing assertion. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`hang guard: ${what} did not happen within ${ms} ms`)), ms)
-  })
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer))
 }
 
 /** The error `p` rejects with; fails the test if it resolves. */
