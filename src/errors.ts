@@ -88,19 +88,24 @@ export class AddressInUseError extends Error {
 }
 branded(AddressInUseError, 'AddressInUseError')
 
-/** Build the error a channel reports once it learns its other end is gone. */
-export function disconnected(message: string, lostCause?: unknown): DisconnectedError {
-  return lostCause === undefined
-    ? new DisconnectedError(message)
-    : new ConnectionLostError(`${message}: ${describeCause(lostCause)}`, { cause: lostCause })
+/**
+ * Build the error a channel reports once it learns its other end is gone: `ConnectionLostError` if
+ * it went down with a lost link (`lostCause`), else `DisconnectedError`, saying why its link
+ * closed if it did (`endCause`: the peer said goodbye, or a child exited with code 0).
+ */
+export function disconnected(message: string, lostCause?: unknown, endCause?: unknown): DisconnectedError {
+  if (lostCause !== undefined) return new ConnectionLostError(`${message}: ${describeCause(lostCause)}`, { cause: lostCause })
+  if (endCause !== undefined) return new DisconnectedError(`${message}: ${describeCause(endCause)}`, { cause: endCause })
+  return new DisconnectedError(message)
 }
 
 export function describeCause(cause: unknown): string {
   if (cause instanceof Error) return cause.message
   if (typeof cause === 'object' && cause !== null && 'code' in cause && 'signal' in cause) {
-    const c = cause as { code: number | null; signal: string | null; pid?: number; threadId?: number }
+    const c = cause as { code: number | null; signal: string | null; pid?: number; threadId?: number; reason?: unknown }
     const who = c.pid !== undefined ? `process ${c.pid}` : c.threadId !== undefined ? `worker thread ${c.threadId}` : 'the peer'
-    return c.signal ? `${who} was killed by ${c.signal}` : `${who} exited with code ${c.code}`
+    const how = c.signal ? `${who} was killed by ${c.signal}` : `${who} exited with code ${c.code}`
+    return typeof c.reason === 'string' ? `${how} (${c.reason})` : how
   }
   return String(cause)
 }

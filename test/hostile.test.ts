@@ -183,7 +183,7 @@ async function expectClosed(
   if (goodbye) {
     // The victim told the peer why, then closed the wire.
     const bye = await peer.waitFrame((f) => f.kind === GOODBYE)
-    expect(unpack(bye.body.subarray(1))).toEqual([cause.message])
+    expect(unpack(bye.body.subarray(1))).toEqual([cause.message, (cause as ProtocolError).code])
     await within(peer.ended, 'the victim did not close the wire')
   }
   return cause

@@ -2394,8 +2394,14 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
 // ---------------------------------------------------------------------------------------------
 
 describe.each(LINK_MODES)('connection loss (%s)', (mode) => {
-  for (const side of ['caller', 'procedures'] as const) {
-    it(`closing the link (${side} side) mid-call, mid-stream and mid-callback settles everything with ConnectionLostError`, async () => {
+  const ends = [
+    // An orderly close: everything settles as on a closed channel, with DisconnectedError.
+    { how: 'closing the link', expected: 'DisconnectedError', end: (c: Connection<unknown, unknown>) => c.close('test: close the link') },
+    // A loss (the wire cut, no goodbye): ConnectionLostError.
+    { how: 'losing the link', expected: 'ConnectionLostError', end: (c: Connection<unknown, unknown>) => c.link.fail(new ConnectionLostError('test: cut the wire')) },
+  ] as const
+  for (const side of ['caller', 'procedures'] as const) for (const { how, expected, end } of ends)
+    it(`${how} (${side} side) mid-call, mid-stream and mid-callback settles everything with ${expected}`, async () => {
       const w = await world(mode)
       const aborts: unknown[] = []
       const inCallback = deferred()
@@ -2453,21 +2459,24 @@ describe.each(LINK_MODES)('connection loss (%s)', (mode) => {
         for (;;) await stream.next()
       })()
 
-      ;(side === 'caller' ? w.a! : w.b!).close('test: cut the wire')
+      end(side === 'caller' ? w.a! : w.b!)
 
       const errors = await within(
         Promise.all([rejection(p1), rejection(pending), rejection(p3), rejection(p4)]),
         'every pending call to settle',
       )
-      for (const e of errors) expect(e).toBeInstanceOf(ConnectionLostError)
+      const expectEnd = (e: unknown) => {
+        expect(e).toBeInstanceOf(DisconnectedError)
+        expect(e instanceof ConnectionLostError).toBe(expected === 'ConnectionLostError')
+      }
+      for (const e of errors) expectEnd(e)
       // The procedure side: every running call was aborted, and the callback call failed.
       await until(() => aborts.length === 4, 'the procedures to be aborted')
       for (const r of aborts) expect(r).toBeInstanceOf(DisconnectedError)
-      expect(await within(callbackOutcome.promise, 'the callback call to fail')).toBeInstanceOf(ConnectionLostError)
+      expectEnd(await within(callbackOutcome.promise, 'the callback call to fail'))
       // Later calls fail too, at once.
       expect(await rejection(api.hang())).toBeInstanceOf(DisconnectedError)
     })
-  }
 })
 
 // ---------------------------------------------------------------------------------------------

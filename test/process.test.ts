@@ -531,7 +531,9 @@ describe('children that end', () => {
     c.sender.send({ throw: 'deliberate uncaught failure' })
     const err = await rejection(pending, 'the pending recv')
     expect(err).toBeInstanceOf(ConnectionLostError)
-    expect(err.cause).toEqual({ ...who(c), code: 1, signal: null })
+    // The exit status, and what the child said as it died: its uncaught exception.
+    expect(err.cause).toEqual({ ...who(c), code: 1, signal: null, reason: 'uncaught exception: Error: deliberate uncaught failure' })
+    expect(err.message).toContain('deliberate uncaught failure')
     expect(await within(c.exited, GUARD, 'exited')).toEqual({ code: 1, signal: null })
     if (kind === 'process') expect(stderr).toContain('deliberate uncaught failure')
   })
@@ -580,10 +582,11 @@ describe('children that end', () => {
     for (const c of children) {
       expect(await recv(c.receiver)).toBe('work done')
       expect(await within(c.exited, GUARD, 'an idle child to exit on its own')).toEqual({ code: 0, signal: null })
-      // It never closed its sender: the end of the channel is the lost link, with the clean exit as cause.
+      // It never closed its sender: its clean exit ends the channel as a closed one, not as a loss.
       const err = await rejection(c.receiver.recv(), 'recv after the child exited')
-      expect(err).toBeInstanceOf(ConnectionLostError)
-      expect.soft(err.cause, 'the cause names the child and its clean exit').toEqual({ ...who(c), code: 0, signal: null })
+      expect(err).toBeInstanceOf(DisconnectedError)
+      expect(err).not.toBeInstanceOf(ConnectionLostError)
+      expect(err.message).toMatch(/exited with code 0/)
     }
   })
 

@@ -15,7 +15,7 @@ const expected: [string, RegExp][] = [
   ['new ReceiverSet()', /a: from a\nb: from b\na closed\nb closed|b: from b\na: from a\na closed\nb closed|a: from a\nb: from b\nb closed\na closed/],
   ['OneShotServer.create()', /^first second$/],
   ['streamWire', /^over a hand-made wire \/ and back$/],
-  ["listen(address, { secret: 'let me in' })", /^hello, client\nAuthenticationError$/],
+  ["listen(address, { secret: 'let me in' })", /^hello, client\na client says: thanks\na client left\nAuthenticationError$/],
   ['calc.ticks(3)', /^3\ntick 0\ntick 1\ntick 2\n6\nprogress 0.5\nprogress 1\ndone\nTimeoutError$/],
 ]
 

@@ -19,13 +19,25 @@ import {
   ConnectionLostError,
   DisconnectedError,
   HandleError,
+  ProtocolError,
   Receiver,
   Sender,
   type Connection,
   type Wire,
 } from 'ipfi'
+import { expectOrderly } from './support/ends.js'
+import { GOODBYE, RawPeer, control, hello } from './support/raw-peer.js'
 
 type Conn = Connection<unknown, unknown>
+
+function thrownBy(f: () => unknown): unknown {
+  try {
+    f()
+  } catch (e) {
+    return e
+  }
+  return 'did not throw'
+}
 
 const cleanups: (() => void | Promise<void>)[] = []
 afterEach(async () => {
@@ -155,11 +167,10 @@ describe('channels over a real Unix socket', () => {
     const got = (await b.receiver.recv(T)) as Uint8Array
     expect(got.length).toBe(big.length)
     expect(Buffer.compare(Buffer.from(got.buffer, got.byteOffset, got.byteLength), Buffer.from(big.buffer))).toBe(0)
-    // Closing one side ends the socket, and the other side's link reports the loss.
+    // Closing one side ends the socket, and the other side's channels end as closed ones do.
     a.close()
-    const cause = await b.closed
-    expect(cause).toBeInstanceOf(ConnectionLostError)
-    expect(() => b.sender.send(1)).toThrow(ConnectionLostError)
+    expectOrderly(await b.closed)
+    expectOrderly(thrownBy(() => b.sender.send(1)))
   })
 })
 
@@ -179,8 +190,7 @@ describe('channels over a MessageChannel', () => {
     const [a, b] = await link(messagePortWire(port1), messagePortWire(port2))
     await exercise(a, b, 300)
     a.close()
-    const cause = await b.closed
-    expect(cause).toBeInstanceOf(ConnectionLostError)
+    expectOrderly(await b.closed)
   })
 })
 
@@ -273,7 +283,7 @@ describe('a custom Wire written in a few lines', () => {
     const [a, b] = await link(wa, wb)
     await exercise(a, b, 200)
     a.close()
-    expect(await b.closed).toBeInstanceOf(ConnectionLostError)
+    expectOrderly(await b.closed)
   })
 
   it('over a PassThrough pair', async () => {
@@ -281,7 +291,7 @@ describe('a custom Wire written in a few lines', () => {
     const [a, b] = await link(wa, wb)
     await exercise(a, b, 200)
     a.close()
-    expect(await b.closed).toBeInstanceOf(ConnectionLostError)
+    expectOrderly(await b.closed)
   })
 })
 
@@ -339,7 +349,7 @@ describe('many channels on one link', () => {
 })
 
 describe('closing a link', () => {
-  it('close() on one side: pending recvs on the other reject with ConnectionLostError and sends throw', async () => {
+  it('close() on one side is an orderly end on both: pending recvs reject with DisconnectedError (not ConnectionLostError), sends throw it, iteration ends', async () => {
     const [wa, wb] = memoryWirePair({ chunk: 3 })
     const [a, b] = await link(wa, wb)
     // Handles crossing the link in each direction.
@@ -360,31 +370,93 @@ describe('closing a link', () => {
 
     // The other side (b).
     const bCause = (await b.closed) as Error
-    expect(bCause).toBeInstanceOf(ConnectionLostError)
+    expectOrderly(bCause)
     expect(bCause.message).toMatch(/the peer closed the link: test is over/)
     for (const p of [pendingBootstrap, pendingMoved]) {
-      const e = await p.then(() => 'resolved', (x) => x)
-      expect(e).toBeInstanceOf(ConnectionLostError)
+      const e = (await p.then(() => 'resolved', (x) => x)) as Error
+      expectOrderly(e)
+      expect(e.cause).toBe(bCause)
     }
-    expect(() => b.sender.send(1)).toThrow(ConnectionLostError)
-    expect(() => got.tx.send(2)).toThrow(ConnectionLostError)
+    expectOrderly(thrownBy(() => b.sender.send(1)))
+    expectOrderly(thrownBy(() => got.tx.send(2)))
     expect(got.tx.isDisconnected).toBe(true)
 
-    // The closing side (a) reports the loss too.
+    // The closing side (a) ends in order too.
     const aCause = (await a.closed) as Error
-    expect(aCause).toBeInstanceOf(ConnectionLostError)
+    expectOrderly(aCause)
     expect(aCause.message).toMatch(/the link was closed: test is over/)
-    for (const p of [pendingAtA, pendingABootstrap]) {
-      const e = await p.then(() => 'resolved', (x) => x)
-      expect(e).toBeInstanceOf(ConnectionLostError)
-    }
-    expect(() => a.sender.send(1)).toThrow(ConnectionLostError)
-    expect(() => bTx.send(1)).toThrow(ConnectionLostError)
-    // A recv started after the loss rejects the same way.
-    await expect(b.receiver.recv()).rejects.toBeInstanceOf(ConnectionLostError)
+    for (const p of [pendingAtA, pendingABootstrap]) expectOrderly(await p.then(() => 'resolved', (x) => x))
+    expectOrderly(thrownBy(() => a.sender.send(1)))
+    expectOrderly(thrownBy(() => bTx.send(1)))
+    // A recv started after the end rejects the same way; tryRecv says disconnected; iteration just ends.
+    expectOrderly(await b.receiver.recv().then(() => 'resolved', (x) => x))
+    expect(b.receiver.tryRecv()).toEqual({ ok: false, reason: 'disconnected' })
+    const seen: unknown[] = []
+    for await (const m of b.receiver) seen.push(m)
+    expect(seen).toEqual([])
     // close() again is harmless.
     a.close()
     b.close()
+  })
+
+  it('a wire cut without a goodbye is a loss: ConnectionLostError everywhere, and iteration throws it', async () => {
+    const [wa, wb] = memoryWirePair({ chunk: 3 })
+    const [a, b] = await link(wa, wb)
+    a.sender.send(1)
+    expect(await b.receiver.recv(T)).toBe(1)
+    const pending = b.receiver.recv()
+    pending.catch(() => {})
+    wa.close() // the wire alone: no GOODBYE
+    const cause = await b.closed
+    expect(cause).toBeInstanceOf(ConnectionLostError)
+    expect(await pending.then(() => 'resolved', (x) => x)).toBeInstanceOf(ConnectionLostError)
+    expect(thrownBy(() => b.sender.send(1))).toBeInstanceOf(ConnectionLostError)
+    let thrown: unknown = null
+    try {
+      for await (const _ of b.receiver) void _
+    } catch (e) {
+      thrown = e
+    }
+    expect(thrown).toBeInstanceOf(ConnectionLostError)
+  })
+
+  it.each([
+    [[null], 'orderly'],
+    [['done for today'], 'orderly'],
+    [['exited with code 0'], 'orderly'],
+    [['boom', 'ERR_IPFI_EXITED'], 'lost'],
+    [[null, 'ERR_SOMETHING'], 'lost'],
+  ] as const)('a GOODBYE %j from a peer written by hand (another language) is %s', async (body, expected) => {
+    const [wa, wb] = memoryWirePair()
+    const victim = connectWire<unknown, unknown>(wb, { name: 'victim' })
+    const peer = new RawPeer(wa)
+    peer.write(hello())
+    await victim.ready
+    const pending = victim.receiver.recv()
+    pending.catch(() => {})
+    peer.write(control(GOODBYE, body))
+    const cause = await victim.closed
+    const e = await pending.then(() => 'resolved', (x) => x)
+    if (expected === 'orderly') {
+      expectOrderly(cause)
+      expectOrderly(e)
+    } else {
+      expect(cause).toBeInstanceOf(ConnectionLostError)
+      expect(e).toBeInstanceOf(ConnectionLostError)
+      if (body[0]) expect((cause as Error).message).toContain(body[0])
+    }
+  })
+
+  it("a GOODBYE that names a failure is a loss, with the peer's reason", async () => {
+    const [wa, wb] = memoryWirePair()
+    const [a, b] = await link(wa, wb)
+    const pending = b.receiver.recv()
+    pending.catch(() => {})
+    a.link.fail(new ProtocolError('you sent garbage'))
+    const cause = (await b.closed) as Error
+    expect(cause).toBeInstanceOf(ConnectionLostError)
+    expect(cause.message).toMatch(/the peer closed the link because it failed: you sent garbage/)
+    expect(await pending.then(() => 'resolved', (x) => x)).toBeInstanceOf(ConnectionLostError)
   })
 
   it('messages sent before close() still arrive before the loss is reported', async () => {
@@ -403,6 +475,6 @@ describe('closing a link', () => {
       }
     }
     expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
-    expect(end).toBeInstanceOf(ConnectionLostError)
+    expectOrderly(end)
   })
 })

@@ -50,6 +50,22 @@ export class Sender<T> {
     else port.deliverEntry(localEntry(value, port))
   }
 
+  /**
+   * Bytes sent and not yet handed to the transport, on the link this channel crosses (0 in
+   * process). A producer that may outrun a slow peer waits for `drained()` past a mark of its own
+   * choosing, as a Node stream's writer waits for 'drain'; a link fails with LimitExceededError
+   * past `maxUnsentBytes`.
+   */
+  get bufferedBytes(): number {
+    return this.#live().resolve().route?.link.unsentBytes ?? 0
+  }
+
+  /** Resolves once everything sent so far has been handed to the transport (at once in process). */
+  drained(): Promise<void> {
+    const route = this.#live().resolve().route
+    return route ? route.link.drained() : Promise.resolve()
+  }
+
   /** Another sender for the same channel. */
   clone(): Sender<T> {
     const port = this.#live()

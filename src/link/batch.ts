@@ -18,8 +18,9 @@ export class Batch {
   private runStart = 0
   /** Finished chunks (runs and large parts) waiting for the write, in order. */
   private chunks: Uint8Array[] = []
-  /** Frames queued since the last write. */
+  /** Frames queued since the last write, and their bytes. */
   frames = 0
+  bytes = 0
 
   /** Room for an `n`-byte frame in `slab`, at the offset returned. Counts one frame. */
   reserve(n: number): number {
@@ -31,6 +32,7 @@ export class Batch {
     const at = this.end
     this.end += n
     this.frames++
+    this.bytes += n
     return at
   }
 
@@ -38,6 +40,7 @@ export class Batch {
   part(bytes: Uint8Array): void {
     this.endRun()
     this.chunks.push(bytes)
+    this.bytes += bytes.length
   }
 
   /** Queue a whole frame by reference (a large message encoded with room for its header). */
@@ -49,6 +52,7 @@ export class Batch {
   /** Hand everything queued to the wire, in order: one write, or one writev for several chunks. */
   writeTo(wire: Wire): void {
     this.frames = 0
+    this.bytes = 0
     if (this.chunks.length === 0) {
       if (this.end === this.runStart) return
       const run = this.slab.subarray(this.runStart, this.end)
@@ -67,6 +71,7 @@ export class Batch {
     this.runStart = this.end
     this.chunks = []
     this.frames = 0
+    this.bytes = 0
   }
 
   private endRun(): void {

@@ -14,6 +14,12 @@ export interface LinkLimits {
    * this process hold unbounded memory. A local limit, not announced. Default 256 MiB.
    */
   maxQueuedBytes: number
+  /**
+   * Most bytes sent to the peer and not yet taken by the transport (a socket: by the kernel), for a
+   * peer that stopped reading. Past it the link is closed with LimitExceededError and what waited is
+   * dropped. Wait for `sender.drained()` to stay under it. A local limit. Default 128 MiB.
+   */
+  maxUnsentBytes: number
 }
 
 export const DEFAULT_LIMITS: Readonly<LinkLimits> = Object.freeze({
@@ -22,6 +28,7 @@ export const DEFAULT_LIMITS: Readonly<LinkLimits> = Object.freeze({
   maxImports: 100_000,
   handshakeTimeoutMs: 10_000,
   maxQueuedBytes: 256 * 1024 * 1024,
+  maxUnsentBytes: 128 * 1024 * 1024,
 })
 
 /** The handshake frame is read with this limit, before the peer's identity is known. */

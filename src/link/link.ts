@@ -10,10 +10,11 @@
  * Export 0 on each side is the link's bootstrap inbox, so a link starts as a pair of channels.
  */
 import { HEADROOM, encode, encodePlain, decode, decodePlain, newChunk } from '../codec/msgpack.js'
-import { ConnectionLostError, LimitExceededError, ProtocolError, describeCause } from '../errors.js'
+import { ConnectionLostError, DisconnectedError, LimitExceededError, ProtocolError, describeCause } from '../errors.js'
 import { FrameDecoder, writeLength } from '../wire/framing.js'
 import type { Wire } from '../wire/wire.js'
 import * as F from './frames.js'
+import { unwatchExit, watchExit, type ExitingLink } from './at-exit.js'
 import { Batch } from './batch.js'
 import { checkHandles, commitHandles, wrapCap } from './handles.js'
 import { registerWire, unregisterWire } from './keepalive.js'
@@ -24,16 +25,24 @@ export interface LinkOptions extends Partial<LinkLimits> {
   /** A name for error messages (e.g. "child 1234"). */
   name?: string
   /**
-   * Called when the wire ends without a goodbye; returns (or resolves to) the cause reported to
-   * every handle on the link. The process layer uses it to report a child's exit code or signal.
+   * Called when the peer is gone without an orderly goodbye: its wire ended (`error` says how, if it
+   * failed), or it sent a GOODBYE naming a failure (`peerFailure`). Returns (or resolves to) the
+   * cause reported to every handle on the link, and whether the end was orderly after all. The
+   * process layer uses it to report a child's exit status: code 0 is orderly, anything else lost.
    */
-  onWireEnd?: (error: unknown) => unknown
+  onWireEnd?: (error: unknown, peerFailure: string | null) => PeerEnd | undefined | Promise<PeerEnd | undefined>
   /**
    * Declare the peer lost when nothing has arrived from it for this many ms (a dead TCP peer sends
    * no FIN). The handshake asks the peer to send a heartbeat at a third of this when it is idle.
    * Off by default.
    */
   idleTimeoutMs?: number
+}
+
+/** How the owner of a link saw its peer end (see LinkOptions.onWireEnd). */
+export interface PeerEnd {
+  cause: unknown
+  orderly: boolean
 }
 
 interface ExportEntry {
@@ -53,17 +62,21 @@ interface InboundEntry {
 const EMPTY = new Uint8Array(0)
 const NO_CAPS: Cap[] = []
 if (HEADROOM !== 4 + F.MSG_HEADER) throw new Error('ipfi internal error: HEADROOM does not fit a MSG header')
+/** The second element of a GOODBYE sent by a process that exits with a failure (PROTOCOL §9). */
+const EXITED = 'ERR_IPFI_EXITED'
 /** A batch is written as soon as it holds this many frames (and otherwise at the end of the tick). */
 const FLUSH_AT = 32
 /** Parts at least this large are written by reference instead of being copied into the batch. */
 const BIG_PART = 16 * 1024
 
-export class Link implements LinkSide, QueueAccount {
+export class Link implements LinkSide, QueueAccount, ExitingLink {
   readonly limits: LinkLimits
   readonly name: string
   private peerMaxFrame: number
   private peerMaxHandles: number
   private state: 'handshake' | 'open' | 'closed' = 'handshake'
+  /** The peer is gone and the owner is asked why (see onWireEnd): nothing more is read. */
+  private ending = false
   private readonly decoder: FrameDecoder
   private handshakeTimer: NodeJS.Timeout | null
   private readonly exports = new Map<number, ExportEntry>()
@@ -85,7 +98,7 @@ export class Link implements LinkSide, QueueAccount {
   private idleTimer: NodeJS.Timeout | null = null
   private heartbeatTimer: NodeJS.Timeout | null = null
   private resolveClosed!: (cause: unknown) => void
-  private readonly onWireEnd?: (error: unknown) => unknown
+  private readonly onWireEnd?: LinkOptions['onWireEnd']
   /** Resolves with the cause once the link is closed, whatever closed it. */
   readonly closed: Promise<unknown>
   /** Resolves once the peer's handshake arrived (rejects if the link closes first). */
@@ -129,6 +142,7 @@ export class Link implements LinkSide, QueueAccount {
     }, this.limits.handshakeTimeoutMs)
     this.handshakeTimer.unref?.()
     registerWire(wire)
+    watchExit(this)
     this.sendHello()
     wire.start(
       (chunk, end) => this.onData(chunk, end),
@@ -330,12 +344,41 @@ export class Link implements LinkSide, QueueAccount {
   private readonly flush = (): void => {
     this.flushQueued = false
     this.batch.writeTo(this.wire)
+    const unsent = this.wire.bufferedBytes?.() ?? 0
+    if (unsent > this.limits.maxUnsentBytes && this.state !== 'closed') {
+      this.fail(
+        new LimitExceededError(`${this.name}: ${unsent} bytes wait for the peer to read them, over maxUnsentBytes (${this.limits.maxUnsentBytes}); is it stopped?`),
+        true,
+      )
+    }
+  }
+
+  /** Bytes sent on this link that have not reached the transport (queued here, or in the wire). */
+  get unsentBytes(): number {
+    return this.batch.bytes + (this.wire.bufferedBytes?.() ?? 0)
+  }
+
+  /** Resolves once everything sent so far has reached the transport (a socket: the kernel). */
+  drained(): Promise<void> {
+    if (this.batch.bytes) this.flush()
+    const wire = this.wire
+    if (!wire.whenDrained || this.state === 'closed') return Promise.resolve()
+    return new Promise((resolve) => wire.whenDrained!(resolve))
+  }
+
+  /** The process is exiting: write what is queued and a GOODBYE, synchronously (see at-exit.ts). */
+  atExit(reason: string, failed: boolean, deadline: number): void {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    this.control(F.GOODBYE, failed ? [reason, EXITED] : [reason])
+    this.batch.writeTo(this.wire)
+    this.wire.flushSync?.(deadline)
   }
 
   // ---------------------------------------------------------------- receiving
 
   private onData(chunk: Uint8Array, end?: number): void {
-    if (this.state === 'closed') return
+    if (this.state === 'closed' || this.ending) return
     this.heardFrom = true
     newChunk()
     try {
@@ -356,7 +399,7 @@ export class Link implements LinkSide, QueueAccount {
 
   /** One frame: `bytes[start, end)`. Messages are read in place; control frames (rare) as views. */
   private onFrame(bytes: Buffer, start: number, end: number): void {
-    if (this.state === 'closed') return
+    if (this.state === 'closed' || this.ending) return
     const kind = bytes[start]
     if (kind === F.MSG && this.state === 'open') return this.onMsg(bytes, start, end)
     const frame = bytes.subarray(start, end)
@@ -411,8 +454,9 @@ export class Link implements LinkSide, QueueAccount {
       case F.GOODBYE: {
         const body = decodePlain(frame.subarray(1)) as unknown[]
         const reason = Array.isArray(body) && typeof body[0] === 'string' ? body[0] : null
-        this.teardown(new ConnectionLostError(`${this.name}: the peer closed the link${reason ? `: ${reason}` : ''}`))
-        return
+        const failure = Array.isArray(body) && body[1] !== undefined && body[1] !== null ? (reason ?? 'failed') : null
+        if (failure === null) return this.teardown(new DisconnectedError(`${this.name}: the peer closed the link${reason ? `: ${reason}` : ''}`), true)
+        return this.peerGone(new ConnectionLostError(`${this.name}: the peer closed the link because it failed: ${failure}`), failure)
       }
       case F.PING:
         return // its arrival was the point
@@ -597,38 +641,49 @@ export class Link implements LinkSide, QueueAccount {
   // ------------------------------------------------------------------ closing
 
   private onEnd(err: unknown): void {
-    if (this.state === 'closed') return
+    if (this.state === 'closed' || this.ending) return
     if (this.decoder.partial && err === undefined) err = new ProtocolError(`${this.name}: the stream ended in the middle of a frame`)
-    if (!this.onWireEnd) return this.fail(err ?? new ConnectionLostError(`${this.name}: the connection closed`))
+    this.peerGone(err, null)
+  }
+
+  /** The peer is gone without an orderly goodbye: the owner, if any, says why and whether in order. */
+  private peerGone(err: unknown, peerFailure: string | null): void {
+    const fallback = err ?? new ConnectionLostError(`${this.name}: the connection closed`)
+    if (!this.onWireEnd) return this.fail(fallback)
+    this.ending = true
     // Let the owner say why (a child's exit status), without holding the link open for long.
     Promise.resolve()
-      .then(() => this.onWireEnd!(err))
+      .then(() => this.onWireEnd!(err, peerFailure))
       .then(
-        (cause) => this.fail(cause ?? err ?? new ConnectionLostError(`${this.name}: the connection closed`)),
-        () => this.fail(err ?? new ConnectionLostError(`${this.name}: the connection closed`)),
+        (end) => (end?.orderly ? this.teardown(end.cause, true) : this.fail(end?.cause ?? fallback)),
+        () => this.fail(fallback),
       )
   }
 
-  /** Close because of an error (protocol violation, lost peer). Tells the peer why, best effort. */
-  fail(cause: unknown): void {
+  /**
+   * Close because of an error (protocol violation, lost peer): everything crossing the link reports
+   * `ConnectionLostError`. Tells the peer why, best effort; `dropUnsent` also drops what the wire
+   * still holds (the peer stopped reading).
+   */
+  fail(cause: unknown, dropUnsent = false): void {
     if (this.state === 'closed') return
     if (cause instanceof ProtocolError || cause instanceof LimitExceededError) {
       this.batch.discard()
-      this.control(F.GOODBYE, [cause.message])
-      this.flush()
+      this.control(F.GOODBYE, [cause.message, cause.code])
+      this.batch.writeTo(this.wire)
     }
-    this.teardown(cause)
+    this.teardown(cause, false, dropUnsent)
   }
 
-  /** Close cleanly: the peer is told, and everything crossing the link reports the loss. */
+  /** Close in order: the peer is told, and channels that cross the link end as closed channels do. */
   close(reason?: string): void {
     if (this.state === 'closed') return
     this.control(F.GOODBYE, [reason ?? null])
-    this.flush()
-    this.teardown(new ConnectionLostError(`${this.name}: the link was closed${reason ? `: ${reason}` : ''}`))
+    this.teardown(new DisconnectedError(`${this.name}: the link was closed${reason ? `: ${reason}` : ''}`), true)
   }
 
-  private teardown(cause: unknown): void {
+  /** `orderly`: the channels that crossed the link end like closed ones; otherwise they report the loss. */
+  private teardown(cause: unknown, orderly: boolean, dropUnsent = false): void {
     if (this.state === 'closed') return
     const wasReady = this.state === 'open'
     this.state = 'closed'
@@ -637,9 +692,11 @@ export class Link implements LinkSide, QueueAccount {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     if (this.idleTimer) clearInterval(this.idleTimer)
     if (!wasReady) this.rejectReady(cause)
-    this.flush()
-    this.wire.close()
+    this.batch.writeTo(this.wire)
+    if (dropUnsent && this.wire.destroy) this.wire.destroy()
+    else this.wire.close()
     unregisterWire(this.wire)
+    unwatchExit(this)
     const reason = describeCause(cause)
     const exports = [...this.exports.values()]
     const inbound = [...this.inbound.values()]
@@ -653,10 +710,12 @@ export class Link implements LinkSide, QueueAccount {
     // Disembargoes will not come back over a dead link: let what waited go (to the new home).
     for (const p of [...this.embargoed]) p.liftEmbargo()
     this.embargoed.clear()
-    for (const p of imports) p.port.routeGone(reason, cause)
-    for (const p of outbound) p.routeGone(reason, cause)
-    for (const e of exports) e.port.removeRemote(e.ref, cause)
-    for (const e of inbound) e.port.removeRemote(e.ref, cause)
+    const lost = orderly ? undefined : cause
+    const ended = orderly ? cause : undefined
+    for (const p of imports) p.port.routeGone(orderly ? null : reason, cause)
+    for (const p of outbound) p.routeGone(orderly ? null : reason, cause)
+    for (const e of exports) e.port.removeRemote(e.ref, lost, ended)
+    for (const e of inbound) e.port.removeRemote(e.ref, lost, ended)
     this.resolveClosed(cause)
   }
 

@@ -47,6 +47,10 @@ export interface LinkSide {
   sendDropped(ref: RemoteRef, lostReason: string | null): void
   forward(route: Route, payload: Uint8Array, caps: Cap[]): void
   forwardEntry(route: Route, entry: Entry): void
+  /** Bytes sent on the link that have not reached its transport yet. */
+  readonly unsentBytes: number
+  /** Resolves once everything sent on the link so far has reached its transport. */
+  drained(): Promise<void>
 }
 
 /** A handle carried by a message, with the reference it owns: a sender ref, or a whole receiver. */
@@ -87,6 +91,8 @@ export class Port {
   private goneCause: unknown = undefined
   /** Set when a sender reference was lost with a link: the home reports ConnectionLostError. */
   lostCause: unknown = undefined
+  /** Set when a sender reference ended with a link closed in order: the cause of the DisconnectedError. */
+  private endCause: unknown = undefined
   /** Remote parties that hold a reference to this port (export entries, inbound forwards). */
   readonly remotes = new Set<RemoteRef>()
 
@@ -126,9 +132,10 @@ export class Port {
     this.senders++
   }
 
-  /** Drop one sender reference. `lostCause` says it went down with a link. */
-  releaseSender(lostCause?: unknown): void {
+  /** Drop one sender reference. `lostCause` says it went down with a link; `endCause`, that its link closed in order. */
+  releaseSender(lostCause?: unknown, endCause?: unknown): void {
     if (lostCause !== undefined) this.lostCause = lostCause
+    if (endCause !== undefined) this.endCause = endCause
     if (--this.senders > 0) return
     if (this.senders < 0) throw new Error('ipfi internal error: sender count below zero')
     this.onIdle()
@@ -157,13 +164,17 @@ export class Port {
     this.remotes.add(ref)
     this.senders++
   }
-  removeRemote(ref: RemoteRef, lostCause?: unknown): void {
-    if (this.remotes.delete(ref)) this.releaseSender(lostCause)
+  removeRemote(ref: RemoteRef, lostCause?: unknown, endCause?: unknown): void {
+    if (this.remotes.delete(ref)) this.releaseSender(lostCause, endCause)
   }
 
   /** The error a sender through this port gets once the receiver is gone. */
   goneError(): Error {
-    if (this.goneReason === null) return disconnected('the receiver of this channel is closed')
+    if (this.goneReason === null) {
+      return this.goneCause === undefined
+        ? disconnected('the receiver of this channel is closed')
+        : disconnected('the link to the receiver of this channel was closed', undefined, this.goneCause)
+    }
     return disconnected('the link to the receiver of this channel was lost', this.goneCause ?? this.goneReason)
   }
 
@@ -212,9 +223,9 @@ export class Port {
   }
 
   disconnectedError(): Error {
-    return this.lostCause === undefined
-      ? disconnected('every sender of this channel is closed')
-      : disconnected('the last senders of this channel were lost with their link', this.lostCause)
+    if (this.lostCause !== undefined) return disconnected('the last senders of this channel were lost with their link', this.lostCause)
+    if (this.endCause !== undefined) return disconnected('the last senders of this channel ended with their link', undefined, this.endCause)
+    return disconnected('every sender of this channel is closed')
   }
 
   private failWaiters(): void {

@@ -3,6 +3,7 @@
  * only so that the one-line boot script of a child can reach it; not part of the API.
  */
 import { workerData } from 'node:worker_threads'
+import { noteCrash } from '../link/at-exit.js'
 import { syncBuiltinESMExports, createRequire } from 'node:module'
 import { WORKER_PORT, parent } from './parent.js'
 import { FN_ENV, unshipSource } from './ship.js'
@@ -37,7 +38,8 @@ export function bootWorker(): void {
 }
 
 function crash(err: unknown): void {
-  // As an uncaught error would: report it and end with code 1.
+  // As an uncaught error would: report it and end with code 1 (the parent is told why).
+  noteCrash(err, 'uncaught exception')
   process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`)
   process.exit(1)
 }

@@ -5,7 +5,7 @@ import type { LinkLimits } from '../link/limits.js'
 import type { Wire } from '../wire/wire.js'
 import { offerEnds } from './bootstrap.js'
 import { disposeChild, type Child } from './child.js'
-import { exitCause, type ExitInfo } from './exit.js'
+import { childEnd, type ExitInfo } from './exit.js'
 
 export interface ChildProcessHandle<ToChild, ToParent> extends Child<ToChild, ToParent> {
   /** The Node ChildProcess (for its pid, and stdio when `stdio: 'pipe'`). */
@@ -30,7 +30,7 @@ export function linkChildProcess<ToChild, ToParent>(
     })
   })
   exited.catch(() => {})
-  const link = new Link(wire, { name, ...options.limits, onWireEnd: () => exitCause(exited, { pid: child.pid }) })
+  const link = new Link(wire, { name, ...options.limits, onWireEnd: (_, failure) => childEnd(exited, { pid: child.pid }, failure) })
   exited.catch((err) => link.fail(err))
   const { sender, receiver } = offerEnds<ToChild, ToParent>(link, options.data)
   const handle: ChildProcessHandle<ToChild, ToParent> = {

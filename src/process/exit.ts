@@ -1,17 +1,33 @@
+import type { PeerEnd } from '../link/link.js'
+
 /** What a link reports when the process or thread on its other side ends. */
 export interface ExitInfo {
   code: number | null
   signal: NodeJS.Signals | null
 }
 
-/** The cause carried by ConnectionLostError when a child ends: its exit status. */
+/** The cause carried by ConnectionLostError (or, for exit code 0, DisconnectedError) when a child ends: its exit status. */
 export interface ExitCause extends ExitInfo {
   pid?: number
   threadId?: number
+  /** What the child said when it failed: its uncaught exception (`"uncaught exception: Error: boom"`). */
+  reason?: string
+}
+
+/**
+ * How a child's link ended, once its wire ended or it said it failed: exit code 0 (and no failure
+ * said) is an orderly end; a non-zero code or a signal is a loss, carrying the exit status.
+ */
+export async function childEnd(exited: Promise<ExitInfo>, who: { pid?: number; threadId?: number }, peerFailure: string | null): Promise<PeerEnd | undefined> {
+  const status = await exitCause(exited, who)
+  if (!status) return undefined
+  // The exit status says as much as a bare 'exited with code N'.
+  if (peerFailure !== null && peerFailure !== `exited with code ${status.code}`) status.reason = peerFailure
+  return { cause: status, orderly: peerFailure === null && status.code === 0 && status.signal === null }
 }
 
 /** Wait up to `ms` for the exit status, so the link's loss can carry it as its cause. */
-export function exitCause(exited: Promise<ExitInfo>, who: { pid?: number; threadId?: number }, ms = 2000): Promise<ExitCause | undefined> {
+function exitCause(exited: Promise<ExitInfo>, who: { pid?: number; threadId?: number }, ms = 2000): Promise<ExitCause | undefined> {
   let timer: NodeJS.Timeout
   return Promise.race([
     exited.then((e) => ({ ...who, ...e }), () => undefined),

@@ -10,7 +10,7 @@ import type { LinkLimits } from '../link/limits.js'
 import { messagePortWire } from '../wire/message-port.js'
 import { offerEnds } from './bootstrap.js'
 import { disposeChild, type Child, type ChildFunction } from './child.js'
-import { exitCause, type ExitInfo } from './exit.js'
+import { childEnd, type ExitInfo } from './exit.js'
 import { selfEntryUrl, shipSource } from './ship.js'
 
 export const WORKER_BOOT = '__ipfiWorkerBoot'
@@ -68,7 +68,7 @@ export function spawnWorker<ToChild, ToParent, Data = unknown>(
   const link = new Link(messagePortWire(port1), {
     name: `worker thread ${threadId}`,
     ...options.limits,
-    onWireEnd: () => exitCause(exited, { threadId }),
+    onWireEnd: (_, failure) => childEnd(exited, { threadId }, failure),
   })
   worker.on('error', (err) => {
     // An uncaught error ends the thread, as it would a process: say so, as a crashing child's stderr would.

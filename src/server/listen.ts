@@ -106,8 +106,9 @@ export class Server<ToClient, ToServer> implements AsyncIterable<Peer<ToClient, 
     this.#peers.add(peer)
     void peer.closed.then(() => {
       this.#peers.delete(peer)
+      // A client that left before it was accepted is still handed out if it sent anything: nothing it sent is lost.
       const i = this.#ready.indexOf(peer)
-      if (i >= 0) this.#ready.splice(i, 1)
+      if (i >= 0 && peer.link.inbox.queued === 0) this.#ready.splice(i, 1)
     })
     const w = this.#waiters.shift()
     if (w) w.resolve(peer)
@@ -129,8 +130,8 @@ export class Server<ToClient, ToServer> implements AsyncIterable<Peer<ToClient, 
   }
 
   /**
-   * Stop accepting and close every peer's link (their pending receives and calls settle with
-   * `ConnectionLostError`); resolves when every connection is gone and the socket file removed.
+   * Stop accepting and close every peer's link in order (their pending receives and calls settle
+   * with `DisconnectedError`); resolves when every connection is gone and the socket file removed.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {

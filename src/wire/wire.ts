@@ -18,6 +18,21 @@ export interface Wire {
   start(onData: (chunk: Uint8Array, end?: number) => void, onEnd: (error?: unknown) => void): void
   /** Close the stream (after what was written is flushed, where the transport allows). */
   close(): void
+  /** Optional: close now, dropping what is not written yet (the link failed; the peer stopped reading). */
+  destroy?(): void
+  /**
+   * Optional: bytes accepted by `write` that the transport has not taken yet (a socket: not yet in
+   * the kernel). ipfi fails a link whose peer leaves more than `maxUnsentBytes` here.
+   */
+  bufferedBytes?(): number
+  /** Optional, with `bufferedBytes`: call `f` once nothing is buffered (at once if nothing is). */
+  whenDrained?(f: () => void): void
+  /**
+   * Optional: the process is exiting (its event loop will not run again): write what is buffered
+   * now, synchronously, waiting for the peer to drain until `deadline` (a `Date.now()` value).
+   * A wire whose `write` is synchronous (a MessagePort) needs none.
+   */
+  flushSync?(deadline: number): void
   /**
    * Optional: whether this wire alone should keep the Node event loop alive. ipfi refs a wire while
    * someone waits for a message and unrefs it otherwise, so an idle program can exit.
