@@ -129,7 +129,8 @@ export class Receiver<T> {
 
   /**
    * Iterate until the channel is disconnected and drained. Ends normally on `DisconnectedError`;
-   * throws `ConnectionLostError` if the channel went down with a link. Breaking out of the loop
+   * throws `ConnectionLostError` if the channel went down with a lost link (a link that ended in
+   * order, a child that exited with code 0, ends it normally). Breaking out of the loop
    * leaves the receiver open.
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {

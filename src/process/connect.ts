@@ -18,7 +18,7 @@ export interface Connection<Out, In> {
   ready: Promise<void>
   /** Resolves with the cause once the link is closed. */
   closed: Promise<unknown>
-  /** Close the link: everything that crosses it reports ConnectionLostError. */
+  /** Close the link in order: the channels that cross it end as closed ones (`DisconnectedError`), on both sides. */
   close(reason?: string): void
 }
 

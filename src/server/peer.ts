@@ -36,7 +36,7 @@ export class Peer<Out, In> {
     this.closed = link.closed
   }
 
-  /** Close this peer's link: everything that crossed it reports `ConnectionLostError`. */
+  /** Close this peer's link in order: the channels that crossed it end as closed ones (`DisconnectedError`), on both sides. */
   close(reason?: string): void {
     this.link.close(reason)
   }
