@@ -1,7 +1,10 @@
 export { expose, type ExposeOptions } from './expose.js'
 export { remote } from './remote.js'
 export { Endpoint } from './endpoint.js'
-export { callback, type Callback, type RemoteFunction } from './callback.js'
+export { callback, type Callback } from './callback.js'
+export type { RemoteFunction } from './remote-function.js'
+// remote-function.ts registers how a function that arrives in a message (tag 0x05) becomes callable.
+import './remote-function.js'
 export { currentCall, type CallContext } from './context.js'
 export { RemoteError, REMOTE_STACK_MARKER } from './remote-error.js'
 export { DEFAULT_PROCEDURE_LIMITS, type ProcedureLimits } from './limits.js'

@@ -2,7 +2,7 @@
  * How a parent and a child start talking over a fresh link: the parent sends, on the link's
  * bootstrap channel, one message `{ receiver, sender, data }` holding the child's two ends.
  */
-import { Receiver, Sender, channel, receiverFromPort, senderFromPort } from '../channel/index.js'
+import { Receiver, Sender, bootstrapReceiver, bootstrapSender, channel } from '../channel/index.js'
 import type { Link } from '../link/link.js'
 
 export interface Ends<In, Out> {
@@ -36,15 +36,4 @@ export async function takeEnds<In, Out>(link: Link): Promise<Ends<In, Out> & { d
   } finally {
     inbox.close()
   }
-}
-
-/** A Sender into the peer's bootstrap inbox (export 0). */
-export function bootstrapSender<T>(link: Link): Sender<T> {
-  link.outbox.addSender()
-  return senderFromPort<T>(link.outbox)
-}
-
-/** The Receiver of this side's bootstrap inbox. Take it once. */
-export function bootstrapReceiver<T>(link: Link): Receiver<T> {
-  return receiverFromPort<T>(link.inbox)
 }

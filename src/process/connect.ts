@@ -6,7 +6,7 @@
 import type { Receiver, Sender } from '../channel/index.js'
 import { Link, type LinkOptions } from '../link/link.js'
 import type { Wire } from '../wire/wire.js'
-import { bootstrapReceiver, bootstrapSender } from './bootstrap.js'
+import { bootstrapReceiver, bootstrapSender } from '../channel/index.js'
 
 export interface Connection<Out, In> {
   /** Arrives at the peer's `receiver`. */

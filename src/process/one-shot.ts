@@ -12,7 +12,7 @@ import { DisconnectedError, TimeoutError } from '../errors.js'
 import { Link } from '../link/link.js'
 import type { LinkLimits } from '../link/limits.js'
 import { duplexWire } from '../wire/duplex.js'
-import { bootstrapReceiver, bootstrapSender } from './bootstrap.js'
+import { bootstrapReceiver, bootstrapSender } from '../channel/index.js'
 
 export interface OneShotOptions {
   limits?: Partial<LinkLimits>

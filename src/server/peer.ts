@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import type { Receiver, Sender } from '../channel/index.js'
 import { Link, type LinkOptions } from '../link/link.js'
-import { bootstrapReceiver, bootstrapSender } from '../process/bootstrap.js'
+import { bootstrapReceiver, bootstrapSender } from '../channel/index.js'
 import { duplexWire } from '../wire/duplex.js'
 
 export interface PeerAddress {
