@@ -1,7 +1,7 @@
 import { HANDLE } from '../codec/walk.js'
 import { ConnectionLostError, DisconnectedError, HandleError, TimeoutError } from '../errors.js'
 import type { HandleAccess } from '../link/handles.js'
-import { waitBegin, waitEnd } from '../link/keepalive.js'
+import { waitBegin, waitEnd } from '../link/event-loop.js'
 import type { Cap, Entry, Port, Waiter } from '../link/port.js'
 import { INTERNAL, brandClass } from './brand.js'
 import { trackReceiver, untrackReceiver } from './finalize.js'

@@ -1,5 +1,5 @@
 import { DisconnectedError, TimeoutError } from '../errors.js'
-import { waitBegin, waitEnd } from '../link/keepalive.js'
+import { waitBegin, waitEnd } from '../link/event-loop.js'
 import type { Port } from '../link/port.js'
 import { INTERNAL, brandClass } from './brand.js'
 import type { RecvOptions, Receiver } from './receiver.js'

@@ -11,13 +11,14 @@
  */
 import { HEADROOM, encode, encodePlain, decode, decodePlain, newChunk } from '../codec/msgpack.js'
 import { ConnectionLostError, DisconnectedError, LimitExceededError, ProtocolError, describeCause } from '../errors.js'
-import { FrameDecoder, writeLength } from '../wire/framing.js'
+import { FRAME_HEADER, FrameDecoder } from '../wire/framing.js'
 import type { Wire } from '../wire/wire.js'
 import * as F from './frames.js'
 import { unwatchExit, watchExit, type ExitingLink } from './at-exit.js'
 import { Batch } from './batch.js'
+import { Heartbeat } from './heartbeat.js'
 import { checkHandles, commitHandles, wrapCap } from './handles.js'
-import { registerWire, unregisterWire } from './keepalive.js'
+import { registerWire, unregisterWire } from './event-loop.js'
 import { HANDSHAKE_MAX_FRAME, resolveLimits, type LinkLimits } from './limits.js'
 import { Port, dropCap, dropCaps, dropEntry, type Cap, type Closable, type Entry, type LinkSide, type QueueAccount, type RemoteRef, type Route } from './port.js'
 
@@ -61,9 +62,7 @@ interface InboundEntry {
 
 const EMPTY = new Uint8Array(0)
 const NO_CAPS: Cap[] = []
-if (HEADROOM !== 4 + F.MSG_HEADER) throw new Error('ipfi internal error: HEADROOM does not fit a MSG header')
-/** The second element of a GOODBYE sent by a process that exits with a failure (PROTOCOL §9). */
-const EXITED = 'ERR_IPFI_EXITED'
+if (HEADROOM !== F.MSG_PREFIXED) throw new Error('ipfi internal error: HEADROOM does not fit a MSG header')
 /** A batch is written as soon as it holds this many frames (and otherwise at the end of the tick). */
 const FLUSH_AT = 32
 /** Parts at least this large are written by reference instead of being copied into the batch. */
@@ -91,12 +90,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
   private readonly batch = new Batch()
   private flushQueued = false
   private closeCause: unknown = undefined
-  private readonly idleTimeoutMs: number
-  /** Whether anything arrived since the idle check last looked, and anything was sent since the last heartbeat. */
-  private heardFrom = true
-  private spoke = false
-  private idleTimer: NodeJS.Timeout | null = null
-  private heartbeatTimer: NodeJS.Timeout | null = null
+  private readonly heartbeat: Heartbeat
   private resolveClosed!: (cause: unknown) => void
   private readonly onWireEnd?: LinkOptions['onWireEnd']
   /** Resolves with the cause once the link is closed, whatever closed it. */
@@ -117,7 +111,11 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     if (idle !== undefined && (typeof idle !== 'number' || !(idle >= 30) || !Number.isFinite(idle))) {
       throw new RangeError(`idleTimeoutMs must be a number of ms, at least 30, got ${String(idle)}`)
     }
-    this.idleTimeoutMs = idle === undefined ? 0 : Math.floor(idle)
+    this.heartbeat = new Heartbeat(
+      idle === undefined ? 0 : Math.floor(idle),
+      () => this.state === 'open' && this.writeFrame(F.PING, EMPTY),
+      () => this.fail(new ConnectionLostError(`${this.name}: nothing arrived from the peer for ${this.heartbeat.idleTimeoutMs} ms`)),
+    )
     this.peerMaxFrame = this.limits.maxFrameBytes
     this.peerMaxHandles = this.limits.maxHandlesPerMessage
     this.closed = new Promise((r) => (this.resolveClosed = r))
@@ -173,7 +171,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
 
   /** A large message without handles, encoded with room for its header: the whole frame goes as it is. */
   private sendFrame(route: Route, frame: Buffer): void {
-    writeMsgHeader(frame, 0, frame.length - 4, route, 0)
+    F.writeMsgHeader(frame, 0, frame.length - FRAME_HEADER, route, 0)
     this.batch.frame(frame)
     this.wrote()
     if (this.batch.frames >= FLUSH_AT) this.flush()
@@ -215,11 +213,11 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     const bodyLen = F.MSG_HEADER + capsBytes.length + payload.length
     const small = payload.length < BIG_PART
     const b = this.batch
-    const at = b.reserve(4 + F.MSG_HEADER + capsBytes.length + (small ? payload.length : 0))
+    const at = b.reserve(F.MSG_PREFIXED + capsBytes.length + (small ? payload.length : 0))
     const slab = b.slab
-    writeMsgHeader(slab, at, bodyLen, route, capsBytes.length)
-    if (capsBytes.length) slab.set(capsBytes, at + 14)
-    if (small) slab.set(payload, at + 14 + capsBytes.length)
+    F.writeMsgHeader(slab, at, bodyLen, route, capsBytes.length)
+    if (capsBytes.length) slab.set(capsBytes, at + F.MSG_PREFIXED)
+    if (small) slab.set(payload, at + F.MSG_PREFIXED + capsBytes.length)
     else b.part(payload)
     this.wrote()
     if (after) for (const f of after) f()
@@ -243,13 +241,9 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
       const id = this.nextOutbound++
       if (id > 0xffffffff) throw new LimitExceededError(`${this.name}: out of receiver ids on this link`)
       const route: Route = { link: this, kind: F.TARGET_INBOUND, id }
-      port.route = route
+      port.moveTo(route)
       this.outbound.set(id, port)
-      port.watcher = null
-      after.push(() => {
-        for (const e of port.drain()) this.forwardEntry(route, e)
-        port.onIdle()
-      })
+      after.push(() => port.forwardQueued())
       // Tell the peer which of its routes lead here, so it can shorten them (see Port.shortenTo).
       const desc: number[] = [F.CAP_RECEIVER, id]
       const exported = this.exportOf.get(port)
@@ -311,29 +305,22 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
   }
 
   private sendHello(): void {
-    const o: Record<string, number> = { maxFrameBytes: this.limits.maxFrameBytes, maxHandlesPerMessage: this.limits.maxHandlesPerMessage }
-    if (this.idleTimeoutMs) o.heartbeatMs = Math.max(10, Math.floor(this.idleTimeoutMs / 3))
-    const opts = encodePlain(o)
-    const hello = Buffer.allocUnsafe(5 + opts.length)
-    hello.set(F.MAGIC, 0)
-    hello[4] = F.VERSION
-    hello.set(opts, 5)
-    this.writeFrame(F.HELLO, hello)
+    const o: F.HelloOptions = { maxFrameBytes: this.limits.maxFrameBytes, maxHandlesPerMessage: this.limits.maxHandlesPerMessage }
+    const every = this.heartbeat.askPeerEvery
+    if (every !== undefined) o.heartbeatMs = every
+    this.writeFrame(F.HELLO, F.helloBody(o))
   }
 
   /** Queue a frame of `kind` with `body` after it. */
   private writeFrame(kind: number, body: Uint8Array): void {
-    const at = this.batch.reserve(5 + body.length)
-    const slab = this.batch.slab
-    writeLength(slab, at, 1 + body.length)
-    slab[at + 4] = kind
-    slab.set(body, at + 5)
+    const at = this.batch.reserve(F.CONTROL_PREFIXED + body.length) // may start a new slab: first
+    F.writeControl(this.batch.slab, at, kind, body)
     this.wrote()
   }
 
   /** A frame was queued: make sure it is written at the end of this tick. */
   private wrote(): void {
-    this.spoke = true
+    this.heartbeat.said()
     if (!this.flushQueued) {
       this.flushQueued = true
       process.nextTick(this.flush)
@@ -370,7 +357,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
   atExit(reason: string, failed: boolean, deadline: number): void {
     if (this.state === 'closed') return
     this.state = 'closed'
-    this.control(F.GOODBYE, failed ? [reason, EXITED] : [reason])
+    this.control(F.GOODBYE, failed ? [reason, F.EXITED] : [reason])
     this.batch.writeTo(this.wire)
     this.wire.flushSync?.(deadline)
   }
@@ -379,7 +366,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
 
   private onData(chunk: Uint8Array, end?: number): void {
     if (this.state === 'closed' || this.ending) return
-    this.heardFrom = true
+    this.heartbeat.heard()
     newChunk()
     try {
       this.decoder.push(chunk, end)
@@ -412,7 +399,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
         const {
           ids: [id, count],
           reason: lost,
-        } = this.idsAndReason(frame, 2, 'RELEASE')
+        } = F.readIdsAndReason(frame, 2, 'RELEASE')
         const e = this.exports.get(id!)
         if (!e || count! < 1 || count! > e.count) throw new ProtocolError(`${this.name}: RELEASE of ${count} for export ${id}, which is not held that often`)
         e.count -= count!
@@ -424,12 +411,8 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
         return
       }
       case F.DROPPED: {
-        const body = decodePlain(frame.subarray(1)) as unknown[]
-        if (!Array.isArray(body) || body.length !== 3 || (body[0] !== 0 && body[0] !== 1) || !isId(body[1])) {
-          throw new ProtocolError(`${this.name}: malformed DROPPED frame`)
-        }
-        const reason = typeof body[2] === 'string' ? body[2] : null
-        const port = body[0] === F.TARGET_EXPORT ? this.imports.get(body[1])?.port : this.outbound.get(body[1])
+        const { kind, id, reason } = F.readDropped(frame)
+        const port = kind === F.TARGET_EXPORT ? this.imports.get(id)?.port : this.outbound.get(id)
         port?.routeGone(reason) // unknown ids are fine: we may have released them meanwhile
         return
       }
@@ -437,7 +420,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
         const {
           ids: [id],
           reason: lost,
-        } = this.idsAndReason(frame, 1, 'FINISH')
+        } = F.readIdsAndReason(frame, 1, 'FINISH')
         const e = this.inbound.get(id!)
         if (!e) throw new ProtocolError(`${this.name}: FINISH for unknown inbound ${id}`)
         this.inbound.delete(id!)
@@ -445,16 +428,14 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
         return
       }
       case F.DISEMBARGO: {
-        const [kind, id, token] = this.ints(frame, 3, 'DISEMBARGO')
+        const [kind, id, token] = F.readInts(frame, 3, 'DISEMBARGO')
         const port = kind === F.TARGET_EXPORT ? this.exports.get(id!)?.port : kind === F.TARGET_INBOUND ? this.inbound.get(id!)?.port : undefined
         if (!port) throw new ProtocolError(`${this.name}: DISEMBARGO to unknown target ${kind}/${id}`)
         port.acceptDisembargo(token!)
         return
       }
       case F.GOODBYE: {
-        const body = decodePlain(frame.subarray(1)) as unknown[]
-        const reason = Array.isArray(body) && typeof body[0] === 'string' ? body[0] : null
-        const failure = Array.isArray(body) && body[1] !== undefined && body[1] !== null ? (reason ?? 'failed') : null
+        const { reason, failure } = F.readGoodbye(frame)
         if (failure === null) return this.teardown(new DisconnectedError(`${this.name}: the peer closed the link${reason ? `: ${reason}` : ''}`), true)
         return this.peerGone(new ConnectionLostError(`${this.name}: the peer closed the link because it failed: ${failure}`), failure)
       }
@@ -467,40 +448,12 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     }
   }
 
-  /** `n` ids, then an optional reason string (the references were lost with another link). */
-  private idsAndReason(frame: Uint8Array, n: number, what: string): { ids: number[]; reason: string | undefined } {
-    const body = decodePlain(frame.subarray(1))
-    if (!Array.isArray(body) || (body.length !== n && body.length !== n + 1) || !body.slice(0, n).every(isId)) {
-      throw new ProtocolError(`${this.name}: malformed ${what} frame`)
-    }
-    const reason = body[n]
-    if (reason !== undefined && typeof reason !== 'string') throw new ProtocolError(`${this.name}: malformed ${what} frame`)
-    return { ids: body.slice(0, n) as number[], reason }
-  }
-
-  private ints(frame: Uint8Array, n: number, what: string): number[] {
-    const body = decodePlain(frame.subarray(1))
-    if (!Array.isArray(body) || body.length !== n || !body.every(isId)) throw new ProtocolError(`${this.name}: malformed ${what} frame`)
-    return body as number[]
-  }
-
   private onHello(frame: Uint8Array): void {
-    if (frame.length < 6 || F.MAGIC.some((b, i) => frame[1 + i] !== b)) {
-      throw new ProtocolError(`${this.name}: bad handshake (no IPFI magic; is the peer speaking ipfi?)`)
-    }
-    if (frame[5] !== F.VERSION) throw new ProtocolError(`${this.name}: peer speaks ipfi protocol version ${frame[5]}, this side ${F.VERSION}`)
-    const opts = frame.length > 6 ? decodePlain(frame.subarray(6)) : {}
-    if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new ProtocolError(`${this.name}: malformed handshake options`)
-    const o = opts as Record<string, unknown>
-    const maxFrame = limitValue(o.maxFrameBytes)
-    const maxHandles = limitValue(o.maxHandlesPerMessage)
-    if (maxFrame === null || maxHandles === null) throw new ProtocolError(`${this.name}: malformed limit in the handshake`)
-    if (maxFrame !== undefined) this.peerMaxFrame = maxFrame
-    if (maxHandles !== undefined) this.peerMaxHandles = maxHandles
-    const heartbeat = limitValue(o.heartbeatMs)
-    if (heartbeat === null) throw new ProtocolError(`${this.name}: malformed heartbeat in the handshake`)
+    const peer = F.readHello(frame)
+    if (peer.maxFrameBytes !== undefined) this.peerMaxFrame = peer.maxFrameBytes
+    if (peer.maxHandlesPerMessage !== undefined) this.peerMaxHandles = peer.maxHandlesPerMessage
     this.state = 'open'
-    this.startTimers(heartbeat)
+    this.heartbeat.start(peer.heartbeatMs)
     this.decoder.maxFrame = this.limits.maxFrameBytes
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer)
     this.handshakeTimer = null
@@ -538,7 +491,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
   }
 
   private materializeOne(d: unknown): Cap {
-    if (!Array.isArray(d) || d.length < 2 || d.length % 2 !== 0 || !d.every(isId) || (d.length > 2 && d[0] !== F.CAP_RECEIVER)) {
+    if (!Array.isArray(d) || d.length < 2 || d.length % 2 !== 0 || !d.every(F.isId) || (d.length > 2 && d[0] !== F.CAP_RECEIVER)) {
       throw new ProtocolError(`${this.name}: malformed capability`)
     }
     const [tag, id] = d as [number, number]
@@ -585,35 +538,6 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
       }
       default:
         throw new ProtocolError(`${this.name}: unknown capability kind ${tag}`)
-    }
-  }
-
-  /** Heartbeats the peer asked for (`every` ms), and our own idle check. Neither holds the event loop. */
-  private startTimers(every: number | undefined): void {
-    if (every !== undefined) {
-      const ms = Math.max(10, Math.min(every, 2 ** 31 - 1))
-      this.heartbeatTimer = setInterval(() => {
-        if (!this.spoke && this.state === 'open') this.writeFrame(F.PING, EMPTY)
-        this.spoke = false
-      }, ms)
-      this.heartbeatTimer.unref?.()
-    }
-    if (this.idleTimeoutMs) {
-      // Checked at half the timeout: silence is noticed between 1x and 1.5x the timeout.
-      let silentFor = 0
-      const step = Math.ceil(this.idleTimeoutMs / 2)
-      this.idleTimer = setInterval(() => {
-        if (this.heardFrom) {
-          this.heardFrom = false
-          silentFor = 0
-          return
-        }
-        silentFor += step
-        if (silentFor >= this.idleTimeoutMs) {
-          this.fail(new ConnectionLostError(`${this.name}: nothing arrived from the peer for ${this.idleTimeoutMs} ms`))
-        }
-      }, step)
-      this.idleTimer.unref?.()
     }
   }
 
@@ -689,8 +613,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     this.state = 'closed'
     this.closeCause = cause
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer)
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
-    if (this.idleTimer) clearInterval(this.idleTimer)
+    this.heartbeat.stop()
     if (!wasReady) this.rejectReady(cause)
     this.batch.writeTo(this.wire)
     if (dropUnsent && this.wire.destroy) this.wire.destroy()
@@ -734,26 +657,6 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
   get cause(): unknown {
     return this.closeCause
   }
-}
-
-/** A MSG frame's length prefix and header (HEADROOM bytes) at `at`; caps and payload follow. */
-function writeMsgHeader(target: Buffer, at: number, bodyLen: number, route: Route, capsLen: number): void {
-  writeLength(target, at, bodyLen)
-  target[at + 4] = F.MSG
-  target[at + 5] = route.kind
-  target.writeUInt32BE(route.id, at + 6)
-  target.writeUInt32BE(capsLen, at + 10)
-}
-
-function isId(x: unknown): x is number {
-  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff
-}
-/** A limit from the peer's handshake: undefined if absent, null if malformed. Any integer encoding. */
-function limitValue(x: unknown): number | undefined | null {
-  if (x === undefined) return undefined
-  if (typeof x === 'bigint') return x > 0n ? (x > 0xffffffffn ? 0xffffffff : Number(x)) : null
-  if (typeof x === 'number' && Number.isInteger(x) && x > 0) return x
-  return null
 }
 
 /** Decode a message that reached its receiver's home, turning its caps into user-level handles. */

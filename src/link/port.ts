@@ -250,6 +250,19 @@ export class Port {
 
   // ---- route side ----
 
+  /** The receiver moved out over `route`'s link: from now on this port forwards what arrives. */
+  moveTo(route: Route): void {
+    this.route = route
+    this.watcher = null
+  }
+
+  /** Once the frame that moved the receiver is queued: what was queued here follows it, in order. */
+  forwardQueued(): void {
+    const route = this.route!
+    for (const e of this.drain()) route.link.forwardEntry(route, e)
+    this.onIdle()
+  }
+
   /** The receiver's home reported it gone, or the route's link died. Tell whoever routes through us. */
   routeGone(lostReason: string | null, cause?: unknown): void {
     if (this.receiverGone) return
