@@ -44,7 +44,7 @@ async function start(via: Via, end: End, small: number, sizes: number[]): Promis
     return { receiver: c.receiver, kill: () => c.kill('SIGKILL'), who: { pid: c.pid! }, done: () => c.exited.then(() => {}) }
   }
   if (via === 'spawnWorker') {
-    const c = track(spawnWorker(FIXTURE, { argv: ['fd', ...args], stderr: true } as never))
+    const c = track(spawnWorker(FIXTURE, { argv: ['fd', ...args] }))
     return { receiver: c.receiver, kill: () => c.kill(), who: { threadId: c.threadId }, done: () => c.exited.then(() => {}) }
   }
   if (via === 'spawn + stdioLink') {

@@ -13,22 +13,37 @@ import { linkChildProcess, type ChildProcessHandle } from './child-process.js'
 import { FD_ENV, FN_ENV, selfEntryUrl, shipSource } from './ship.js'
 
 export interface ForkOptions {
-  /** Arguments after the module path. */
+  /** Arguments after the module path (the child's `process.argv.slice(2)`). Default: none. */
   args?: string[]
-  /** Node options for the child (default: none, not the parent's). */
+  /** Node options for the child. Default: none (not the parent's `process.execArgv`). */
   execArgv?: string[]
+  /** The child's environment. Default: the parent's `process.env`. */
   env?: NodeJS.ProcessEnv
+  /** The child's working directory. Default: the parent's. */
   cwd?: string
-  /** stdin, stdout and stderr of the child: 'inherit' (default), 'pipe' or 'ignore'. */
+  /** stdin, stdout and stderr of the child: `'inherit'`, `'pipe'` (then on `handle.process`) or `'ignore'`. Default `'inherit'`. */
   stdio?: 'inherit' | 'pipe' | 'ignore'
-  /** Data the child gets from `parent()` (or `ctx.data` for a function). Sent over the link. */
+  /** Data the child gets from `parent()` (or `ctx.data` for a function), sent over the link. Default: undefined. */
   data?: unknown
-  /** Limits for the link to the child. */
+  /** Limits for the link to the child. Default: `DEFAULT_LIMITS`. */
   limits?: Partial<LinkLimits>
 }
 
 export type { ChildProcessHandle }
 
+/**
+ * Start a Node child process running `module` (a path or URL that calls `parent()`, or a function
+ * that closes over nothing), linked over an extra socketpair on fd 3.
+ *
+ * ```js
+ * const child = fork(async ({ receiver, sender }) => {
+ *   for await (const n of receiver) sender.send(n * 2)
+ * })
+ * child.sender.send(21)
+ * console.log(await child.receiver.recv()) // 42
+ * await child[Symbol.asyncDispose]()
+ * ```
+ */
 export function fork<ToChild, ToParent, Data = unknown>(
   module: string | URL | ChildFunction<ToChild, ToParent, Data>,
   options: ForkOptions & { data?: Data } = {},

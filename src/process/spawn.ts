@@ -10,13 +10,15 @@ import { duplexWire } from '../wire/duplex.js'
 import { linkChildProcess, type ChildProcessHandle } from './child-process.js'
 
 export interface SpawnOptions {
+  /** The child's environment. Default: the parent's `process.env`. */
   env?: NodeJS.ProcessEnv
+  /** The child's working directory. Default: the parent's. */
   cwd?: string
-  /** The child's stderr: 'inherit' (default), 'pipe' or 'ignore'. */
+  /** The child's stderr: `'inherit'`, `'pipe'` or `'ignore'`. Default `'inherit'`. */
   stderr?: 'inherit' | 'pipe' | 'ignore'
-  /** Data the child gets with its ends (`stdioLink().data` in Node). */
+  /** Data the child gets with its ends (`stdioLink().data` in Node), sent over the link. Default: undefined. */
   data?: unknown
-  /** Limits for the link to the child. */
+  /** Limits for the link to the child. Default: `DEFAULT_LIMITS`. */
   limits?: Partial<LinkLimits>
 }
 

@@ -16,15 +16,21 @@ import { selfEntryUrl, shipSource } from './ship.js'
 export const WORKER_BOOT = '__ipfiWorkerBoot'
 
 export interface WorkerOptions {
-  /** Data the worker gets from `parent()` (or `ctx.data`). Sent over the link. */
+  /** Data the worker gets from `parent()` (or `ctx.data`), sent over the link. Default: undefined. */
   data?: unknown
-  /** The worker's own `workerData` (untouched by ipfi). */
+  /** The worker's own `workerData` (untouched by ipfi). Default: undefined. */
   workerData?: unknown
+  /** Appended to the worker's `process.argv`, as `new Worker`'s `argv`. Default: none. */
   argv?: unknown[]
+  /** Node options for the worker, as `new Worker`'s `execArgv`. Default: the parent's. */
   execArgv?: string[]
+  /** The worker's `process.env`, as `new Worker`'s `env`. Default: a copy of the parent's. */
   env?: NodeJS.ProcessEnv | typeof import('node:worker_threads').SHARE_ENV
+  /** Heap and stack limits, as `new Worker`'s `resourceLimits`. Default: Node's. */
   resourceLimits?: ResourceLimits
+  /** The thread's name (in inspectors and `worker.threadName`). Default: none. */
   name?: string
+  /** Limits for the link to the worker. Default: `DEFAULT_LIMITS`. */
   limits?: Partial<LinkLimits>
 }
 
