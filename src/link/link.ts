@@ -10,7 +10,7 @@
  * Export 0 on each side is the link's bootstrap inbox, so a link starts as a pair of channels.
  */
 import { HEADROOM, encode, encodePlain, decode, decodePlain, newChunk } from '../codec/msgpack.js'
-import { ConnectionLostError, LimitExceededError, ProtocolError, describeCause } from '../errors.js'
+import { ConnectionLostError, LimitExceededError, ProtocolError, describeCause, keepable } from '../errors.js'
 import { FrameDecoder, writeLength } from '../wire/framing.js'
 import type { Wire } from '../wire/wire.js'
 import * as F from './frames.js'
@@ -632,7 +632,7 @@ export class Link implements LinkSide, QueueAccount {
     if (this.state === 'closed') return
     const wasReady = this.state === 'open'
     this.state = 'closed'
-    this.closeCause = cause
+    this.closeCause = keepable(cause) // kept by the link and its ports
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer)
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     if (this.idleTimer) clearInterval(this.idleTimer)
