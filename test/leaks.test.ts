@@ -8,10 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { connect, connectWire, listen, memoryWirePair, type Connection } from 'ipfi'
+import { connect, connectWire, fork, listen, memoryWirePair, spawnWorker, type Connection } from 'ipfi'
+import { within } from './support/children.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
+const GUARD = 30_000
 const KiB = 1024
 const MiB = 1024 * KiB
 const base = mkdtempSync(join(tmpdir(), 'ipfi-leaks-test-'))
@@ -85,5 +88,26 @@ describe.runIf(gc)('nothing leaks', () => {
     // A leaked server peer costs about 9 KiB a cycle (its link, and the Server its socket keeps).
     const { perCycle, heap } = await growthPerCycle(cycle, { warmup: 150, every: 50, samples: 8 })
     expect(perCycle, `heap ${heap}`).toBeLessThan(2 * KiB)
+  })
+
+  const child = fileURLToPath(new URL('./fixtures/send-one-and-return.mjs', import.meta.url))
+  it.each([
+    ['fork()', () => fork<never, string>(child)],
+    ['spawnWorker()', () => spawnWorker<never, string>(child)],
+  ])('%s: a child that exits while the parent never closes its ends leaves nothing behind', { timeout: 180_000 }, async (_, start) => {
+    const cycle = async () => {
+      const c = start() // not tracked: the tracking set would keep every handle alive
+      try {
+        expect(await c.receiver.recv({ timeout: GUARD })).toBe('work done')
+        await within(c.exited, GUARD, 'the child to exit on its own')
+        await within(c.link.closed, GUARD, 'the link to the child to close')
+      } catch (e) {
+        c.kill('SIGKILL')
+        throw e
+      }
+    }
+    // A leaked child costs about 10 KiB.
+    const { perCycle, heap } = await growthPerCycle(cycle, { warmup: 20, every: 16, samples: 7 })
+    expect(perCycle, `heap ${heap}`).toBeLessThan(3 * KiB)
   })
 })
