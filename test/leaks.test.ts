@@ -5,13 +5,15 @@
  * below what a leaked link costs, far above the noise of a busy machine). Memory is measured, never
  * time. Needs --expose-gc (vitest.config.ts).
  */
+import net from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { connect, connectWire, fork, listen, memoryWirePair, spawnWorker, type Connection } from 'ipfi'
+import { connect, connectWire, duplexWire, fork, listen, memoryWirePair, spawnWorker, type Connection } from 'ipfi'
 import { within } from './support/children.js'
+import { hello } from './support/raw-peer.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
 const GUARD = 30_000
@@ -109,5 +111,41 @@ describe.runIf(gc)('nothing leaks', () => {
     // A leaked child costs about 10 KiB.
     const { perCycle, heap } = await growthPerCycle(cycle, { warmup: 20, every: 16, samples: 7 })
     expect(perCycle, `heap ${heap}`).toBeLessThan(3 * KiB)
+  })
+})
+
+describe.runIf(gc)('a peer costs what it sends', () => {
+  it('16 links each sent a header declaring 64 MiB and 1 byte of it hold kilobytes, not 1 GiB', { timeout: 60_000 }, async () => {
+    const links: Connection<unknown, unknown>[] = []
+    const server = net.createServer((socket) => links.push(connectWire(duplexWire(socket))))
+    const path = join(base, 'headers.sock')
+    await new Promise<void>((r) => server.listen(path, r))
+    const bare = Buffer.from([0x04, 0, 0, 0, 0x02]) // length 64 MiB, then the first body byte
+    const before = process.memoryUsage()
+    const sockets: net.Socket[] = []
+    try {
+      for (let i = 0; i < 16; i++) {
+        const s = net.connect(path)
+        sockets.push(s)
+        await new Promise((r) => s.once('connect', r))
+        s.write(Buffer.concat([hello(), bare]))
+      }
+      await within(Promise.all(links.map((l) => l.ready)).then(() => links.length === 16 || Promise.reject(new Error('not 16 links'))), GUARD, '16 handshakes')
+      await new Promise((r) => setTimeout(r, 200)) // let the headers in
+      await heapAfterGC()
+      const after = process.memoryUsage()
+      // Untouched pages of an allocation are not resident: arrayBuffers counts what was allocated.
+      const allocated = after.arrayBuffers - before.arrayBuffers
+      const resident = after.rss - before.rss
+      expect(links.every((l) => !l.link.isClosed)).toBe(true) // the frames are legal, only unfinished
+      expect({ allocated: allocated < 32 * MiB, resident: resident < 256 * MiB }, `allocated ${(allocated / MiB).toFixed(1)} MiB, resident ${(resident / MiB).toFixed(1)} MiB`).toEqual({
+        allocated: true,
+        resident: true,
+      })
+    } finally {
+      for (const s of sockets) s.destroy()
+      for (const l of links) l.close()
+      await new Promise((r) => server.close(r))
+    }
   })
 })
