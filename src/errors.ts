@@ -89,6 +89,24 @@ export class AddressInUseError extends Error {
 branded(AddressInUseError, 'AddressInUseError')
 
 /**
+ * Make a cause fit to be kept for later (a link's close cause, which its ports report): its stack,
+ * and those of its causes, are formatted now. Until `.stack` is first read, V8 keeps each frame's
+ * receiver and function, and with them whatever called `close()` (a Connection, a Peer, and so the
+ * handles they hold), for as long as the error is kept.
+ */
+export function keepable<T>(cause: T): T {
+  let e: unknown = cause
+  for (let depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) {
+    try {
+      void e.stack
+    } catch {
+      // a stack getter that throws keeps nothing we could release
+    }
+  }
+  return cause
+}
+
+/**
  * Build the error a channel reports once it learns its other end is gone: `ConnectionLostError` if
  * it went down with a lost link (`lostCause`), else `DisconnectedError`, saying why its link
  * closed if it did (`endCause`: the peer said goodbye, or a child exited with code 0).

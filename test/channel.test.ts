@@ -228,7 +228,40 @@ describe('ReceiverSet', () => {
     await expect(set.select({ timeout: 10 })).rejects.toBeInstanceOf(TimeoutError)
     t2.close()
     expect(await set.select()).toEqual([{ id: id2, kind: 'closed' }])
-    await expect(set.select()).rejects.toBeInstanceOf(DisconnectedError)
+    expect(set.size).toBe(0)
+    await expect(set.select({ timeout: 10 })).rejects.toBeInstanceOf(TimeoutError) // empty now: it waits, as a non-empty set does
+  })
+
+  it('an empty set waits: until a receiver is added and has something, the timeout, or the signal', async () => {
+    const set = new ReceiverSet<string>()
+    await expect(set.select({ timeout: 20 })).rejects.toBeInstanceOf(TimeoutError)
+    const stop = new AbortController()
+    const aborted = set.select({ signal: stop.signal })
+    stop.abort(new Error('stop'))
+    await expect(aborted).rejects.toThrow('stop')
+
+    // Added while a select waits: one that already holds a message wakes it at once...
+    let waiting = set.select()
+    const [t1, r1] = channel<string>()
+    t1.send('queued')
+    const id1 = set.add(r1)
+    expect(await waiting).toEqual([{ id: id1, kind: 'message', value: 'queued' }])
+    // ...one with nothing yet, when its message comes...
+    waiting = set.select({ timeout: 5000 })
+    const [t2, r2] = channel<string>()
+    const id2 = set.add(r2)
+    t2.send('later')
+    expect(await waiting).toEqual([{ id: id2, kind: 'message', value: 'later' }])
+    // ...and one whose senders are all gone, with its closed event.
+    set.close()
+    waiting = set.select()
+    const [t3, r3] = channel<string>()
+    t3.close()
+    const id3 = set.add(r3)
+    expect(await waiting).toEqual([{ id: id3, kind: 'closed' }])
+    expect(set.size).toBe(0)
+    t1.close()
+    t2.close()
   })
 })
 

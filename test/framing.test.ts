@@ -145,7 +145,8 @@ describe('FrameDecoder yields the same frames however the stream is split', () =
     const got: Uint8Array[] = []
     // Frames may be views of the pushed chunk; copy them at once, as a consumer that keeps them must.
     const d = new FrameDecoder(MAX_SIZE, (b, s, e) => got.push(Uint8Array.prototype.slice.call(b, s, e)))
-    const scratch = new Uint8Array(64 * KB)
+    // Under 64 KiB: a wire may only reuse buffers that small (Wire.start); the decoder keeps views of larger ones.
+    const scratch = new Uint8Array(64 * KB - 1)
     const s = SEQ.stream
     let off = 0
     while (off < s.length) {
@@ -362,5 +363,65 @@ describe('FrameDecoder.partial', () => {
     writeLength(b, 0, 50)
     d.push(b.subarray(0, 30))
     expect(d.partial).toBe(true)
+  })
+})
+
+describe('FrameDecoder memory follows the bytes that arrived, not the length declared', () => {
+  /** Sizes of the buffers allocated while `f` runs. */
+  function allocations(f: () => void): number[] {
+    const sizes: number[] = []
+    const real = Buffer.allocUnsafe
+    Buffer.allocUnsafe = (n: number) => {
+      sizes.push(n)
+      return real(n)
+    }
+    try {
+      f()
+    } finally {
+      Buffer.allocUnsafe = real
+    }
+    return sizes
+  }
+  const MiB = 1024 * KB
+  const header = (n: number) => {
+    const b = Buffer.alloc(4)
+    writeLength(b, 0, n)
+    return b
+  }
+
+  it('a header declaring 64 MiB and one byte of it cost at most one 64 KiB slab; more bytes, what they are', () => {
+    const d = new FrameDecoder(64 * MiB, () => {
+      throw new Error('not complete')
+    })
+    const start = Buffer.concat([header(64 * MiB), Buffer.of(1)])
+    expect(allocations(() => d.push(start))).toEqual([64 * KB])
+    // 1 MiB more in small (copied) pieces: slabs for what came, nothing near 64 MiB.
+    const pieces = Array.from({ length: 64 }, (_, i) => Buffer.alloc(16 * KB, i))
+    const sizes = allocations(() => {
+      for (const p of pieces) d.push(p)
+    })
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(MiB + 64 * KB)
+    expect(d.partial).toBe(true)
+  })
+
+  it('pieces in large buffers are kept as views and joined once; a body in one of them is handed over in place', () => {
+    const got: Buffer[] = []
+    const d = new FrameDecoder(64 * MiB, (b, s, e) => got.push(b.subarray(s, e)))
+    const big = (n: number, fill: number) => Buffer.from(new ArrayBuffer(Math.max(n, 64 * KB)), 0, n).fill(fill)
+    const parts = [big(100 * KB, 1), Buffer.alloc(10, 2), big(70 * KB, 3)] // large, small (copied), large
+    const len = parts.reduce((a, p) => a + p.length, 0)
+    const head = header(len)
+    const sizes = allocations(() => {
+      d.push(head)
+      for (const p of parts) d.push(p)
+    })
+    expect(got).toHaveLength(1)
+    expect(got[0]!.equals(Buffer.concat(parts))).toBe(true)
+    expect(sizes).toEqual([64 * KB, len]) // a slab for the small piece's copy, then the join: nothing else
+    const body = big(200 * KB, 4)
+    const head2 = header(body.length)
+    d.push(head2)
+    d.push(body)
+    expect(got[1]!.buffer).toBe(body.buffer) // not copied
   })
 })

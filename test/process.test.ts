@@ -2,6 +2,7 @@
  * Real child processes and worker threads: no mocks. Every child is started through the helpers
  * below, which track it so that afterEach can kill whatever is still running.
  */
+import { execFile } from 'node:child_process'
 import { createHash, randomFillSync } from 'node:crypto'
 import { existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -28,6 +29,7 @@ import {
 /** Hang guard for any single wait (never a timing assertion). */
 const GUARD = 30_000
 
+const root = fileURLToPath(new URL('..', import.meta.url))
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
 type AnyChild = ChildProcessHandle<any, any> | WorkerHandle<any, any>
@@ -588,6 +590,36 @@ describe('children that end', () => {
       expect(err).not.toBeInstanceOf(ConnectionLostError)
       expect(err.message).toMatch(/exited with code 0/)
     }
+  })
+
+  it('11b. a select on an empty ReceiverSet waits for a receiver added later, and holds a child no longer than that wait', async () => {
+    const c = track(
+      fork<Receiver<string>, string>(async ({ receiver, sender, ipfi }) => {
+        const set = new ipfi.ReceiverSet<string>()
+        const waiting = set.select() // empty: it waits
+        set.add(await receiver.recv()) // the receiver the parent sends
+        const [ev] = await waiting
+        sender.send(ev!.kind === 'message' ? ev!.value : ev!.kind)
+      }),
+    )
+    const [tx, rx] = channel<string>()
+    c.sender.send(rx)
+    tx.send('through the set')
+    expect(await recv(c.receiver)).toBe('through the set')
+    // Nothing waits any more: the child exits on its own although tx and the link are open.
+    expect(await within(c.exited, GUARD, 'the child to exit once its select settled')).toEqual({ code: 0, signal: null })
+    tx.close()
+  })
+
+  it('11c. a process whose only wait is a select on an empty set exits (nothing holds it); with a timeout, once it times out', async () => {
+    const script = `import { ReceiverSet, channel } from 'ipfi'
+      new ReceiverSet().select().then(() => process.exit(3))
+      const busy = new ReceiverSet(); const [tx, rx] = channel(); busy.add(rx); busy.select().then(() => process.exit(4))
+      new ReceiverSet().select({ timeout: 50 }).catch((e) => console.log(e.name))`
+    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const p = execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: root, timeout: GUARD }, (_, stdout) => resolve({ code: p.exitCode, stdout }))
+    })
+    expect({ code, stdout }).toEqual({ code: 0, stdout: 'TimeoutError\n' })
   })
 
   it.each(kinds)('12. a 50 MiB Uint8Array echoed through a %s arrives intact', { timeout: 180_000 }, async (kind) => {

@@ -3,6 +3,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { within } from './support/children.js'
 import {
   AddressInUseError,
   AuthenticationError,
@@ -322,6 +323,32 @@ describe('listen() and connect()', () => {
       mkdirSync(dir)
       chmodSync(dir, 0o777)
       await expect(listen(`unix:${join(dir, 'app.sock')}`)).rejects.toThrow(/writable by group or others/)
+    })
+
+    /** How listen() at `path` settles, with a guard: it must not hang. */
+    const refusal = (path: string) =>
+      within(listen(`unix:${path}`), 10_000, `listen(unix:${path}) to settle`).then(
+        async (s) => {
+          await s.close()
+          return 'listening'
+        },
+        (e: Error & { code?: string }) => ({ message: e.message, code: e.code }),
+      )
+
+    it.runIf(existsSync('/proc/self'))('a directory that cannot be made is refused at once: under /proc (where recursive mkdir spins), under a regular file', async () => {
+      const file = join(base, `file${n++}`)
+      writeFileSync(file, '')
+      expect(await refusal('/proc/nope/x.sock')).toEqual({ code: 'ENOENT', message: expect.stringMatching(/^ipfi: cannot create the socket directory \/proc\/nope: ENOENT/) })
+      expect(await refusal(join(file, 'x.sock'))).toEqual({ code: undefined, message: `ipfi: ${file} is not a directory` })
+      expect(await refusal(join(file, 'a', 'b', 'x.sock'))).toEqual({ code: 'ENOTDIR', message: expect.stringContaining(`ipfi: cannot create the socket directory ${join(file, 'a', 'b')}: ENOTDIR`) })
+    })
+
+    // Root may create directories anywhere, so the sub-case means nothing as root.
+    it.skipIf(process.getuid?.() === 0)('a directory that cannot be made is refused at once: under a directory this user may not write to (skipped as root)', async () => {
+      const locked = join(base, `locked${n++}`)
+      mkdirSync(locked, { mode: 0o500 })
+      expect(await refusal(join(locked, 'sub', 'x.sock'))).toEqual({ code: 'EACCES', message: expect.stringContaining(`ipfi: cannot create the socket directory ${join(locked, 'sub')}: EACCES`) })
+      chmodSync(locked, 0o700)
     })
 
     it('a stale socket from a dead server is replaced; a live one is refused; a non-socket file is left alone', { timeout: 30_000 }, async () => {

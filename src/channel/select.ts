@@ -1,4 +1,4 @@
-import { DisconnectedError, TimeoutError } from '../errors.js'
+import { TimeoutError } from '../errors.js'
 import { waitBegin, waitEnd } from '../link/event-loop.js'
 import type { Port } from '../link/port.js'
 import { INTERNAL, brandClass } from './brand.js'
@@ -8,8 +8,9 @@ export type SelectEvent<T> = { id: number; kind: 'message'; value: T } | { id: n
 
 /**
  * Wait on many receivers at once. `add` takes the receiver over (the Receiver object becomes
- * unusable) and returns its id. `select` resolves with one or more events: at most one message per
- * receiver per call, and a `closed` event after a channel's last message, when it leaves the set.
+ * unusable) and returns its id; it may be called while a `select` waits. `select` resolves with one
+ * or more events: at most one message per receiver per call, and a `closed` event after a channel's
+ * last message, when it leaves the set.
  */
 export class ReceiverSet<T = unknown> {
   #ports = new Map<number, Port>()
@@ -21,6 +22,7 @@ export class ReceiverSet<T = unknown> {
     const id = this.#nextId++
     this.#ports.set(id, port)
     port.watcher = () => this.#wake?.()
+    this.#wake?.() // a select waiting now sees what this receiver already holds
     return id
   }
 
@@ -44,11 +46,13 @@ export class ReceiverSet<T = unknown> {
     return events
   }
 
-  /** Wait for at least one event. Rejects with `DisconnectedError` if the set is empty. */
+  /**
+   * Wait for at least one event, or `timeout` (`TimeoutError`), or `signal`. An empty set waits
+   * too: for a receiver to be added and have something.
+   */
   select(options?: RecvOptions): Promise<SelectEvent<T>[]> {
     const now = this.trySelect()
     if (now.length) return Promise.resolve(now)
-    if (this.#ports.size === 0) return Promise.reject(new DisconnectedError('the ReceiverSet is empty'))
     if (this.#wake) return Promise.reject(new Error('another select() is already waiting on this ReceiverSet'))
     const signal = options?.signal
     if (signal?.aborted) return Promise.reject(signal.reason)

@@ -10,7 +10,7 @@
  * Export 0 on each side is the link's bootstrap inbox, so a link starts as a pair of channels.
  */
 import { HEADROOM, encode, encodePlain, decode, decodePlain, newChunk } from '../codec/msgpack.js'
-import { ConnectionLostError, DisconnectedError, LimitExceededError, ProtocolError, describeCause } from '../errors.js'
+import { ConnectionLostError, DisconnectedError, LimitExceededError, ProtocolError, describeCause, keepable } from '../errors.js'
 import { FRAME_HEADER, FrameDecoder } from '../wire/framing.js'
 import type { Wire } from '../wire/wire.js'
 import * as F from './frames.js'
@@ -611,7 +611,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     if (this.state === 'closed') return
     const wasReady = this.state === 'open'
     this.state = 'closed'
-    this.closeCause = cause
+    this.closeCause = keepable(cause) // kept by the link and its ports
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer)
     this.heartbeat.stop()
     if (!wasReady) this.rejectReady(cause)

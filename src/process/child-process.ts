@@ -43,7 +43,9 @@ export function linkChildProcess<ToChild, ToParent>(
     kill(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)
     },
-    [Symbol.asyncDispose]: () => disposeChild(handle),
+    [Symbol.asyncDispose]() {
+      return disposeChild(this) // not a closure over `handle`: one would keep it (and its ends) alive from the link
+    },
   }
   return handle
 }

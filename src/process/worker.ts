@@ -91,7 +91,9 @@ export function spawnWorker<ToChild, ToParent, Data = unknown>(
     kill() {
       void worker.terminate()
     },
-    [Symbol.asyncDispose]: () => disposeChild(handle),
+    [Symbol.asyncDispose]() {
+      return disposeChild(this) // not a closure over `handle`: one would keep it (and its ends) alive from the link
+    },
   }
   return handle
 }

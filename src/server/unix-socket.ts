@@ -12,9 +12,10 @@ export async function prepareSocketPath(path: string): Promise<string> {
   const full = resolve(path)
   const dir = dirname(full)
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await makeDirectory(dir)
   } catch (e) {
-    throw new Error(`ipfi: cannot create the socket directory ${dir}: ${(e as Error).message}`, { cause: e })
+    const err = new Error(`ipfi: cannot create the socket directory ${dir}: ${(e as Error).message}`, { cause: e })
+    throw Object.assign(err, { code: (e as NodeJS.ErrnoException).code })
   }
   const d = await stat(dir)
   const uid = process.getuid?.()
@@ -33,6 +34,30 @@ export async function prepareSocketPath(path: string): Promise<string> {
   if (await isLive(full)) throw new AddressInUseError(`ipfi: a server is already listening on ${full}`)
   await unlink(full) // stale: its server is gone
   return full
+}
+
+/**
+ * `mkdir -p` with mode 0700, one level at a time. Not `mkdir(dir, { recursive: true })`: Node 20's
+ * loops forever where mkdir fails with ENOENT although the parent exists (anywhere under /proc).
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  const missing: string[] = []
+  for (let d = dir; d !== dirname(d); d = dirname(d)) {
+    try {
+      await stat(d)
+      break // it exists (if it is not a directory, making the next level says so)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+      missing.unshift(d)
+    }
+  }
+  for (const d of missing) {
+    try {
+      await mkdir(d, { mode: 0o700 })
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e // made meanwhile: checked below
+    }
+  }
 }
 
 function isLive(path: string): Promise<boolean> {

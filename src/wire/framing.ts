@@ -1,17 +1,29 @@
 /**
  * Length-prefixed framing: every frame is a 4-byte big-endian length followed by that many bytes.
  * The decoder accepts input split anywhere (down to one byte a chunk) and checks each length against
- * the limit from the header alone, before allocating.
+ * the limit from the header alone. A frame that spans chunks is kept as the pieces that arrived and
+ * joined once it is complete, so memory follows the bytes the peer actually sent, not the length it
+ * declared: a header claiming 64 MiB followed by nothing costs nothing.
  */
 import { LimitExceededError, ProtocolError } from '../errors.js'
 
 export const FRAME_HEADER = 4
 
+/** A chunk whose buffer is smaller than this may be written again by its wire (see Wire.start): copy what we keep of it. */
+const REUSED_BELOW = 64 * 1024
+/** Copies of such chunks go into slabs of at most this size. */
+const SLAB = 64 * 1024
+
 export class FrameDecoder {
   private header = 0
   private headerBytes = 0
-  private body: Buffer | null = null
-  private filled = 0
+  /** The frame being received: its declared length, and the pieces of it that arrived. */
+  private length = 0
+  private received = 0
+  private parts: Buffer[] = []
+  /** Where copies of small-buffer chunks go; `slabUsed` of it is filled. */
+  private slab: Buffer | null = null
+  private slabUsed = 0
   /** The largest frame accepted; may change (e.g. after a handshake). */
   maxFrame: number
 
@@ -23,22 +35,16 @@ export class FrameDecoder {
     this.maxFrame = maxFrame
   }
 
-  /** Feed bytes; calls `onFrame` for each complete frame. Throws on a bad length. */
-  /** Feed `input[0, end)`. */
+  /** Feed `input[0, end)`; calls `onFrame` for each complete frame. Throws on a bad length. */
   push(input: Uint8Array, end = input.length): void {
     const chunk = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength)
     let off = 0
     while (off < end) {
-      if (this.body) {
-        const n = Math.min(this.body.length - this.filled, end - off)
-        chunk.copy(this.body, this.filled, off, off + n)
-        this.filled += n
+      if (this.length) {
+        const n = Math.min(this.length - this.received, end - off)
+        this.keep(chunk, off, off + n)
         off += n
-        if (this.filled === this.body.length) {
-          const frame = this.body
-          this.body = null
-          this.onFrame(frame, 0, frame.length)
-        }
+        if (this.received === this.length) this.complete()
         continue
       }
       if (this.headerBytes === 0 && end - off >= FRAME_HEADER) {
@@ -49,10 +55,7 @@ export class FrameDecoder {
           const start = off
           off += len
           this.onFrame(chunk, start, off)
-        } else {
-          this.body = Buffer.allocUnsafe(len)
-          this.filled = 0
-        }
+        } else this.length = len
         continue
       }
       this.header = ((this.header << 8) | chunk[off++]!) >>> 0
@@ -61,15 +64,51 @@ export class FrameDecoder {
         this.header = 0
         this.headerBytes = 0
         this.check(len)
-        this.body = Buffer.allocUnsafe(len)
-        this.filled = 0
+        this.length = len
       }
     }
   }
 
   /** Bytes of a frame begun but not finished (a stream that ends here was cut mid-frame). */
   get partial(): boolean {
-    return this.body !== null || this.headerBytes > 0
+    return this.length !== 0 || this.headerBytes > 0
+  }
+
+  /** Keep `chunk[from, to)` of the frame being received: a view, or a copy if the wire may reuse the chunk. */
+  private keep(chunk: Buffer, from: number, to: number): void {
+    this.received += to - from
+    if (chunk.buffer.byteLength >= REUSED_BELOW) {
+      this.seal()
+      this.parts.push(chunk.subarray(from, to))
+      return
+    }
+    while (from < to) {
+      // A slab never reaches past the frame's end, so a frame of up to SLAB bytes is one slab.
+      this.slab ??= Buffer.allocUnsafe(Math.min(SLAB, this.length - this.received + (to - from)))
+      const n = chunk.copy(this.slab, this.slabUsed, from, to)
+      this.slabUsed += n
+      from += n
+      if (this.slabUsed === this.slab.length) this.seal()
+    }
+  }
+
+  /** Close the slab being filled: what it holds becomes a part. */
+  private seal(): void {
+    if (!this.slab) return
+    this.parts.push(this.slabUsed === this.slab.length ? this.slab : this.slab.subarray(0, this.slabUsed))
+    this.slab = null
+    this.slabUsed = 0
+  }
+
+  /** The frame being received is complete: join its parts (once; not at all if there is one) and hand it over. */
+  private complete(): void {
+    this.seal()
+    const parts = this.parts
+    const frame = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.length)
+    this.parts = []
+    this.length = 0
+    this.received = 0
+    this.onFrame(frame, 0, frame.length)
   }
 
   private check(len: number): void {
