@@ -6,12 +6,12 @@
  * time. Needs --expose-gc (vitest.config.ts).
  */
 import net from 'node:net'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { connect, connectWire, duplexWire, fork, listen, memoryWirePair, spawnWorker, type Connection } from 'ipfi'
+import { DisconnectedError, OneShotServer, Sender, connect, connectWire, duplexWire, fork, listen, memoryWirePair, spawnWorker, type Connection } from 'ipfi'
 import { within } from './support/children.js'
 import { hello } from './support/raw-peer.js'
 
@@ -89,6 +89,30 @@ describe.runIf(gc)('nothing leaks', () => {
     }
     // A leaked server peer costs about 9 KiB a cycle (its link, and the Server its socket keeps).
     const { perCycle, heap } = await growthPerCycle(cycle, { warmup: 150, every: 50, samples: 8 })
+    expect(perCycle, `heap ${heap}`).toBeLessThan(2 * KiB)
+  })
+
+  it('OneShotServer: once its one channel is gone on both sides, the link closes: no heap, no file descriptors left', { timeout: 120_000 }, async () => {
+    const fds = () => readdirSync('/proc/self/fd').length
+    const cycle = async () => {
+      const server = await OneShotServer.create<string>()
+      const tx = await Sender.connect<string>(server.name)
+      tx.send('hi')
+      const [rx, first] = await server.accept()
+      if (first !== 'hi') throw new Error(`got ${first}`)
+      tx.close()
+      const end = await rx.recv().then(() => null, (e: unknown) => e)
+      if (!(end instanceof DisconnectedError)) throw new Error(`the channel did not end: ${end}`)
+      rx.close()
+      await server.close()
+    }
+    for (let i = 0; i < 50; i++) await cycle()
+    await heapAfterGC()
+    const before = fds()
+    // A leaked one-shot connection costs about 11 KiB and two file descriptors.
+    const { perCycle, heap } = await growthPerCycle(cycle, { warmup: 50, every: 50, samples: 8 })
+    await new Promise((r) => setTimeout(r, 50))
+    expect(fds() - before, 'file descriptors left open').toBeLessThan(10)
     expect(perCycle, `heap ${heap}`).toBeLessThan(2 * KiB)
   })
 

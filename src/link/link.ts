@@ -38,6 +38,12 @@ export interface LinkOptions extends Partial<LinkLimits> {
    * Off by default.
    */
   idleTimeoutMs?: number
+  /**
+   * Close the link in order once nothing crosses it any more: channels have crossed it, and every
+   * one of them is gone again (only the bootstrap channels, export and import 0, are left). For a
+   * link made for one channel (OneShotServer). Off by default.
+   */
+  closeWhenIdle?: boolean
 }
 
 /** How the owner of a link saw its peer end (see LinkOptions.onWireEnd). */
@@ -91,6 +97,9 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
   private flushQueued = false
   private closeCause: unknown = undefined
   private readonly heartbeat: Heartbeat
+  /** closeWhenIdle: whether a channel other than the bootstrap ones ever crossed. */
+  private readonly closeWhenIdle: boolean
+  private carried = false
   private resolveClosed!: (cause: unknown) => void
   private readonly onWireEnd?: LinkOptions['onWireEnd']
   /** Resolves with the cause once the link is closed, whatever closed it. */
@@ -107,6 +116,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     this.limits = resolveLimits(options)
     this.name = options.name ?? 'link'
     this.onWireEnd = options.onWireEnd
+    this.closeWhenIdle = options.closeWhenIdle === true
     const idle = options.idleTimeoutMs
     if (idle !== undefined && (typeof idle !== 'number' || !(idle >= 30) || !Number.isFinite(idle))) {
       throw new RangeError(`idleTimeoutMs must be a number of ms, at least 30, got ${String(idle)}`)
@@ -243,6 +253,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
       const route: Route = { link: this, kind: F.TARGET_INBOUND, id }
       port.moveTo(route)
       this.outbound.set(id, port)
+      this.carried = true
       after.push(() => port.forwardQueued())
       // Tell the peer which of its routes lead here, so it can shorten them (see Port.shortenTo).
       const desc: number[] = [F.CAP_RECEIVER, id]
@@ -264,6 +275,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
       if (id > 0xffffffff) throw new LimitExceededError(`${this.name}: out of export ids on this link`)
       e = { port, count: 1, ref: { link: this, kind: F.TARGET_EXPORT, id } }
       this.exports.set(id, e)
+      this.carried = true
       this.exportOf.set(port, e)
       port.addRemote(e.ref)
       if (port.receiverGone) {
@@ -286,6 +298,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
       if (!this.outbound.delete(route.id)) return
       if (this.state !== 'closed') this.control(F.FINISH, lostReason ? [route.id, lostReason] : [route.id])
     }
+    this.closeIfIdle()
   }
 
   sendDisembargo(route: Route, token: number): void {
@@ -407,6 +420,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
           this.exports.delete(id!)
           this.exportOf.delete(e.port)
           e.port.removeRemote(e.ref, lost)
+          this.closeIfIdle()
         }
         return
       }
@@ -425,6 +439,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
         if (!e) throw new ProtocolError(`${this.name}: FINISH for unknown inbound ${id}`)
         this.inbound.delete(id!)
         e.port.removeRemote(e.ref, lost)
+        this.closeIfIdle()
         return
       }
       case F.DISEMBARGO: {
@@ -503,6 +518,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
           this.checkTable()
           imp = { port: new Port({ link: this, kind: F.TARGET_EXPORT, id }), count: 1 }
           this.imports.set(id, imp)
+          this.carried = true
         }
         imp.port.addSender()
         return { kind: 'sender', port: imp.port }
@@ -525,6 +541,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
         const port = new Port()
         const ref: RemoteRef = { link: this, kind: F.TARGET_INBOUND, id }
         this.inbound.set(id, { port, ref })
+        this.carried = true
         port.addRemote(ref)
         for (let i = 2; i < d.length; i += 2) {
           // A route of ours that leads to this very receiver, over this link: shorten it.
@@ -640,6 +657,20 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     for (const e of exports) e.port.removeRemote(e.ref, lost, ended)
     for (const e of inbound) e.port.removeRemote(e.ref, lost, ended)
     this.resolveClosed(cause)
+  }
+
+  /** closeWhenIdle: close in order once every channel that crossed is gone again (the bootstrap ones aside). */
+  private closeIfIdle(): void {
+    if (!this.closeWhenIdle || !this.idle()) return
+    // Checked again once the current step is done (a release may be part of a move still under way).
+    process.nextTick(() => this.idle() && this.close('nothing crosses this link any more'))
+  }
+
+  private idle(): boolean {
+    if (!this.carried || this.state !== 'open' || this.inbound.size || this.outbound.size) return false
+    for (const id of this.exports.keys()) if (id !== 0) return false
+    for (const id of this.imports.keys()) if (id !== 0) return false
+    return true
   }
 
   /** Sizes of the link's tables (the bootstrap channel's entries included), for tests and diagnostics. */

@@ -43,7 +43,7 @@ export class OneShotServer<T> {
     let taken = false
     const first = new Promise<{ rx: Receiver<T>; link: Link }>((resolve, reject) => {
       server.on('connection', (socket) => {
-        const link = new Link(duplexWire(socket), { name: 'OneShotServer client', ...options.limits })
+        const link = new Link(duplexWire(socket), { name: 'OneShotServer client', ...options.limits, closeWhenIdle: true })
         if (taken) return link.close(REFUSED)
         taken = true
         const [tx, rx] = channel<T>()
@@ -82,7 +82,10 @@ export class OneShotServer<T> {
     return [rx, first]
   }
 
-  /** Stop listening and remove the socket (idempotent). An accepted client stays connected. */
+  /**
+   * Stop listening and remove the socket (idempotent). An accepted client stays connected; its link
+   * closes by itself once the channel it carries is gone on both sides.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
@@ -132,7 +135,7 @@ async function connect(name: string, options: { timeout?: number; limits?: Parti
       reject(new DisconnectedError(`no OneShotServer is listening at ${name} (it may have accepted its client already, or closed)`, { cause: err })),
     )
   })
-  const link = new Link(duplexWire(socket), { name: `OneShotServer ${name}`, ...options.limits })
+  const link = new Link(duplexWire(socket), { name: `OneShotServer ${name}`, ...options.limits, closeWhenIdle: true })
   const inbox = bootstrapReceiver<Sender<unknown>>(link)
   try {
     const tx = await inbox.recv({ timeout: options.timeout })
