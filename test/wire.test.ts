@@ -139,6 +139,65 @@ describe('channels over a one-byte-at-a-time memory wire', () => {
   })
 })
 
+/** A connected pair of Unix sockets (closed after the test). */
+async function socketPair(): Promise<[net.Socket, net.Socket]> {
+  const sockPath = path.join(os.tmpdir(), `ipfi-wire-${process.pid}-${randomUUID().slice(0, 8)}.sock`)
+  const server = net.createServer()
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(sockPath, resolve)
+  })
+  const client = net.connect(sockPath)
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', resolve)
+    client.once('error', reject)
+  })
+  const other = await accepted
+  cleanups.push(() => {
+    client.destroy()
+    other.destroy()
+    return new Promise<void>((r) => server.close(() => r()))
+  })
+  return [client, other]
+}
+
+describe('a socket wire whose peer does not read for a while', () => {
+  it('bytes written while the kernel buffer is full wait, in order, whole; bufferedBytes counts them; whenDrained fires once all are in the kernel', async () => {
+    const [a, b] = await socketPair()
+    const wire = duplexWire(a)
+    b.pause()
+    // Writes of every size, small ones far more than large: the kernel takes a few hundred KB, the rest waits.
+    const sent: Buffer[] = []
+    let seed = 7
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n)
+    for (let i = 0; i < 20_000; i++) {
+      const size = i % 500 === 0 ? 100_000 + rand(200_000) : 1 + rand(300)
+      const chunk = Buffer.alloc(size)
+      for (let k = 0; k < size; k += 97) chunk[k] = rand(256)
+      sent.push(chunk)
+      if (i % 3 === 0) wire.writev!([chunk])
+      else wire.write(chunk)
+    }
+    const total = sent.reduce((n, c) => n + c.length, 0)
+    expect(wire.bufferedBytes!()).toBeGreaterThan(total / 2)
+    const drained = new Promise<void>((r) => wire.whenDrained!(r))
+    const got: Buffer[] = []
+    let n = 0
+    const all = new Promise<void>((resolve) =>
+      b.on('data', (d: Buffer) => {
+        got.push(d)
+        if ((n += d.length) === total) resolve()
+      }),
+    )
+    b.resume()
+    await all
+    await drained
+    expect(wire.bufferedBytes!()).toBe(0)
+    expect(Buffer.compare(Buffer.concat(got), Buffer.concat(sent))).toBe(0)
+  })
+})
+
 describe('channels over a real Unix socket', () => {
   it('duplexWire over net.createServer + net.connect', async () => {
     const sockPath = path.join(os.tmpdir(), `ipfi-wire-${process.pid}-${randomUUID().slice(0, 8)}.sock`)

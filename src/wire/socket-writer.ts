@@ -18,11 +18,21 @@ interface SocketHandle {
 
 /** A short sleep while a peer drains what we write at exit (a busy loop would steal its CPU). */
 const nap = new Int32Array(new SharedArrayBuffer(4))
+/** Most chunks given to one writev (Linux's IOV_MAX). */
+const MAX_IOV = 1024
+/** Queued chunks under this size are copied together into slabs of COALESCE bytes, so a long queue is few chunks. */
+const SMALL = 16 * 1024
+const COALESCE = 64 * 1024
 
 export class SocketWriter {
-  /** Bytes not yet given to the kernel nor to the socket, in order. */
+  /** Bytes not yet given to the kernel nor to the socket, in order: `queue[head..]`. */
   private queue: Uint8Array[] = []
+  private head = 0
   private queuedBytes = 0
+  /** Where small queued chunks are copied together: the last queue entry is `tail[tailStart, tailEnd)`. */
+  private tail: Buffer | null = null
+  private tailStart = 0
+  private tailEnd = 0
   /** The one piece handed to the socket (written by libuv as the kernel takes it). */
   private inFlight: Uint8Array | null = null
   /** The fd is unusable (EPIPE, reset): what is written from now on is dropped. */
@@ -44,14 +54,18 @@ export class SocketWriter {
 
   write(chunks: readonly Uint8Array[]): void {
     if (this.broken) return
-    if (this.inFlight || this.queue.length) {
+    if (this.inFlight || this.waiting) {
       for (const c of chunks) this.enqueue(c)
       return
     }
     const written = this.writeNow(chunks)
     if (written < 0) return
     this.enqueueAfter(chunks, written)
-    if (this.queue.length) this.handOver()
+    if (this.waiting) this.handOver()
+  }
+
+  private get waiting(): boolean {
+    return this.head < this.queue.length
   }
 
   /** Calls `f` once nothing is buffered (now, if nothing is). */
@@ -67,18 +81,19 @@ export class SocketWriter {
   flushSync(deadline: number): boolean {
     if (this.broken) return this.buffered === 0
     const left = this.inFlightLeft()
-    const rest = left > 0 ? [this.inFlight!.subarray(this.inFlight!.length - left), ...this.queue] : this.queue
+    if (left > 0) {
+      this.queue = [this.inFlight!.subarray(this.inFlight!.length - left), ...this.queue.slice(this.head)]
+      this.head = 0
+      this.queuedBytes += left
+      this.tail = null
+    }
     this.inFlight = null
-    this.queue = []
-    this.queuedBytes = 0
-    let parts = rest.filter((p) => p.length > 0)
-    while (parts.length) {
-      const n = this.writeNow(parts)
+    while (this.waiting) {
+      const n = this.writeQueued()
       if (n < 0) return false
-      parts = skip(parts, n)
-      if (parts.length === 0) break
+      if (n > 0) continue
       if (Date.now() > deadline) return false
-      Atomics.wait(nap, 0, 0, 1)
+      Atomics.wait(nap, 0, 0, 1) // the kernel is full: let the peer read
     }
     return true
   }
@@ -99,31 +114,60 @@ export class SocketWriter {
 
   private break(): -1 {
     this.broken = true
-    this.queue = []
-    this.queuedBytes = 0
+    this.clearQueue()
     this.drained()
     return -1
   }
 
+  private clearQueue(): void {
+    this.queue = []
+    this.head = 0
+    this.queuedBytes = 0
+    this.tail = null
+  }
+
+  /**
+   * One writev of the first waiting chunks (at most MAX_IOV), dropping what the kernel took from the
+   * queue. Returns the bytes written, or -1 if the fd broke. The cost follows what was written, not
+   * the length of the queue.
+   */
+  private writeQueued(): number {
+    const end = Math.min(this.queue.length, this.head + MAX_IOV)
+    const n = this.writeNow(this.queue.slice(this.head, end))
+    if (n <= 0) return n
+    this.queuedBytes -= n
+    let left = n
+    while (left > 0 && left >= this.queue[this.head]!.length) left -= this.queue[this.head++]!.length
+    if (left > 0) {
+      this.queue[this.head] = this.queue[this.head]!.subarray(left)
+      if (this.tail && this.head === this.queue.length - 1) this.tailStart += left // the coalescing chunk, partly written
+    }
+    if (this.head === this.queue.length) this.clearQueue()
+    else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+    return n
+  }
+
   /** The kernel is full: give the first waiting piece to the socket, which writes it as room comes. */
   private handOver(): void {
-    const piece = this.queue.shift()!
+    const piece = this.queue[this.head]!
+    this.queue[this.head++] = EMPTY
     this.queuedBytes -= piece.length
+    if (this.head === this.queue.length) this.clearQueue()
     this.inFlight = piece
     this.socket.write(piece, (err) => {
       this.inFlight = null
       if (err) return void this.break()
       if (this.broken) return
-      if (this.queue.length === 0) return this.drained()
       // Room again: as much as the kernel takes now, directly; the rest waits for the next piece.
-      const parts = this.queue
-      this.queue = []
-      this.queuedBytes = 0
-      const written = this.writeNow(parts)
-      if (written < 0) return
-      this.enqueueAfter(parts, written)
-      if (this.queue.length) this.handOver()
-      else this.drained()
+      while (this.waiting) {
+        const n = this.writeQueued()
+        if (n < 0) return
+        if (n === 0) return this.handOver()
+      }
+      this.drained()
     })
   }
 
@@ -132,10 +176,27 @@ export class SocketWriter {
     for (const c of skip(chunks, written)) this.enqueue(c)
   }
 
+  /** Queue `c` (small chunks are copied together, so that a long queue stays a few large chunks). */
   private enqueue(c: Uint8Array): void {
     if (c.length === 0) return
-    this.queue.push(c)
     this.queuedBytes += c.length
+    if (c.length >= SMALL) {
+      this.queue.push(c)
+      this.tail = null
+      return
+    }
+    const last = this.queue.length - 1
+    if (this.tail && last >= this.head && this.tailEnd + c.length <= this.tail.length) {
+      this.tail.set(c, this.tailEnd)
+      this.tailEnd += c.length
+      this.queue[last] = this.tail.subarray(this.tailStart, this.tailEnd)
+      return
+    }
+    this.tail = Buffer.allocUnsafeSlow(COALESCE)
+    this.tail.set(c, 0)
+    this.tailStart = 0
+    this.tailEnd = c.length
+    this.queue.push(this.tail.subarray(0, this.tailEnd))
   }
 
   private inFlightLeft(): number {
@@ -160,6 +221,8 @@ function skip(chunks: readonly Uint8Array[], n: number): Uint8Array[] {
   if (n > 0) out[0] = out[0]!.subarray(n)
   return out
 }
+
+const EMPTY = new Uint8Array(0)
 
 function handleOf(socket: net.Socket): SocketHandle | null {
   const h = (socket as unknown as { _handle?: SocketHandle | null })._handle
