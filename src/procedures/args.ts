@@ -4,7 +4,7 @@
  * streamed argument, pulled by the procedure.
  */
 import { walk } from '../codec/walk.js'
-import type { ClientCall } from './call.js'
+import type { CallerCall } from './call.js'
 import { LentFunction } from './callback.js'
 import { isStream } from './messages.js'
 
@@ -17,7 +17,7 @@ export interface PreparedArgs {
 
 const keep = <T>(h: T): T => h
 
-export function prepareArgs(args: unknown[], call: ClientCall): PreparedArgs {
+export function prepareArgs(args: unknown[], call: CallerCall): PreparedArgs {
   let out: unknown[] | null = null
   const streams: number[] = []
   const sources: AsyncIterable<unknown>[] = []

@@ -3,16 +3,16 @@
  * stream of its results, the pumps of its streamed arguments, and the callbacks it lent out.
  */
 import { ProtocolError, TimeoutError } from '../errors.js'
-import { CANCEL, CREDIT, DONE, END, ERROR, FAIL, ITEM, PULL, RESULT, STOP, YIELD, type ClientMessage, type ServerMessage } from './messages.js'
+import { CANCEL, CREDIT, DONE, END, ERROR, FAIL, ITEM, PULL, RESULT, STOP, YIELD, type CallerMessage, type CalleeMessage } from './messages.js'
 import { fromRemote } from './remote-error.js'
 
 /** What a call needs from its session. */
 export interface CallHost {
-  send(msg: ClientMessage): void
-  forget(call: ClientCall): void
+  send(msg: CallerMessage): void
+  forget(call: CallerCall): void
 }
 
-/** Something lent out for the duration of a call (a callback's server). */
+/** Something lent out for the duration of a call (the callee that serves a lent function). */
 export interface Lent {
   revoke(): void
 }
@@ -36,17 +36,17 @@ const CALL_OF = Symbol('ipfi.call')
  * these three shared functions as own properties. (A Promise subclass would make every `await` of
  * it take the slow path, two extra ticks and a `then` call; shared functions cost nothing per call.)
  */
-function callAsyncIterator(this: { [CALL_OF]: ClientCall }): AsyncIterator<unknown> {
+function callAsyncIterator(this: { [CALL_OF]: CallerCall }): AsyncIterator<unknown> {
   return this[CALL_OF].iterator()
 }
-function callNext(this: { [CALL_OF]: ClientCall }): Promise<IteratorResult<unknown>> {
+function callNext(this: { [CALL_OF]: CallerCall }): Promise<IteratorResult<unknown>> {
   return this[CALL_OF].iterator().next()
 }
-function callReturn(this: { [CALL_OF]: ClientCall }, v?: unknown): Promise<IteratorResult<unknown>> {
+function callReturn(this: { [CALL_OF]: CallerCall }, v?: unknown): Promise<IteratorResult<unknown>> {
   return this[CALL_OF].iterator().return!(v)
 }
 
-export class ClientCall {
+export class CallerCall {
   readonly promise: CallResult
   #resolve!: (v: unknown) => void
   #reject!: (e: unknown) => void
@@ -67,7 +67,7 @@ export class ClientCall {
     const p = new Promise<unknown>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
-    }) as CallResult & { [CALL_OF]: ClientCall }
+    }) as CallResult & { [CALL_OF]: CallerCall }
     p[CALL_OF] = this
     p[Symbol.asyncIterator] = callAsyncIterator as () => AsyncIterableIterator<unknown>
     p.next = callNext
@@ -97,7 +97,7 @@ export class ClientCall {
     }
   }
 
-  onReply(msg: ServerMessage): void {
+  onReply(msg: CalleeMessage): void {
     switch (msg[0]) {
       case RESULT:
         // A result after stream items breaks the protocol: end the stream with that, not silence.
@@ -208,7 +208,7 @@ class ResultStream implements AsyncIterableIterator<unknown> {
   #received = 0
   #waiter: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | null = null
 
-  constructor(private readonly call: ClientCall) {
+  constructor(private readonly call: CallerCall) {
     this.#allowed = call.settings.window
   }
 
@@ -303,7 +303,7 @@ export class ArgPump {
   #stopped = false
 
   constructor(
-    private readonly call: ClientCall,
+    private readonly call: CallerCall,
     private readonly index: number,
     private readonly source: AsyncIterable<unknown>,
   ) {}
@@ -311,7 +311,7 @@ export class ArgPump {
   pull(n: number): void {
     if (this.#stopped || typeof n !== 'number' || !(n > 0)) return
     if (this.#wanted + n > this.call.settings.window) {
-      // A conforming procedures' side never has more than a window asked for and not yet sent.
+      // A conforming callee never has more than a window asked for and not yet sent.
       const e = new ProtocolError(`the procedure ${this.call.label} asked for more items of argument ${this.index} than the window (${this.call.settings.window})`)
       return this.call.cancel(e)
     }

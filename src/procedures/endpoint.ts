@@ -27,7 +27,7 @@ export class Endpoint<T = unknown> {
     return new Endpoint<T>(INTERNAL, this.#sender.clone())
   }
 
-  /** Close this handle (idempotent). Once every handle is closed the exposing side stops taking sessions. */
+  /** Close this handle (idempotent). Once every handle is closed the callee stops taking sessions. */
   close(): void {
     this.#sender.close()
   }

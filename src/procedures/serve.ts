@@ -1,5 +1,5 @@
 /**
- * The exposing side: a ProcedureServer takes sessions from its endpoint's channel and runs each
+ * The callee, the side that exposed the procedures: a Callee takes sessions from its endpoint's channel and runs each
  * session's calls concurrently, answering on the session's reply channel.
  */
 import { HANDLE } from '../codec/walk.js'
@@ -11,7 +11,7 @@ import type { ProcedureLimits } from './limits.js'
 import { lookup } from './lookup.js'
 import {
   CALL, CANCEL, CLOSE, CREDIT, DONE, END, ERROR, FAIL, ITEM, MAX_WINDOW, PULL, RESULT, STOP, YIELD,
-  isIndex, isStream, type ClientMessage, type ServerMessage, type SessionOpen,
+  isIndex, isStream, type CallerMessage, type CalleeMessage, type SessionOpen,
 } from './messages.js'
 import { fromRemote } from './remote-error.js'
 
@@ -23,8 +23,8 @@ function closeAll(handles: readonly unknown[] | null): void {
   if (handles) for (const h of handles) (h as { close?: () => void }).close?.()
 }
 
-export class ProcedureServer {
-  readonly #sessions = new Set<ServerSession>()
+export class Callee {
+  readonly #sessions = new Set<CalleeSession>()
   readonly #inFlight = new Map<object, number>()
   #stopped = false
   #graceful = false
@@ -84,7 +84,7 @@ export class ProcedureServer {
       closeAll(handles) // not a session opening (nothing to answer it on), or withdrawn
       return
     }
-    const s = new ServerSession(this, calls, reply, linkOf(reply))
+    const s = new CalleeSession(this, calls, reply, linkOf(reply))
     this.#sessions.add(s)
     void s.run()
     // Arrived before a graceful stop: what it already carries is served, nothing later.
@@ -92,7 +92,7 @@ export class ProcedureServer {
   }
 
   /** @internal */
-  sessionEnded(s: ServerSession): void {
+  sessionEnded(s: CalleeSession): void {
     this.#sessions.delete(s)
     this.#checkEnded()
   }
@@ -150,8 +150,8 @@ const ENDED = 2
 /** Ends a session's waiting receive at a graceful stop: whatever comes after that is refused. */
 const DRAIN = Symbol('drain')
 
-class ServerSession {
-  readonly active = new Map<number, ServerCall>()
+class CalleeSession {
+  readonly active = new Map<number, CalleeCall>()
   /**
    * OPEN; then DRAINING after a graceful stop (the calls that had arrived run to their end, credits
    * and streamed arguments for them still flow, new calls are refused with DisconnectedError) or
@@ -168,9 +168,9 @@ class ServerSession {
   readonly #drain = new Interrupt()
 
   constructor(
-    readonly server: ProcedureServer,
-    readonly calls: Receiver<ClientMessage>,
-    readonly reply: Sender<ServerMessage>,
+    readonly callee: Callee,
+    readonly calls: Receiver<CallerMessage>,
+    readonly reply: Sender<CalleeMessage>,
     readonly linkKey: object,
   ) {}
 
@@ -178,7 +178,7 @@ class ServerSession {
     for (;;) {
       const early = this.#state === OPEN
       this.#early = early
-      let m: Sized<ClientMessage>
+      let m: Sized<CallerMessage>
       try {
         m = await this.calls[RECV_SIZED](undefined, early ? this.#drain : undefined)
       } catch (e) {
@@ -195,7 +195,7 @@ class ServerSession {
       this.#early = false
       if (this.#state === ENDED || this.#replyClosed) return closeAll(m.handles)
       this.#handle(m, !early)
-      let more: Sized<ClientMessage> | undefined
+      let more: Sized<CallerMessage> | undefined
       while (this.#state !== ENDED && !this.#replyClosed && (more = this.calls[TAKE_SIZED]())) this.#handle(more, this.#state === DRAINING)
       if (this.#state === ENDED) return
       this.#maybeClose()
@@ -206,7 +206,7 @@ class ServerSession {
     if (this.#state !== OPEN) return
     if (!graceful) return this.#end(new DisconnectedError('the procedures were withdrawn'), false)
     // What is queued arrived before the stop: it is served.
-    let more: Sized<ClientMessage> | undefined
+    let more: Sized<CallerMessage> | undefined
     while (this.#state === OPEN && (more = this.calls[TAKE_SIZED]())) this.#handle(more, false)
     if (this.#state !== OPEN) return
     this.#state = DRAINING
@@ -215,7 +215,7 @@ class ServerSession {
   }
 
   /** Send a reply; false if it could not be sent (the caller is gone, or the value cannot travel). */
-  send(msg: ServerMessage): boolean {
+  send(msg: CalleeMessage): boolean {
     if (this.#replyClosed) return false
     try {
       this.reply.send(msg)
@@ -229,9 +229,9 @@ class ServerSession {
     }
   }
 
-  callDone(call: ServerCall): void {
+  callDone(call: CalleeCall): void {
     if (this.active.get(call.id) === call) this.active.delete(call.id)
-    this.server.release(this.linkKey)
+    this.callee.release(this.linkKey)
     this.#maybeClose()
   }
 
@@ -246,7 +246,7 @@ class ServerSession {
     this.#replyClosed = true
     this.calls.close()
     this.reply.close()
-    this.server.sessionEnded(this)
+    this.callee.sessionEnded(this)
   }
 
   /** End the session: abort its calls, close both channels (a protocol error is told first). */
@@ -265,7 +265,7 @@ class ServerSession {
   }
 
   /** One message from the caller; `late`: it came after a graceful stop (a CALL is refused). */
-  #handle(m: Sized<ClientMessage>, late: boolean): void {
+  #handle(m: Sized<CallerMessage>, late: boolean): void {
     const msg = m.value as unknown[]
     if (!Array.isArray(msg) || !isIndex(msg[1])) return this.#protocolError('malformed call message', m.handles)
     const id = msg[1]
@@ -302,7 +302,7 @@ class ServerSession {
     }
   }
 
-  #call(msg: unknown[], id: number, m: Sized<ClientMessage>, late: boolean): void {
+  #call(msg: unknown[], id: number, m: Sized<CallerMessage>, late: boolean): void {
     const [, , name, args, window, streams] = msg
     if (
       msg.length !== 6 || (name !== null && typeof name !== 'string') || !Array.isArray(args) ||
@@ -321,7 +321,7 @@ class ServerSession {
       this.send([ERROR, id, new DisconnectedError('these procedures are no longer served')])
       return
     }
-    const limits = this.server.limits
+    const limits = this.callee.limits
     let refusal: string | null = null
     if (m.bytes > limits.maxArgBytes) refusal = `the call's arguments take ${m.bytes} bytes, more than maxArgBytes (${limits.maxArgBytes})`
     else {
@@ -329,7 +329,7 @@ class ServerSession {
       if (m.handles) for (const h of m.handles) if (typeof h === 'function') callbacks++
       if (callbacks > limits.maxCallbacksPerCall) refusal = `the call passes ${callbacks} callbacks, more than maxCallbacksPerCall (${limits.maxCallbacksPerCall})`
     }
-    if (refusal === null && !this.server.admit(this.linkKey)) {
+    if (refusal === null && !this.callee.admit(this.linkKey)) {
       refusal = `more than maxCallsInFlight (${limits.maxCallsInFlight}) calls are running for this link`
     }
     if (refusal !== null) {
@@ -337,11 +337,11 @@ class ServerSession {
       this.send([ERROR, id, new LimitExceededError(refusal)])
       return
     }
-    const call = new ServerCall(this, id, name as string | null, window)
+    const call = new CalleeCall(this, id, name as string | null, window)
     this.active.set(id, call)
     let fn: Fn
     try {
-      const impl = this.server.impl
+      const impl = this.callee.impl
       fn = name === null && typeof impl === 'function' ? (impl as Fn) : lookup(impl, name)
     } catch (e) {
       closeAll(m.handles)
@@ -353,7 +353,7 @@ class ServerSession {
   }
 }
 
-class ServerCall implements CallContext {
+class CalleeCall implements CallContext {
   /** Made when the procedure first asks for its signal (most never do: an AbortController costs µs). */
   #controller: AbortController | null = null
   #abortReason: unknown = undefined
@@ -364,7 +364,7 @@ class ServerCall implements CallContext {
   #done = false
 
   constructor(
-    readonly session: ServerSession,
+    readonly session: CalleeSession,
     readonly id: number,
     readonly name: string | null,
     readonly window: number,
@@ -381,10 +381,10 @@ class ServerCall implements CallContext {
   }
 
   async run(fn: Fn, args: unknown[]): Promise<void> {
-    let out: ServerMessage
+    let out: CalleeMessage
     try {
-      const server = this.session.server
-      const result = await runInCall(this, () => fn.apply(server.impl, args), server.asyncContext)
+      const callee = this.session.callee
+      const result = await runInCall(this, () => fn.apply(callee.impl, args), callee.asyncContext)
       out = isStream(result) ? await this.#pump(result) : [RESULT, this.id, result]
     } catch (e) {
       out = [ERROR, this.id, e]
@@ -393,7 +393,7 @@ class ServerCall implements CallContext {
   }
 
   /** Send the final answer (unless the caller cancelled), stop argument streams, and leave. */
-  finish(out: ServerMessage): void {
+  finish(out: CalleeMessage): void {
     if (this.#done) return
     if (this.#args) for (const s of this.#args) s.stopFromHere()
     this.#done = true
@@ -413,9 +413,9 @@ class ServerCall implements CallContext {
   }
 
   /** Drive a result stream: at most `window` items ahead of what the caller consumed. */
-  async #pump(source: AsyncIterable<unknown>): Promise<ServerMessage> {
+  async #pump(source: AsyncIterable<unknown>): Promise<CalleeMessage> {
     const it = source[Symbol.asyncIterator]()
-    const asyncContext = this.session.server.asyncContext
+    const asyncContext = this.session.callee.asyncContext
     // Each step of the stream runs as this call (a generator's code runs inside next()).
     const step = () => it.next()
     let finished = false
@@ -447,7 +447,7 @@ class ServerCall implements CallContext {
   }
 
   /** Send a stream item; an item that cannot travel ends the stream with that error. */
-  trySend(msg: ServerMessage): boolean {
+  trySend(msg: CalleeMessage): boolean {
     try {
       return this.session.send(msg)
     } catch (e) {
@@ -490,7 +490,7 @@ class ServerCall implements CallContext {
     return s.receive(op, value)
   }
 
-  send(msg: ServerMessage): void {
+  send(msg: CalleeMessage): void {
     if (!this.#done && !this.#cancelled) this.session.send(msg)
   }
 }
@@ -505,7 +505,7 @@ class ArgStream implements AsyncIterableIterator<unknown> {
   #waiter: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | null = null
 
   constructor(
-    private readonly call: ServerCall,
+    private readonly call: CalleeCall,
     readonly index: number,
   ) {}
 
