@@ -9,11 +9,11 @@ import { HANDLE } from '../codec/walk.js'
 import { INTERNAL } from '../channel/brand.js'
 import { channel } from '../channel/index.js'
 import type { HandleAccess } from '../link/handles.js'
-import type { Lent } from './call.js'
+import type { Lent } from './caller/call.js'
 import { Endpoint } from './endpoint.js'
 import { DEFAULT_PROCEDURE_LIMITS } from './limits.js'
 import type { SessionOpen } from './messages.js'
-import { Callee } from './serve.js'
+import { Callee } from './callee/callee.js'
 
 type Fn = (...args: never[]) => unknown
 

@@ -4,7 +4,7 @@ import { channel } from '../channel/index.js'
 import { Endpoint } from './endpoint.js'
 import { resolveProcedureLimits, type ProcedureLimits } from './limits.js'
 import type { SessionOpen } from './messages.js'
-import { Callee } from './serve.js'
+import { Callee } from './callee/callee.js'
 
 export interface ExposeOptions {
   /** Withdraw the procedures: running calls are aborted, callers' pending and later calls reject with `DisconnectedError`. */

@@ -1,10 +1,13 @@
 /**
- * One call as the caller sees it: the promise it returns (which is also async-iterable), the
- * stream of its results, the pumps of its streamed arguments, and the callbacks it lent out.
+ * One call as the caller sees it: the promise it returns (which is also async-iterable), and what
+ * it holds while it is in flight: its result stream (result-stream.ts), the pumps of its streamed
+ * arguments (arg-pump.ts) and the functions it lent out.
  */
-import { ProtocolError, TimeoutError } from '../errors.js'
-import { CANCEL, CREDIT, DONE, END, ERROR, FAIL, ITEM, PULL, RESULT, STOP, YIELD, type CallerMessage, type CalleeMessage } from './messages.js'
-import { fromRemote } from './remote-error.js'
+import { ProtocolError, TimeoutError } from '../../errors.js'
+import { CANCEL, DONE, ERROR, PULL, RESULT, STOP, YIELD, type CallerMessage, type CalleeMessage } from '../messages.js'
+import { fromRemote } from '../remote-error.js'
+import type { ArgPump } from './arg-pump.js'
+import { ResultStream } from './result-stream.js'
 
 /** What a call needs from its session. */
 export interface CallHost {
@@ -193,180 +196,6 @@ export class CallerCall {
         }
         return inner.return ? inner.return(value) : { value, done: true }
       },
-    }
-  }
-}
-
-/** A result stream as the caller reads it; grants the producer credit as items are consumed. */
-class ResultStream implements AsyncIterableIterator<unknown> {
-  readonly #queue: unknown[] = []
-  #ended = false
-  #error: { e: unknown } | null = null
-  #consumed = 0
-  /** Items the producer may have sent: the window plus every credit granted, and how many came. */
-  #allowed: number
-  #received = 0
-  #waiter: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | null = null
-
-  constructor(private readonly call: CallerCall) {
-    this.#allowed = call.settings.window
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this
-  }
-
-  push(v: unknown): void {
-    if (this.#ended) return
-    if (++this.#received > this.#allowed) {
-      // A producer past its credit would grow this queue without bound: that breaks the protocol.
-      return this.call.cancel(new ProtocolError(`the procedure ${this.call.label} sent more stream items than the credit it was given`))
-    }
-    const w = this.#waiter
-    if (w) {
-      this.#waiter = null
-      this.#took()
-      w.resolve({ value: v, done: false })
-    } else this.#queue.push(v)
-  }
-
-  end(): void {
-    if (this.#ended) return
-    this.#ended = true
-    this.#wake()
-  }
-
-  fail(e: unknown): void {
-    if (this.#ended) return
-    this.#ended = true
-    this.#error = { e }
-    this.#wake()
-  }
-
-  /** The caller gave up (abort, timeout): items not yet read are dropped, the next read rejects. */
-  abort(e: unknown): void {
-    if (this.#ended) return
-    this.#queue.length = 0
-    this.fail(e)
-  }
-
-  #wake(): void {
-    const w = this.#waiter
-    if (!w) return
-    this.#waiter = null
-    if (this.#error) w.reject(this.#error.e)
-    else w.resolve({ value: undefined, done: true })
-  }
-
-  #took(): void {
-    if (++this.#consumed * 2 >= this.call.settings.window && !this.#ended) {
-      const n = this.#consumed
-      this.#consumed = 0
-      this.#allowed += n
-      try {
-        this.call.host.send([CREDIT, this.call.id, n])
-      } catch {
-        // the session is gone; the call learns it from its reply channel
-      }
-    }
-  }
-
-  next(): Promise<IteratorResult<unknown>> {
-    if (this.#queue.length > 0) {
-      const value = this.#queue.shift()
-      this.#took()
-      return Promise.resolve({ value, done: false })
-    }
-    if (this.#error) return Promise.reject(this.#error.e)
-    if (this.#ended) return Promise.resolve({ value: undefined, done: true })
-    if (this.#waiter) return Promise.reject(new TypeError('a result stream is read one item at a time'))
-    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }))
-  }
-
-  /** Stop reading: the producer is told to stop (its `finally` runs). */
-  return(value?: unknown): Promise<IteratorResult<unknown>> {
-    if (!this.#ended) {
-      this.#ended = true
-      this.#queue.length = 0
-      this.call.cancel(null, true)
-      this.#wake()
-    }
-    return Promise.resolve({ value, done: true })
-  }
-}
-
-/** Feeds one streamed argument to the procedure, as many items as it pulls. */
-export class ArgPump {
-  #it: AsyncIterator<unknown> | null = null
-  #wanted = 0
-  #running = false
-  #stopped = false
-
-  constructor(
-    private readonly call: CallerCall,
-    private readonly index: number,
-    private readonly source: AsyncIterable<unknown>,
-  ) {}
-
-  pull(n: number): void {
-    if (this.#stopped || typeof n !== 'number' || !(n > 0)) return
-    if (this.#wanted + n > this.call.settings.window) {
-      // A conforming callee never has more than a window asked for and not yet sent.
-      const e = new ProtocolError(`the procedure ${this.call.label} asked for more items of argument ${this.index} than the window (${this.call.settings.window})`)
-      return this.call.cancel(e)
-    }
-    this.#wanted += n
-    if (!this.#running) void this.#run()
-  }
-
-  async #run(): Promise<void> {
-    this.#running = true
-    const { call, index } = this
-    try {
-      this.#it ??= this.source[Symbol.asyncIterator]()
-      while (this.#wanted > 0 && !this.#stopped) {
-        let r: IteratorResult<unknown>
-        try {
-          r = await this.#it.next()
-        } catch (e) {
-          this.#stopped = true
-          return call.host.send([FAIL, call.id, index, e])
-        }
-        if (this.#stopped) return void (await this.#close())
-        if (r.done) {
-          this.#stopped = true
-          return call.host.send([END, call.id, index])
-        }
-        this.#wanted--
-        try {
-          call.host.send([ITEM, call.id, index, r.value])
-        } catch (e) {
-          // An item that cannot travel fails the argument with that error.
-          this.#stopped = true
-          call.host.send([FAIL, call.id, index, e])
-          return void (await this.#close())
-        }
-      }
-    } catch {
-      this.#stopped = true // the session is gone
-      await this.#close()
-    } finally {
-      this.#running = false
-    }
-  }
-
-  /** The procedure stopped reading, or the call is over: end the source (its `finally` runs). */
-  stop(): void {
-    if (this.#stopped) return
-    this.#stopped = true
-    if (!this.#running) void this.#close()
-  }
-
-  async #close(): Promise<void> {
-    try {
-      await this.#it?.return?.()
-    } catch {
-      // the source's own cleanup failed; nobody is left to tell
     }
   }
 }

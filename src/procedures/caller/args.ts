@@ -3,10 +3,10 @@
  * for the call as a callback, and each top-level async iterable that is not a handle becomes a
  * streamed argument, pulled by the procedure.
  */
-import { walk } from '../codec/walk.js'
+import { walk } from '../../codec/walk.js'
 import type { CallerCall } from './call.js'
-import { LentFunction } from './callback.js'
-import { isStream } from './messages.js'
+import { LentFunction } from '../callback.js'
+import { isStream } from '../messages.js'
 
 export interface PreparedArgs {
   args: unknown[]

@@ -3,15 +3,16 @@
  * flight matched by id. Replies are read only while calls are pending, so an idle session holds
  * no wait (the process may exit) and a forgotten one can be garbage collected, which closes it.
  */
-import { DisconnectedError } from '../errors.js'
-import { INTERNAL } from '../channel/brand.js'
-import { RECV_SIZED, TAKE_SIZED, channel, Interrupt, type Receiver, type Sender, type Sized } from '../channel/index.js'
-import { ArgPump, CallerCall, type CallHost, type CallResult, type CallSettings } from './call.js'
+import { DisconnectedError } from '../../errors.js'
+import { INTERNAL } from '../../channel/brand.js'
+import { RECV_SIZED, TAKE_SIZED, channel, Interrupt, type Receiver, type Sender, type Sized } from '../../channel/index.js'
+import { ArgPump } from './arg-pump.js'
+import { CallerCall, type CallHost, type CallResult, type CallSettings } from './call.js'
 import { prepareArgs } from './args.js'
-import type { Endpoint } from './endpoint.js'
-import { CALL, CLOSE, DEFAULT_WINDOW, type CallerMessage, type CalleeMessage } from './messages.js'
-import { fromRemote } from './remote-error.js'
-import type { CallOptions } from './types.js'
+import type { Endpoint } from '../endpoint.js'
+import { CALL, CLOSE, DEFAULT_WINDOW, type CallerMessage, type CalleeMessage } from '../messages.js'
+import { fromRemote } from '../remote-error.js'
+import type { CallOptions } from '../types.js'
 
 /** Thrown into a pending read to end it when the last call left. */
 const IDLE = Symbol('idle')
