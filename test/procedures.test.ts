@@ -39,6 +39,7 @@ import {
 import { CALL, CANCEL, CLOSE, CREDIT, DEFAULT_WINDOW, DONE, END, ERROR, FAIL, ITEM, MAX_WINDOW, PULL, RESULT, STOP, YIELD } from '../src/procedures/messages.js'
 import { connectWire, type Connection } from '../src/process/connect.js'
 import { memoryWirePair } from '../src/wire/memory.js'
+import { collect, deferred, rejection, sleep, turn, until, within } from './support/async.js'
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -46,53 +47,8 @@ import { memoryWirePair } from '../src/wire/memory.js'
 
 /** Hang guard for a single wait (never a timing assertion). */
 const GUARD = 15_000
-
-function within<T>(p: Promise<T>, what: string, ms = GUARD): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`hang guard: ${what} did not happen within ${ms} ms`)), ms)
-  })
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer))
-}
-
-/** What `p` rejects with; fails the test if it resolves (or hangs). */
-async function rejection(p: Promise<unknown>, what = 'the call'): Promise<any> {
-  let value: unknown
-  try {
-    value = await within(p, `${what} to reject`)
-  } catch (e) {
-    return e
-  }
-  throw new Error(`${what} resolved with ${JSON.stringify(value)} instead of rejecting`)
-}
-
-interface Deferred<T> {
-  promise: Promise<T>
-  resolve(v: T): void
-  reject(e: unknown): void
-}
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (v: T) => void
-  let reject!: (e: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
-
-/** One turn of the event loop (lets I/O, immediates and the memory wire run). */
-const turn = () => new Promise<void>((r) => setImmediate(r))
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-
-/** Wait (a bounded number of turns) until `cond()` holds. */
-async function until(cond: () => boolean, what: string, turns = 5_000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (cond()) return
-    await turn()
-  }
-  throw new Error(`hang guard: ${what} did not happen within ${turns} turns`)
-}
+/** Hang guard for `until`, in turns of the event loop. */
+const TURNS = 5_000
 
 /** Run at the end of each test: close links, proxies, release parked procedures. */
 const cleanups: (() => void)[] = []
@@ -149,18 +105,18 @@ async function world(mode: Mode): Promise<World> {
     a.close()
     b.close()
   })
-  await within(Promise.all([a.ready, b.ready]), 'handshake')
+  await within(Promise.all([a.ready, b.ready]), GUARD, 'handshake')
   return {
     mode,
     a,
     b,
     toA: async <T>(v: T) => {
       b.sender.send(v)
-      return (await within(a.receiver.recv(), 'a value to reach A')) as T
+      return (await within(a.receiver.recv(), GUARD, 'a value to reach A')) as T
     },
     toB: async <T>(v: T) => {
       a.sender.send(v)
-      return (await within(b.receiver.recv(), 'a value to reach B')) as T
+      return (await within(b.receiver.recv(), GUARD, 'a value to reach B')) as T
     },
   }
 }
@@ -172,16 +128,6 @@ async function serve<T extends object>(w: World, impl: T, options?: ExposeOption
   there.close()
   cleanups.push(() => api[Symbol.dispose]())
   return api
-}
-
-/** Collect a stream. */
-async function collect<T>(it: AsyncIterable<T>, max = 1_000_000): Promise<T[]> {
-  const out: T[] = []
-  for await (const x of it) {
-    out.push(x)
-    if (out.length > max) throw new Error('stream longer than expected')
-  }
-  return out
 }
 
 /** An endless source 0, 1, 2, ...; `ended` resolves with how many items it produced, once its `finally` ran. */
@@ -246,7 +192,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const w = await world(mode)
       const api = await serve(w, { then: () => 'no', add: (a: number, b: number) => a + b })
       expect((api as any).then).toBeUndefined()
-      expect(await within(Promise.resolve(api as unknown), 'awaiting the proxy')).toBe(api)
+      expect(await within(Promise.resolve(api as unknown), GUARD, 'awaiting the proxy')).toBe(api)
       expect((api as any)[Symbol.iterator]).toBeUndefined()
       expect(Object.prototype.toString.call(api)).toBe('[object Remote]')
     })
@@ -276,8 +222,8 @@ describe.each(MODES)('procedures (%s)', (mode) => {
             }),
           ),
         ),
-        '10,000 calls',
         60_000,
+        '10,000 calls',
       )
       let wrong = 0
       results.forEach((r, i) => {
@@ -305,12 +251,12 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       for (let round = 0; round < 3; round++) {
         const ac = new AbortController()
         const p = api.hang.with({ signal: ac.signal })()
-        await until(() => started === round + 1, 'the call to start')
+        await until(() => started === round + 1, TURNS, 'the call to start')
         ac.abort()
         // In the same turn: the reply reader that the cancelled call left must not be lost.
         const q = api.add(round, 1)
-        expect(await rejection(p)).toBeInstanceOf(DOMException)
-        expect(await within(q, 'a call made right after a cancel')).toBe(round + 1)
+        expect(await rejection(p, GUARD)).toBeInstanceOf(DOMException)
+        expect(await within(q, GUARD, 'a call made right after a cancel')).toBe(round + 1)
       }
     })
 
@@ -334,7 +280,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         },
       })
       expect(await api.whoami()).toEqual({ name: 'whoami', aborted: false, after: true })
-      expect(await collect(api.steps())).toEqual(['steps', true, 'steps', true, 'steps', true])
+      expect(await collect(api.steps(), GUARD)).toEqual(['steps', true, 'steps', true, 'steps', true])
       expect(currentCall()).toBeUndefined()
       // A callback runs as a call too, with no name.
       expect(await api.viaCallback(() => currentCall()?.name)).toBeNull()
@@ -384,7 +330,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         { asyncContext: true },
       )
       expect(await api.whoami()).toEqual({ name: 'whoami', aborted: false })
-      expect(await collect(api.steps())).toEqual(['steps', 'steps'])
+      expect(await collect(api.steps(), GUARD)).toEqual(['steps', 'steps'])
       expect(await api.nested()).toEqual({ before: 'inner', after: 'none', fromHere: 'none', mine: 'nested' })
       expect(currentCall()).toBeUndefined()
     })
@@ -401,10 +347,10 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         fast: () => 'fast',
       })
       const slow = api.slow().then((v) => order.push(v))
-      const fasts = await within(Promise.all([api.fast(), api.fast(), api.fast()]), 'fast calls while a slow one is pending')
+      const fasts = await within(Promise.all([api.fast(), api.fast(), api.fast()]), GUARD, 'fast calls while a slow one is pending')
       order.push(...fasts)
       gate.resolve()
-      await within(slow, 'the slow call')
+      await within(slow, GUARD, 'the slow call')
       expect(order).toEqual(['fast', 'fast', 'fast', 'slow'])
     })
 
@@ -437,7 +383,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
 
       expect(await b.who()).toBe('B')
       expect(await a.who()).toBe('A')
-      expect(await within(b.pong(7), 'a ping-pong of 8 nested calls')).toEqual(['B', 'A', 'B', 'A', 'B', 'A', 'B', 'A'])
+      expect(await within(b.pong(7), GUARD, 'a ping-pong of 8 nested calls')).toEqual(['B', 'A', 'B', 'A', 'B', 'A', 'B', 'A'])
 
       const n = 500
       const [fromA, fromB, nested] = await within(
@@ -446,6 +392,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
           Promise.all(Array.from({ length: n }, (_, i) => a!.double(i))),
           Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a!.ping(i) : b!.pong(i)))),
         ]),
+        GUARD,
         'calls both ways',
       )
       expect(fromA).toEqual(Array.from({ length: n }, (_, i) => i * i))
@@ -474,7 +421,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         },
         open() {
           const [tx, rx] = channel<string>()
-          void collect(rx).then(reader.resolve, reader.reject)
+          void collect(rx, GUARD).then(reader.resolve, reader.reject)
           return tx
         },
         feed(n: number) {
@@ -488,26 +435,26 @@ describe.each(MODES)('procedures (%s)', (mode) => {
 
       const [tx1, rx1] = channel<number>()
       expect(await api.fill(tx1, 5)).toBe(5)
-      expect(await within(collect(rx1), 'the values the procedure sent')).toEqual([0, 1, 2, 3, 4])
+      expect(await within(collect(rx1, GUARD), GUARD, 'the values the procedure sent')).toEqual([0, 1, 2, 3, 4])
 
       const [tx2, rx2] = channel<string>()
       tx2.send('x')
       const drained = api.drain(rx2)
       tx2.send('y')
       tx2.close()
-      expect(await within(drained, 'drain')).toEqual(['x', 'y'])
+      expect(await within(drained, GUARD, 'drain')).toEqual(['x', 'y'])
 
       const out = await api.open()
       expect(out).toBeInstanceOf(Sender)
       out.send('p')
       out.send('q')
       out.close()
-      expect(await within(reader.promise, 'the procedure side to read what we sent')).toEqual(['p', 'q'])
+      expect(await within(reader.promise, GUARD, 'the procedure side to read what we sent')).toEqual(['p', 'q'])
 
       const fed = await api.feed(3)
       expect(fed.rx).toBeInstanceOf(Receiver)
       expect(fed.n).toBe(3)
-      expect(await within(collect(fed.rx), 'the returned receiver')).toEqual([0, 10, 20])
+      expect(await within(collect(fed.rx, GUARD), GUARD, 'the returned receiver')).toEqual([0, 10, 20])
 
       const [tx3, rx3] = channel<number>()
       expect(await api.kinds(tx3, rx3)).toEqual([true, true])
@@ -580,10 +527,10 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         sym: () => Symbol('x'),
         ok: () => 'ok',
       })
-      const e1 = await rejection(api.fn())
+      const e1 = await rejection(api.fn(), GUARD)
       expect(e1.name).toBe('UnsupportedValueError')
       expect(e1).toBeInstanceOf(TypeError)
-      const e2 = await rejection(api.sym())
+      const e2 = await rejection(api.sym(), GUARD)
       expect(e2.name).toBe('UnsupportedValueError')
       expect(await api.ok()).toBe('ok')
     })
@@ -594,11 +541,11 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const api = await serve(w, {
         take: (_x: unknown) => ++ran,
       })
-      const e = await rejection(api.take({ s: Symbol('no') }))
+      const e = await rejection(api.take({ s: Symbol('no') }), GUARD)
       expect(e).toBeInstanceOf(UnsupportedValueError)
       const cyclic: any = { a: 1 }
       cyclic.self = cyclic
-      expect(await rejection(api.take(cyclic))).toBeInstanceOf(UnsupportedValueError)
+      expect(await rejection(api.take(cyclic), GUARD)).toBeInstanceOf(UnsupportedValueError)
       expect(await api.take(1)).toBe(1)
       expect(ran).toBe(1)
     })
@@ -677,12 +624,14 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       })
       const r = await within(
         api.outer(1, async (y) => `cb1(${await api.inner(y, (z) => `cb2(${z})`)})`),
+        GUARD,
         'a callback that calls a procedure that calls a callback',
       )
       expect(r).toBe('outer(cb1(inner(cb2(20))))')
       // Many of them at once.
       const many = await within(
         Promise.all(Array.from({ length: 50 }, (_, i) => api.outer(i, async (y) => `cb1(${await api.inner(y, (z) => `cb2(${z})`)})`))),
+        GUARD,
         'nested callbacks at once',
       )
       many.forEach((s, i) => expect(s).toBe(`outer(cb1(inner(cb2(${(i + 1) * 10}))))`))
@@ -718,11 +667,11 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       expect(await api.keep(fn)).toBe(2)
       expect(await api.keepUncalled(fn)).toBe('kept')
 
-      const e1 = await rejection(kept!(2), 'a revoked callback')
+      const e1 = await rejection(kept!(2), GUARD, 'a revoked callback')
       expect(e1).toBeInstanceOf(DisconnectedError)
-      const e2 = await rejection(keptUncalled!(3), 'a revoked callback never called during its call')
+      const e2 = await rejection(keptUncalled!(3), GUARD, 'a revoked callback never called during its call')
       expect(e2).toBeInstanceOf(DisconnectedError)
-      const e3 = await rejection(api.callKept(4), 'a procedure calling a revoked callback')
+      const e3 = await rejection(api.callKept(4), GUARD, 'a procedure calling a revoked callback')
       expect(e3.name).toBe('DisconnectedError')
       // Not awaited: must not become an unhandled rejection (vitest fails the run if it does).
       void kept!(5)
@@ -731,7 +680,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       expect(calls).toEqual([1])
 
       expect(await api.fireAndForget(fn)).toBe('returned')
-      await until(() => calls.length === 2, 'the fire-and-forget callback to run')
+      await until(() => calls.length === 2, TURNS, 'the fire-and-forget callback to run')
       expect(calls).toEqual([1, 7])
     })
 
@@ -756,12 +705,12 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       await api.keep(cb)
       expect(await kept()).toBe(1)
       kept.close()
-      expect(await rejection(callAfterClose())).toBeInstanceOf(DisconnectedError)
+      expect(await rejection(callAfterClose(), GUARD)).toBeInstanceOf(DisconnectedError)
       void kept() // not awaited: no unhandled rejection
       // Never called before it was closed: the handle itself is closed (HandleError).
       await api.keep(cb)
       kept.close()
-      expect(await rejection(callAfterClose())).toBeInstanceOf(HandleError)
+      expect(await rejection(callAfterClose(), GUARD)).toBeInstanceOf(HandleError)
       void kept()
       cb.close()
     })
@@ -800,13 +749,13 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         for (let i = 0; i < n; i++) yield i
       })
       const p = api.drain(cb as any, 100)
-      await within(consumedBefore.promise, 'the stream to start')
+      await within(consumedBefore.promise, GUARD, 'the stream to start')
       cb.close()
       // A new call on the same (draining) session is refused while the stream goes on.
-      const late = await rejection(keptF!(1), 'a call after close()')
+      const late = await rejection(keptF!(1), GUARD, 'a call after close()')
       expect(late).toBeInstanceOf(DisconnectedError)
-      expect(await within(p, 'the stream already running to finish')).toEqual(Array.from({ length: 100 }, (_, i) => i))
-      expect(await rejection(api.drain(cb as any, 1))).toBeInstanceOf(HandleError) // closed here: cannot be sent
+      expect(await within(p, GUARD, 'the stream already running to finish')).toEqual(Array.from({ length: 100 }, (_, i) => i))
+      expect(await rejection(api.drain(cb as any, 1), GUARD)).toBeInstanceOf(HandleError) // closed here: cannot be sent
       // A callback taking a streamed argument, closed while its items still flow.
       const inCallback = deferred()
       const cb2 = callback(async (xs: AsyncIterable<number>) => {
@@ -818,9 +767,9 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         return s
       })
       const q = api.sumVia(cb2 as any, 60)
-      await within(inCallback.promise, 'the callback to start reading')
+      await within(inCallback.promise, GUARD, 'the callback to start reading')
       cb2.close()
-      expect(await within(q, 'the streamed argument to be read to its end')).toBe(1830)
+      expect(await within(q, GUARD, 'the streamed argument to be read to its end')).toBe(1830)
     })
 
     it('a call that reached a callback before close() is answered; one that reached it after is refused', async () => {
@@ -845,10 +794,10 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         if (warm) expect(await kept(1)).toBe(3) // its session is open and waiting
         const p = kept(2) as Promise<number> // the first call on a new session, or the next on an open one
         cb.close()
-        if (arrivesFirst) expect(await within(p, 'a call made before close()')).toBe(6)
-        else expect(await rejection(p)).toBeInstanceOf(DisconnectedError)
+        if (arrivesFirst) expect(await within(p, GUARD, 'a call made before close()')).toBe(6)
+        else expect(await rejection(p, GUARD)).toBeInstanceOf(DisconnectedError)
         expect(ran).toBe((warm ? 1 : 0) + (arrivesFirst ? 1 : 0))
-        expect(await rejection(kept(3))).toBeInstanceOf(DisconnectedError)
+        expect(await rejection(kept(3), GUARD)).toBeInstanceOf(DisconnectedError)
       }
     })
 
@@ -877,13 +826,13 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       expect(await kept!(5)).toBe(105)
       expect(ran).toBe(5)
       cb.close()
-      const e = await rejection(kept!(6), 'a closed callback')
+      const e = await rejection(kept!(6), GUARD, 'a closed callback')
       expect(e).toBeInstanceOf(DisconnectedError)
       void kept!(7) // not awaited: no unhandled rejection
       for (let i = 0; i < 20; i++) await turn()
       expect(ran).toBe(5)
       // Sending it after close fails locally.
-      expect(await rejection(api.use(cb, 8))).toBeInstanceOf(HandleError)
+      expect(await rejection(api.use(cb, 8), GUARD)).toBeInstanceOf(HandleError)
     })
   })
 
@@ -898,20 +847,20 @@ describe.each(MODES)('procedures (%s)', (mode) => {
           for (let i = 0; i < n; i++) yield { i, s: 'x'.repeat(i % 7) }
         },
       })
-      expect(await collect(api.ticks(100))).toEqual(Array.from({ length: 100 }, (_, i) => i))
+      expect(await collect(api.ticks(100), GUARD)).toEqual(Array.from({ length: 100 }, (_, i) => i))
       const it = await api.ticks(5)
       expect(typeof (it as any)[Symbol.asyncIterator]).toBe('function')
-      expect(await collect(it)).toEqual([0, 1, 2, 3, 4])
-      expect(await collect(api.ticks(0))).toEqual([])
-      expect(await collect(await api.ticks(0))).toEqual([])
-      expect(await collect(api.objects(20))).toEqual(Array.from({ length: 20 }, (_, i) => ({ i, s: 'x'.repeat(i % 7) })))
+      expect(await collect(it, GUARD)).toEqual([0, 1, 2, 3, 4])
+      expect(await collect(api.ticks(0), GUARD)).toEqual([])
+      expect(await collect(await api.ticks(0), GUARD)).toEqual([])
+      expect(await collect(api.objects(20), GUARD)).toEqual(Array.from({ length: 20 }, (_, i) => ({ i, s: 'x'.repeat(i % 7) })))
       // next() on the call itself works too.
       const direct = api.ticks(2)
       expect(await direct.next()).toEqual({ value: 0, done: false })
       expect(await direct.next()).toEqual({ value: 1, done: false })
       expect(await direct.next()).toEqual({ value: undefined, done: true })
       // Several streams interleaved on one session.
-      const [x, y, z] = await Promise.all([collect(api.ticks(300)), collect(api.ticks(200)), collect(api.ticks(100))])
+      const [x, y, z] = await Promise.all([collect(api.ticks(300), GUARD), collect(api.ticks(200), GUARD), collect(api.ticks(100), GUARD)])
       expect([x.length, y.length, z.length]).toEqual([300, 200, 100])
       expect(x).toEqual(Array.from({ length: 300 }, (_, i) => i))
     })
@@ -935,17 +884,17 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       // Before anything arrived.
       const a = api.endless()
       expect(await a.return!(undefined)).toEqual({ value: undefined, done: true })
-      expect(await within(a.next(), 'next() after return()')).toEqual({ value: undefined, done: true })
-      expect(await collect(await within(a as unknown as Promise<AsyncIterable<number>>, 'the call itself'))).toEqual([])
+      expect(await within(a.next(), GUARD, 'next() after return()')).toEqual({ value: undefined, done: true })
+      expect(await collect(await within(a as unknown as Promise<AsyncIterable<number>>, GUARD, 'the call itself'), GUARD)).toEqual([])
       // After the stream began (the call resolved to it) but before next().
       const b = api.endless.with({ window: 4 })()
       const stream = await b
       expect(await b.return!(undefined)).toEqual({ value: undefined, done: true })
-      await until(() => finals.length >= 1, "the remote generator's finally")
-      expect(await within(b.next(), 'next() after return()')).toEqual({ value: undefined, done: true })
-      expect(await within(stream[Symbol.asyncIterator]().next(), 'the stream after return()')).toEqual({ value: undefined, done: true })
+      await until(() => finals.length >= 1, TURNS, "the remote generator's finally")
+      expect(await within(b.next(), GUARD, 'next() after return()')).toEqual({ value: undefined, done: true })
+      expect(await within(stream[Symbol.asyncIterator]().next(), GUARD, 'the stream after return()')).toEqual({ value: undefined, done: true })
       // The first one never started its generator, or ended it too.
-      await until(() => finals.length === (produced > 4 + 1 ? 2 : finals.length), 'both producers to end')
+      await until(() => finals.length === (produced > 4 + 1 ? 2 : finals.length), TURNS, 'both producers to end')
       expect(produced).toBeLessThanOrEqual(2 * (4 + DEFAULT_WINDOW + 2))
     })
 
@@ -961,8 +910,8 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         for (let i = 0; i < n; i++) yield i
       }
       const n = mode === 'memory link, 1-byte chunks' ? 500 : 5_000
-      expect(await within(collect(api.pipe(source(n)) as unknown as AsyncIterable<number>), 'pipe')).toEqual(Array.from({ length: n }, (_, i) => i))
-      expect(await within(collect(api.double.with({ window: 3 })(source(n))), 'double')).toEqual(Array.from({ length: n }, (_, i) => i * 2))
+      expect(await within(collect(api.pipe(source(n)) as unknown as AsyncIterable<number>, GUARD), GUARD, 'pipe')).toEqual(Array.from({ length: n }, (_, i) => i))
+      expect(await within(collect(api.double.with({ window: 3 })(source(n)), GUARD), GUARD, 'double')).toEqual(Array.from({ length: n }, (_, i) => i * 2))
       // Stopping the result stream early also ends the argument's source.
       const stopped = endless()
       const got: number[] = []
@@ -971,7 +920,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         if (got.length === 10) break
       }
       expect(got).toEqual(Array.from({ length: 10 }, (_, i) => i * 2))
-      await within(stopped.ended, "the argument source's finally")
+      await within(stopped.ended, GUARD, "the argument source's finally")
     })
 
     it('a result stream is read one item at a time: a second next() while one waits rejects with TypeError', async () => {
@@ -985,20 +934,20 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         },
       })
       const s = api.slow()
-      expect(await within(s.next(), 'the first item')).toEqual({ value: 0, done: false })
+      expect(await within(s.next(), GUARD, 'the first item')).toEqual({ value: 0, done: false })
       const waiting = s.next()
-      const e = await rejection(s.next(), 'a second read while one waits')
+      const e = await rejection(s.next(), GUARD, 'a second read while one waits')
       expect(e).toBeInstanceOf(TypeError)
       expect(e.message).toMatch(/one item at a time/)
       more.resolve()
-      expect(await within(waiting, 'the waiting read')).toEqual({ value: 1, done: false })
-      expect(await within(s.next(), 'the end')).toEqual({ value: undefined, done: true })
+      expect(await within(waiting, GUARD, 'the waiting read')).toEqual({ value: 1, done: false })
+      expect(await within(s.next(), GUARD, 'the end')).toEqual({ value: undefined, done: true })
     })
 
     it('iterating a call that returned a plain value fails with a clear TypeError', async () => {
       const w = await world(mode)
       const api = await serve(w, { one: () => 1 })
-      const e = await rejection(collect(api.one() as unknown as AsyncIterable<unknown>))
+      const e = await rejection(collect(api.one() as unknown as AsyncIterable<unknown>, GUARD), GUARD)
       expect(e).toBeInstanceOf(TypeError)
       expect(e.message).toMatch(/not a stream/)
     })
@@ -1063,9 +1012,9 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         if (got.length === 5) break
       }
       expect(got).toEqual([0, 1, 2, 3, 4])
-      const n = await within(finallyRan.promise, "the remote generator's finally")
+      const n = await within(finallyRan.promise, GUARD, "the remote generator's finally")
       expect(n).toBeLessThanOrEqual(5 + DEFAULT_WINDOW + 1)
-      expect(await within(aborted.promise, 'the remote signal')).toBeDefined()
+      expect(await within(aborted.promise, GUARD, 'the remote signal')).toBeDefined()
       // The session goes on.
       expect(await api.add(1, 1)).toBe(2)
 
@@ -1084,7 +1033,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const s = api2.endless.with({ window: 2 })()
       expect(await s.next()).toEqual({ value: 0, done: false })
       expect(await s.return!(undefined)).toEqual({ value: undefined, done: true })
-      expect(await within(finally2.promise, "the remote generator's finally (return())")).toBeLessThanOrEqual(1 + 2 + 1)
+      expect(await within(finally2.promise, GUARD, "the remote generator's finally (return())")).toBeLessThanOrEqual(1 + 2 + 1)
       expect(await s.next()).toEqual({ value: undefined, done: true })
     })
 
@@ -1115,11 +1064,11 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const got2: number[] = []
       const err2 = await rejection((async () => {
         for await (const x of api.failing.with({ window: 3 })(10)) got2.push(x)
-      })())
+      })(), GUARD)
       expect(got2).toEqual(Array.from({ length: 10 }, (_, i) => i))
       expect(err2.message).toBe('mid-stream')
       // A generator that throws before its first item: awaiting the call rejects.
-      const e3 = await rejection(api.failsFirst() as unknown as Promise<unknown>)
+      const e3 = await rejection(api.failsFirst() as unknown as Promise<unknown>, GUARD)
       expect(e3).toBeInstanceOf(TypeError)
       expect(e3.message).toBe('before anything')
     })
@@ -1141,10 +1090,10 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const got: unknown[] = []
       const e = await rejection((async () => {
         for await (const x of api.bad()) got.push(x)
-      })())
+      })(), GUARD)
       expect(got).toEqual([1])
       expect(e.name).toBe('UnsupportedValueError')
-      await within(finallyRan.promise, 'the generator to be closed')
+      await within(finallyRan.promise, GUARD, 'the generator to be closed')
     })
   })
 
@@ -1181,9 +1130,9 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const limit = window ?? DEFAULT_WINDOW
       const every = window === undefined ? 64 : 2
       const call = window === undefined ? api.sum(source(n), every) : api.sum.with({ window })(source(n), every)
-      expect(await within(call, 'the sum of a streamed argument', 60_000)).toBe((n * (n - 1)) / 2)
+      expect(await within(call, 60_000, 'the sum of a streamed argument')).toBe((n * (n - 1)) / 2)
       expect(consumed).toBe(n)
-      await within(finallyRan.promise, "the source's finally")
+      await within(finallyRan.promise, GUARD, "the source's finally")
       expect(maxAhead).toBeLessThanOrEqual(limit + 1)
       expect(maxAhead).toBeGreaterThanOrEqual(limit)
     }, 60_000)
@@ -1210,7 +1159,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       async function* letters() {
         for (let i = 0; i < 40; i++) yield String.fromCharCode(97 + (i % 26))
       }
-      const r = await within(api.zip(nums(), '#', letters()), 'zip')
+      const r = await within(api.zip(nums(), '#', letters()), GUARD, 'zip')
       expect(r).toHaveLength(40)
       expect(r[0]).toBe('#0a')
       expect(r[39]).toBe('#39n')
@@ -1245,15 +1194,15 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         },
       })
       const forFirstN = endless()
-      expect(await within(api.firstN(forFirstN.source, 3), 'firstN')).toEqual([0, 1, 2])
-      expect(await within(forFirstN.ended, "the caller's generator finally")).toBeLessThanOrEqual(3 + DEFAULT_WINDOW + 1)
+      expect(await within(api.firstN(forFirstN.source, 3), GUARD, 'firstN')).toEqual([0, 1, 2])
+      expect(await within(forFirstN.ended, GUARD, "the caller's generator finally")).toBeLessThanOrEqual(3 + DEFAULT_WINDOW + 1)
 
       // The procedure stops reading and goes on running: the source ends now, not when the call does.
       const forStops = endless()
       const running = api.stopsThenWaits(forStops.source)
-      await within(forStops.ended, "the caller's generator finally while the call still runs")
+      await within(forStops.ended, GUARD, "the caller's generator finally while the call still runs")
       releaseStopsThenWaits.resolve()
-      expect(await within(running, 'stopsThenWaits')).toBe('done')
+      expect(await within(running, GUARD, 'stopsThenWaits')).toBe('done')
 
       // The procedure returns without reading: nothing is pulled, the call settles.
       let started = false
@@ -1268,7 +1217,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       // The procedure reads one item and returns without break: its end still stops the source.
       const forReadsOne = endless()
       expect(await api.readsOneThenReturns(forReadsOne.source)).toBe(0)
-      expect(await within(forReadsOne.ended, "the caller's generator finally (procedure returned)")).toBeLessThanOrEqual(1 + DEFAULT_WINDOW + 1)
+      expect(await within(forReadsOne.ended, GUARD, "the caller's generator finally (procedure returned)")).toBeLessThanOrEqual(1 + DEFAULT_WINDOW + 1)
     })
 
     it('a streamed argument is read one item at a time: a second next() while one waits rejects with TypeError', async () => {
@@ -1288,7 +1237,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       async function* one() {
         yield 7
       }
-      const r = await within(api.twoReads(one()), 'twoReads')
+      const r = await within(api.twoReads(one()), GUARD, 'twoReads')
       expect(r.first).toBe(7)
       expect(r.second).toMatch(/^TypeError: .*one item at a time/)
     })
@@ -1317,8 +1266,8 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         yield 2
         throw Object.assign(new TypeError('source broke'), { code: 'E_SRC' })
       }
-      expect(await within(api.reads(bad()), 'reads')).toEqual({ got: [1, 2], error: { name: 'TypeError', message: 'source broke', code: 'E_SRC', remote: true } })
-      const e = await rejection(api.passesOn(bad()))
+      expect(await within(api.reads(bad()), GUARD, 'reads')).toEqual({ got: [1, 2], error: { name: 'TypeError', message: 'source broke', code: 'E_SRC', remote: true } })
+      const e = await rejection(api.passesOn(bad()), GUARD)
       expect(e).toBeInstanceOf(TypeError)
       expect(e.message).toBe('source broke')
       // An item that cannot be sent fails the argument with that error.
@@ -1326,7 +1275,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         yield 1
         yield Symbol('no') as unknown as number
       }
-      const r = await within(api.reads(unsendable()), 'reads (unsendable item)')
+      const r = await within(api.reads(unsendable()), GUARD, 'reads (unsendable item)')
       expect(r.got).toEqual([1])
       expect(r.error!.name).toBe('UnsupportedValueError')
     })
@@ -1362,11 +1311,11 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const perCall = new AbortController()
       const p1 = api.hang.with({ signal: perCall.signal })()
       const p2 = api.hang.with({ signal: new AbortController().signal })()
-      await until(() => started.length === 2, 'both calls to start')
+      await until(() => started.length === 2, TURNS, 'both calls to start')
       proxyWide.abort(new Error('the whole proxy'))
-      expect((await rejection(p1)).message).toBe('the whole proxy')
-      expect((await rejection(p2)).message).toBe('the whole proxy')
-      await until(() => aborts.length === 2, 'both procedures to see the abort')
+      expect((await rejection(p1, GUARD)).message).toBe('the whole proxy')
+      expect((await rejection(p2, GUARD)).message).toBe('the whole proxy')
+      await until(() => aborts.length === 2, TURNS, 'both procedures to see the abort')
     })
 
     it('.with({ signal }): abort rejects at once with signal.reason, and the procedure sees its signal abort', async () => {
@@ -1377,23 +1326,23 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const reason = new Error('user gave up')
       const p = api.hang.with({ signal: ac.signal })()
       const other = api.hang()
-      await until(() => started.length === 2, 'both calls to start')
+      await until(() => started.length === 2, TURNS, 'both calls to start')
       ac.abort(reason)
       // At once: before the event loop even turns once more.
       const first = await Promise.race([p.then(() => 'resolved', (e) => e), turn().then(() => 'later')])
       expect(first).toBe(reason)
-      await until(() => aborts.length === 1, 'the procedure to see the abort')
+      await until(() => aborts.length === 1, TURNS, 'the procedure to see the abort')
       expect(aborts[0]).toBeInstanceOf(Error)
       expect((aborts[0] as Error).name).toBe('AbortError')
       // The other call on the session is untouched, and the session goes on.
       expect(await api.add(2, 2)).toBe(4)
       expect(aborts).toHaveLength(1)
-      const otherOutcome = rejection(other)
+      const otherOutcome = rejection(other, GUARD)
 
       // Already aborted: rejects with the reason and nothing is called.
       const pre = new AbortController()
       pre.abort('already')
-      expect(await rejection(api.hang.with({ signal: pre.signal })())).toBe('already')
+      expect(await rejection(api.hang.with({ signal: pre.signal })(), GUARD)).toBe('already')
       for (let i = 0; i < 10; i++) await turn()
       expect(started).toHaveLength(2)
       api[Symbol.dispose]()
@@ -1404,11 +1353,11 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const w = await world(mode)
       const { impl, started, aborts } = hanging()
       const api = await serve(w, impl)
-      const e = await rejection(api.hang.with({ timeout: 30 })())
+      const e = await rejection(api.hang.with({ timeout: 30 })(), GUARD)
       expect(e).toBeInstanceOf(TimeoutError)
       expect(e.name).toBe('TimeoutError')
       expect(started).toHaveLength(1)
-      await until(() => aborts.length === 1, 'the procedure to see the timeout')
+      await until(() => aborts.length === 1, TURNS, 'the procedure to see the timeout')
 
       // A call that answers in time is not affected by its timeout.
       expect(await api.add.with({ timeout: 10_000 })(1, 2)).toBe(3)
@@ -1417,8 +1366,8 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const withDefaults = remote<typeof impl>(ep, { timeout: 30 })
       ep.close()
       cleanups.push(() => withDefaults[Symbol.dispose]())
-      expect(await rejection(withDefaults.hang())).toBeInstanceOf(TimeoutError)
-      await until(() => aborts.length === 2, 'the procedure to see the default timeout')
+      expect(await rejection(withDefaults.hang(), GUARD)).toBeInstanceOf(TimeoutError)
+      await until(() => aborts.length === 2, TURNS, 'the procedure to see the default timeout')
     })
 
     it('aborting mid-stream rejects the consumer with the reason and ends the remote generator', async () => {
@@ -1444,11 +1393,11 @@ describe.each(MODES)('procedures (%s)', (mode) => {
           got.push(x)
           if (got.length === 3) ac.abort(reason)
         }
-      })())
+      })(), GUARD)
       expect(err).toBe(reason)
       expect(got).toEqual([0, 1, 2])
-      await within(sawAbort.promise, 'the remote signal')
-      await within(finallyRan.promise, "the remote generator's finally")
+      await within(sawAbort.promise, GUARD, 'the remote signal')
+      await within(finallyRan.promise, GUARD, "the remote generator's finally")
     })
 
     it("aborting while an argument is streamed ends the caller's source (its finally runs)", async () => {
@@ -1468,10 +1417,10 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const source = endless()
       const ac = new AbortController()
       const p = api.slowSum.with({ signal: ac.signal, window: 4 })(source.source)
-      await until(() => consumed >= 5, 'the procedure to read some items')
+      await until(() => consumed >= 5, TURNS, 'the procedure to read some items')
       ac.abort('stop')
-      expect(await rejection(p)).toBe('stop')
-      const n = await within(source.ended, "the caller's source finally")
+      expect(await rejection(p, GUARD)).toBe('stop')
+      const n = await within(source.ended, GUARD, "the caller's source finally")
       expect(n - consumed).toBeLessThanOrEqual(4 + 2)
     })
 
@@ -1505,14 +1454,14 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const api = remote<typeof impl>(ep)
       const p1 = api.hang()
       const p2 = api.hang()
-      await until(() => started.length === 2, 'both calls to start')
+      await until(() => started.length === 2, TURNS, 'both calls to start')
       api[Symbol.dispose]()
-      const [e1, e2] = await Promise.all([rejection(p1), rejection(p2)])
+      const [e1, e2] = await Promise.all([rejection(p1, GUARD), rejection(p2, GUARD)])
       expect(e1).toBeInstanceOf(DisconnectedError)
       expect(e2).toBeInstanceOf(DisconnectedError)
-      await until(() => aborts.length === 2, 'the procedures to see the aborts')
+      await until(() => aborts.length === 2, TURNS, 'the procedures to see the aborts')
       // Later calls on the closed proxy reject too.
-      expect(await rejection(api.add(1, 2))).toBeInstanceOf(DisconnectedError)
+      expect(await rejection(api.add(1, 2), GUARD)).toBeInstanceOf(DisconnectedError)
       // The endpoint is still good for a new proxy.
       const again = remote<typeof impl>(ep)
       expect(await again.add(1, 2)).toBe(3)
@@ -1552,7 +1501,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
         throw new Error('deep')
       }
 
-      const e = await rejection(api.boom())
+      const e = await rejection(api.boom(), GUARD)
       expect(e).toBeInstanceOf(Error)
       expect(e).toBeInstanceOf(RemoteError)
       expect(e.name).toBe('Error')
@@ -1565,35 +1514,35 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       expect(e.cause.message).toBe('inner')
       expect(e.cause.cause).toEqual({ plain: true })
 
-      const t = await rejection(api.type())
+      const t = await rejection(api.type(), GUARD)
       expect(t).toBeInstanceOf(TypeError)
       expect(t).toBeInstanceOf(RemoteError)
       expect(t.message).toBe('bad type')
-      const r = await rejection(api.range())
+      const r = await rejection(api.range(), GUARD)
       expect(r).toBeInstanceOf(RangeError)
       expect(r).toBeInstanceOf(RemoteError)
 
-      const d = await rejection(api.asyncThrow())
+      const d = await rejection(api.asyncThrow(), GUARD)
       expect(d.stack).toContain(REMOTE_STACK_MARKER)
       const [local, remotePart] = d.stack.split(REMOTE_STACK_MARKER)
       expect(local).toContain('Error: deep')
       expect(local).toContain('"asyncThrow"')
       expect(remotePart).toContain('throwsFromANamedFunction')
 
-      const v = await rejection(api.validation())
+      const v = await rejection(api.validation(), GUARD)
       expect(v.name).toBe('ValidationError')
       expect(v.message).toBe('bad field')
       expect(v.field).toBe('email')
       expect(v).toBeInstanceOf(RemoteError)
 
-      const g = await rejection(api.registered())
+      const g = await rejection(api.registered(), GUARD)
       expect(g).toBeInstanceOf(RegisteredError)
       expect(g).toBeInstanceOf(RemoteError)
       expect(g.name).toBe('RegisteredError')
       expect(g.message).toBe('registered one')
       expect(g.detail).toBe('d')
 
-      const a = await rejection(api.aggregate())
+      const a = await rejection(api.aggregate(), GUARD)
       expect(a).toBeInstanceOf(AggregateError)
       expect(a.errors.map((x: Error) => x.message)).toEqual(['a', 'b'])
       expect(a.errors[1]).toBeInstanceOf(TypeError)
@@ -1622,12 +1571,12 @@ describe.each(MODES)('procedures (%s)', (mode) => {
           return Promise.reject(false)
         },
       })
-      expect(await rejection(api.str())).toBe('just a string')
-      expect(await rejection(api.obj())).toEqual({ code: 42, why: ['x'] })
-      expect(await rejection(api.num())).toBe(0)
-      expect(await rejection(api.undef())).toBeUndefined()
-      expect(await rejection(api.nul())).toBeNull()
-      expect(await rejection(api.rejects())).toBe(false)
+      expect(await rejection(api.str(), GUARD)).toBe('just a string')
+      expect(await rejection(api.obj(), GUARD)).toEqual({ code: 42, why: ['x'] })
+      expect(await rejection(api.num(), GUARD)).toBe(0)
+      expect(await rejection(api.undef(), GUARD)).toBeUndefined()
+      expect(await rejection(api.nul(), GUARD)).toBeNull()
+      expect(await rejection(api.rejects(), GUARD)).toBe(false)
     })
 
     it('an error with a field that cannot be sent still arrives (as an error)', async () => {
@@ -1640,10 +1589,10 @@ describe.each(MODES)('procedures (%s)', (mode) => {
           throw new Error('bad cause', { cause: Symbol('y') })
         },
       })
-      const e = await rejection(api.weird())
+      const e = await rejection(api.weird(), GUARD)
       expect(e).toBeInstanceOf(Error)
       expect(e.message).toBe('has a symbol field')
-      const c = await rejection(api.weirdCause())
+      const c = await rejection(api.weirdCause(), GUARD)
       expect(c).toBeInstanceOf(Error)
     })
   })
@@ -1671,7 +1620,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       async function* gen() {
         yield 1
       }
-      const e = await rejection(api.take({ items: gen() }))
+      const e = await rejection(api.take({ items: gen() }), GUARD)
       expect(e).toBeInstanceOf(UnsupportedValueError)
       expect(e.message).toMatch(/top-level argument/)
       expect(await api.take({ items: [1] })).toBe('object')
@@ -1693,7 +1642,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const api = await serve(w, impl)
       const names = ['missing', 'version', 'count', 'nested', 'secret', '__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__', 'toLocaleString', '', 'x'.repeat(300)]
       for (const name of names) {
-        const e = await rejection((api as any)[name](), `calling ${JSON.stringify(name.slice(0, 20))}`)
+        const e = await rejection((api as any)[name](), GUARD, `calling ${JSON.stringify(name.slice(0, 20))}`)
         expect(e, name).toBeInstanceOf(TypeError)
         expect(e, name).toBeInstanceOf(RemoteError)
         expect(e.code, name).toBe('ERR_IPFI_NO_SUCH_PROCEDURE')
@@ -1731,7 +1680,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       expect(await api.inc()).toBe(2)
       expect(await api.twice()).toBe(6)
       for (const name of ['value', 'create', 'constructor', 'step', '#n']) {
-        const e = await rejection((api as any)[name](), name)
+        const e = await rejection((api as any)[name](), GUARD, name)
         expect(e.code, name).toBe('ERR_IPFI_NO_SUCH_PROCEDURE')
       }
       expect(getterRan).toBe(0)
@@ -1743,7 +1692,7 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       const api = await serve(w, f as any)
       expect(await api.extra(5)).toBe(15)
       for (const name of ['call', 'apply', 'bind', 'length', 'name', 'prototype']) {
-        const e = await rejection(api[name](), name)
+        const e = await rejection(api[name](), GUARD, name)
         expect(e.code, name).toBe('ERR_IPFI_NO_SUCH_PROCEDURE')
       }
     })
@@ -1769,20 +1718,20 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       cleanups.push(() => api[Symbol.dispose](), () => ep.close())
       expect(await api.add(1, 2)).toBe(3)
       const p = api.hang()
-      await until(() => started === 1, 'the call to start')
+      await until(() => started === 1, TURNS, 'the call to start')
       ac.abort()
-      expect(await rejection(p)).toBeInstanceOf(DisconnectedError)
-      await until(() => aborts.length === 1, 'the running call to be aborted')
-      expect(await rejection(api.add(1, 2))).toBeInstanceOf(DisconnectedError)
+      expect(await rejection(p, GUARD)).toBeInstanceOf(DisconnectedError)
+      await until(() => aborts.length === 1, TURNS, 'the running call to be aborted')
+      expect(await rejection(api.add(1, 2), GUARD)).toBeInstanceOf(DisconnectedError)
       // A new session on the same endpoint fails too.
       const again = remote<typeof impl>(ep)
-      expect(await rejection(again.add(1, 2))).toBeInstanceOf(DisconnectedError)
+      expect(await rejection(again.add(1, 2), GUARD)).toBeInstanceOf(DisconnectedError)
       again[Symbol.dispose]()
 
       // Already aborted when exposing.
       const ep2 = await w.toA(expose(impl, { signal: AbortSignal.abort() }))
       const api2 = remote<typeof impl>(ep2)
-      expect(await rejection(api2.add(1, 2))).toBeInstanceOf(DisconnectedError)
+      expect(await rejection(api2.add(1, 2), GUARD)).toBeInstanceOf(DisconnectedError)
       api2[Symbol.dispose]()
       ep2.close()
     })
@@ -1891,8 +1840,8 @@ describe.each(LINK_MODES)('procedure limits (%s)', (mode) => {
     const api = await serve(w, impl, { limits: { maxCallsInFlight: 2 } })
     const p1 = api.hang()
     const p2 = api.hang()
-    await until(() => started === 2, 'two calls to start')
-    const e = await rejection(api.add(1, 2))
+    await until(() => started === 2, TURNS, 'two calls to start')
+    const e = await rejection(api.add(1, 2), GUARD)
     expect(e).toBeInstanceOf(LimitExceededError)
     expect(e.code).toBe('ERR_IPFI_LIMIT_EXCEEDED')
     expect(e.message).toMatch(/maxCallsInFlight/)
@@ -1903,7 +1852,7 @@ describe.each(LINK_MODES)('procedure limits (%s)', (mode) => {
     cleanups.push(() => other[Symbol.dispose]())
     expect(await other.add(1, 1)).toBe(2) // a different expose() has its own count
     gate.resolve()
-    expect(await within(Promise.all([p1, p2]), 'the two calls')).toEqual(['done', 'done'])
+    expect(await within(Promise.all([p1, p2]), GUARD, 'the two calls')).toEqual(['done', 'done'])
     expect(await api.add(1, 2)).toBe(3)
     // Streams count while they run.
     expect(started).toBe(2)
@@ -1919,13 +1868,13 @@ describe.each(LINK_MODES)('procedure limits (%s)', (mode) => {
     }, { limits: { maxCallbacksPerCall: 2 } })
     expect(await api.callAll([() => 1, () => 2])).toBe(3)
     let ran = 0
-    const e = await rejection(api.callAll([() => ++ran, () => ++ran, () => ++ran]))
+    const e = await rejection(api.callAll([() => ++ran, () => ++ran, () => ++ran]), GUARD)
     expect(e).toBeInstanceOf(LimitExceededError)
     expect(e.message).toMatch(/maxCallbacksPerCall/)
     expect(ran).toBe(0)
     // Long-lived callbacks count too.
     const cb = callback(() => 5)
-    expect(await rejection(api.callAll([cb, cb, cb]))).toBeInstanceOf(LimitExceededError)
+    expect(await rejection(api.callAll([cb, cb, cb]), GUARD)).toBeInstanceOf(LimitExceededError)
     expect(await api.callAll([cb, cb])).toBe(10)
     cb.close()
     expect(await api.add(2, 2)).toBe(4)
@@ -1936,7 +1885,7 @@ describe.each(LINK_MODES)('procedure limits (%s)', (mode) => {
     const impl = { len: (s: string) => s.length }
     const api = await serve(w, impl, { limits: { maxArgBytes: 1_000 } })
     expect(await api.len('x'.repeat(500))).toBe(500)
-    const e = await rejection(api.len('x'.repeat(5_000)))
+    const e = await rejection(api.len('x'.repeat(5_000)), GUARD)
     expect(e).toBeInstanceOf(LimitExceededError)
     expect(e.message).toMatch(/maxArgBytes/)
     expect(await api.len('y'.repeat(10))).toBe(10)
@@ -1946,7 +1895,7 @@ describe.each(LINK_MODES)('procedure limits (%s)', (mode) => {
     local[Symbol.dispose]()
     // The link is still fine.
     w.a!.sender.send('still up')
-    expect(await within(w.b!.receiver.recv(), 'a message on the link')).toBe('still up')
+    expect(await within(w.b!.receiver.recv(), GUARD, 'a message on the link')).toBe('still up')
   })
 
   it('limits are validated', () => {
@@ -1994,7 +1943,7 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
     ;(ep as any)[INTERNAL]({ calls: callRx, reply: replyTx })
     return {
       send: (m: unknown) => callTx.send(m),
-      next: () => within(replyRx.recv(), 'a reply'),
+      next: () => within(replyRx.recv(), GUARD, 'a reply'),
       callTx,
       replyRx,
     }
@@ -2016,7 +1965,7 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
     // Read off a raw reply channel: only the codec saw it (a proxy would also revive the class).
     expect((m[1] as Error).name, what).toBe('ProtocolError')
     expect((m[1] as ProtocolError).code, what).toBe('ERR_IPFI_PROTOCOL')
-    expect(await rejection(s.replyRx.recv(), 'the reply channel to end')).toBeInstanceOf(DisconnectedError)
+    expect(await rejection(s.replyRx.recv(), GUARD, 'the reply channel to end')).toBeInstanceOf(DisconnectedError)
   }
 
   /** The endpoint (and the link) still serve a normal proxy. */
@@ -2059,11 +2008,11 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
     const { w, ep } = await setup()
     const s = await rawSession(w, ep)
     s.send([CALL, 1, 'hang', ['cancelled'], 4, []])
-    await until(() => started.length === 1, 'the call to start')
+    await until(() => started.length === 1, TURNS, 'the call to start')
     s.send([CANCEL, 1])
     s.send([CALL, 1, 'add', [2, 3], 1, []])
     expect(await s.next()).toEqual([RESULT, 1, 5])
-    await until(() => aborted.length === 1, 'the cancelled call to see its signal')
+    await until(() => aborted.length === 1, TURNS, 'the cancelled call to see its signal')
     s.callTx.close()
   })
 
@@ -2077,7 +2026,7 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
     s.send([FAIL, 999, 0, new Error('x')])
     const [tx, rx] = channel<number>()
     s.send([ITEM, 998, 0, { tx }]) // a handle inside an ignored message is closed
-    expect(await rejection(rx.recv(), 'the dropped handle to close')).toBeInstanceOf(DisconnectedError)
+    expect(await rejection(rx.recv(), GUARD, 'the dropped handle to close')).toBeInstanceOf(DisconnectedError)
     s.send([CALL, 5, 'add', [1, 1], 1, []])
     expect(await s.next()).toEqual([RESULT, 5, 2])
     s.callTx.close()
@@ -2087,16 +2036,16 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
     const { w, ep } = await setup()
     const s = await rawSession(w, ep)
     s.send([CALL, 1, 'hang', ['first'], 4, []])
-    await until(() => started.length === 1, 'the first call to start')
+    await until(() => started.length === 1, TURNS, 'the first call to start')
     s.send([CALL, 1, 'hang', ['second'], 4, []])
     await expectClosed(s, 'duplicate id')
-    await until(() => aborted.length === 1, 'the running call to be aborted')
+    await until(() => aborted.length === 1, TURNS, 'the running call to be aborted')
     expect(aborted).toEqual(['first'])
     expect(started).toEqual(['first'])
     await stillWorks(ep)
     if (w.a) {
       w.a.sender.send('link up')
-      expect(await within(w.b!.receiver.recv(), 'a message on the link')).toBe('link up')
+      expect(await within(w.b!.receiver.recv(), GUARD, 'a message on the link')).toBe('link up')
     }
   })
 
@@ -2134,10 +2083,10 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
     const { w, ep } = await setup()
     const s = await rawSession(w, ep)
     s.send([CALL, 100, 'hang', ['victim'], 4, []])
-    await until(() => started.length === 1, 'a call to start')
+    await until(() => started.length === 1, TURNS, 'a call to start')
     s.send(m)
     await expectClosed(s, what)
-    await until(() => aborted.length === 1, 'the running call to be aborted')
+    await until(() => aborted.length === 1, TURNS, 'the running call to be aborted')
     await stillWorks(ep)
   })
 
@@ -2147,7 +2096,7 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
     const [tx, rx] = channel<number>()
     s.send({ not: 'an array', tx })
     await expectClosed(s, 'garbage with a handle')
-    expect(await rejection(rx.recv(), 'the handle to be closed')).toBeInstanceOf(DisconnectedError)
+    expect(await rejection(rx.recv(), GUARD, 'the handle to be closed')).toBeInstanceOf(DisconnectedError)
     await stillWorks(ep)
   })
 
@@ -2234,8 +2183,8 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
     open({ calls: rx3, reply: tx3, extra: 1 }) // a receiver sent into its own channel? no: its own reply; still a valid shape
     open('garbage')
     open(null)
-    expect(await rejection(rx1.recv(), 'the dropped reply sender to close')).toBeInstanceOf(DisconnectedError)
-    await until(() => tx2.isDisconnected, 'the dropped call receiver to close')
+    expect(await rejection(rx1.recv(), GUARD, 'the dropped reply sender to close')).toBeInstanceOf(DisconnectedError)
+    await until(() => tx2.isDisconnected, TURNS, 'the dropped call receiver to close')
     void rx3
     await stillWorks(ep)
   })
@@ -2257,8 +2206,8 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     let session: { calls: Receiver<unknown[]>; reply: Sender<unknown> } | null = null
     /** The next call message (opening the session on first use). */
     const nextCall = async () => {
-      session ??= await within(rx.recv(), 'the session to open')
-      return within(session.calls.recv(), 'a call message')
+      session ??= await within(rx.recv(), GUARD, 'the session to open')
+      return within(session.calls.recv(), GUARD, 'a call message')
     }
     const reply = (m: unknown) => session!.reply.send(m)
     return { w, api, nextCall, reply, session: () => session! }
@@ -2271,7 +2220,7 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     expect(call).toEqual([CALL, 0, 'add', [1, 2], DEFAULT_WINDOW, []])
     for (const g of ['x', 42, null, {}, [], [RESULT], [RESULT, 99, 'other'], [77, 0], [YIELD, 5, 1], [PULL, 0, 0, 5], [STOP, 0, 3]]) reply(g)
     reply([RESULT, 0, 3])
-    expect(await within(p, 'the call')).toBe(3)
+    expect(await within(p, GUARD, 'the call')).toBe(3)
   })
 
   it('a RESULT in the middle of a stream fails the stream with ProtocolError (it does not hang)', async () => {
@@ -2283,7 +2232,7 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     const got: unknown[] = []
     const e = await rejection((async () => {
       for await (const x of s) got.push(x)
-    })())
+    })(), GUARD)
     expect(got).toEqual(['a'])
     expect(e).toBeInstanceOf(ProtocolError)
   })
@@ -2312,10 +2261,10 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     for (let i = 0; i < 20; i++) await turn()
     expect(produced).toBeLessThanOrEqual(8)
     reply([PULL, 0, 0, 1_000_000])
-    const e = await rejection(p)
+    const e = await rejection(p, GUARD)
     expect(e).toBeInstanceOf(ProtocolError)
     expect(e.message).toMatch(/window/)
-    await within(finallyRan.promise, "the source's finally")
+    await within(finallyRan.promise, GUARD, "the source's finally")
     expect(produced).toBeLessThanOrEqual(8)
     expect(await nextCall()).toEqual([CANCEL, 0])
   })
@@ -2329,7 +2278,7 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     const got: unknown[] = []
     const e = await rejection((async () => {
       for await (const x of s) got.push(x)
-    })())
+    })(), GUARD)
     expect(e).toBeInstanceOf(ProtocolError)
     expect(e.message).toMatch(/more stream items than the credit/)
     expect(await nextCall()).toEqual([CANCEL, 0])
@@ -2342,13 +2291,13 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     await nextCall()
     await nextCall()
     reply([CLOSE, new ProtocolError('you broke it')])
-    const [e1, e2] = await Promise.all([rejection(p1), rejection(p2)])
+    const [e1, e2] = await Promise.all([rejection(p1, GUARD), rejection(p2, GUARD)])
     for (const e of [e1, e2]) {
       expect(e).toBeInstanceOf(ProtocolError)
       expect(e).toBeInstanceOf(RemoteError)
       expect(e.message).toBe('you broke it')
     }
-    expect(await rejection(api.c())).toBeInstanceOf(ProtocolError)
+    expect(await rejection(api.c(), GUARD)).toBeInstanceOf(ProtocolError)
   })
 
   it("ipfi's own errors in ERROR arrive as their classes", async () => {
@@ -2365,7 +2314,7 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
       const p = api.f()
       const [, id] = await nextCall()
       reply([ERROR, id, error])
-      const e = await rejection(p)
+      const e = await rejection(p, GUARD)
       expect(e, error.name).toBeInstanceOf(Class)
       expect(e, error.name).toBeInstanceOf(RemoteError)
       expect(e.name).toBe(error.name)
@@ -2376,7 +2325,7 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     const p = api.f()
     const [, id] = await nextCall()
     reply([ERROR, id, new RegisteredError('mine')])
-    expect(await rejection(p)).toBeInstanceOf(RegisteredError)
+    expect(await rejection(p, GUARD)).toBeInstanceOf(RegisteredError)
   })
 
   it('the procedures side closing its reply channel rejects pending calls with DisconnectedError', async () => {
@@ -2384,8 +2333,8 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     const p = api.f()
     await nextCall()
     session().reply.close()
-    expect(await rejection(p)).toBeInstanceOf(DisconnectedError)
-    expect(await rejection(api.g())).toBeInstanceOf(DisconnectedError)
+    expect(await rejection(p, GUARD)).toBeInstanceOf(DisconnectedError)
+    expect(await rejection(api.g(), GUARD)).toBeInstanceOf(DisconnectedError)
   })
 })
 
@@ -2439,7 +2388,7 @@ describe.each(LINK_MODES)('connection loss (%s)', (mode) => {
       })
       const p1 = api.hang()
       const stream = api.endless()
-      const first = await within(stream.next(), 'the first item')
+      const first = await within(stream.next(), GUARD, 'the first item')
       expect(first).toEqual({ value: 0, done: false })
       const p3 = api.withCallback(async () => {
         inCallback.resolve()
@@ -2450,9 +2399,9 @@ describe.each(LINK_MODES)('connection loss (%s)', (mode) => {
         await parked()
       }
       const p4 = api.sum(slowSource())
-      await until(() => started === 1, 'the hanging call to start')
-      await within(inCallback.promise, 'the callback to be called')
-      await until(() => aborts.length === 0 && started === 1, 'nothing aborted yet', 1)
+      await until(() => started === 1, TURNS, 'the hanging call to start')
+      await within(inCallback.promise, GUARD, 'the callback to be called')
+      await until(() => aborts.length === 0 && started === 1, 1, 'nothing aborted yet')
 
       // Drain what is queued so the next read waits on the link.
       const pending = (async () => {
@@ -2462,7 +2411,8 @@ describe.each(LINK_MODES)('connection loss (%s)', (mode) => {
       end(side === 'caller' ? w.a! : w.b!)
 
       const errors = await within(
-        Promise.all([rejection(p1), rejection(pending), rejection(p3), rejection(p4)]),
+        Promise.all([rejection(p1, GUARD), rejection(pending, GUARD), rejection(p3, GUARD), rejection(p4, GUARD)]),
+        GUARD,
         'every pending call to settle',
       )
       const expectEnd = (e: unknown) => {
@@ -2471,11 +2421,11 @@ describe.each(LINK_MODES)('connection loss (%s)', (mode) => {
       }
       for (const e of errors) expectEnd(e)
       // The procedure side: every running call was aborted, and the callback call failed.
-      await until(() => aborts.length === 4, 'the procedures to be aborted')
+      await until(() => aborts.length === 4, TURNS, 'the procedures to be aborted')
       for (const r of aborts) expect(r).toBeInstanceOf(DisconnectedError)
-      expectEnd(await within(callbackOutcome.promise, 'the callback call to fail'))
+      expectEnd(await within(callbackOutcome.promise, GUARD, 'the callback call to fail'))
       // Later calls fail too, at once.
-      expect(await rejection(api.hang())).toBeInstanceOf(DisconnectedError)
+      expect(await rejection(api.hang(), GUARD)).toBeInstanceOf(DisconnectedError)
     })
 })
 
@@ -2537,19 +2487,19 @@ describe('procedures across a worker thread', () => {
       { workerData: { counters: shared.buffer } },
     )
     cleanups.push(() => w.kill())
-    const { api: ep } = await within(w.receiver.recv(), 'the worker endpoint')
+    const { api: ep } = await within(w.receiver.recv(), GUARD, 'the worker endpoint')
     expect(ep).toBeInstanceOf(ipfi.Endpoint)
     const api: any = ipfi.remote<any>(ep)
     ep.close()
     w.sender.send({ parentEp: ipfi.expose({ triple: (x: number) => x * 3 }) })
-    expect(await within(w.receiver.recv(), 'the worker to be ready')).toEqual({ ready: true })
+    expect(await within(w.receiver.recv(), GUARD, 'the worker to be ready')).toEqual({ ready: true })
 
     expect(await api.add(2, 3)).toBe(5)
-    const many = await within(Promise.all(Array.from({ length: 2_000 }, (_, i) => api.add(i, 1))), '2,000 calls to the worker')
+    const many = await within(Promise.all(Array.from({ length: 2_000 }, (_, i) => api.add(i, 1))), GUARD, '2,000 calls to the worker')
     expect(many).toEqual(Array.from({ length: 2_000 }, (_, i) => i + 1))
     expect(await api.viaParent(14)).toBe(42)
     expect(await api.work(5, async (i: number) => i * i)).toEqual([1, 4, 9, 16, 25])
-    const e = await rejection(api.fail())
+    const e = await rejection(api.fail(), GUARD)
     expect(e).toBeInstanceOf(RangeError)
     expect(e).toBeInstanceOf(ipfi.RemoteError)
     expect(e.code).toBe('E_WORKER')
@@ -2571,7 +2521,7 @@ describe('procedures across a worker thread', () => {
           Atomics.store(shared, 1, consumed)
           if (consumed % 8 === 0) await turn()
         }
-      })(), `a ${n}-item stream from the worker`, 40_000)
+      })(), 40_000, `a ${n}-item stream from the worker`)
       expect(consumed).toBe(n)
       expect(Atomics.load(shared, 0)).toBe(n)
       const maxAhead = Atomics.load(shared, 2)
@@ -2581,7 +2531,7 @@ describe('procedures across a worker thread', () => {
 
     api[Symbol.dispose]()
     w.sender.close()
-    expect(await within(w.exited, 'the worker to exit')).toEqual({ code: 0, signal: null })
+    expect(await within(w.exited, GUARD, 'the worker to exit')).toEqual({ code: 0, signal: null })
   }, 60_000)
 })
 
