@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { collect, deferred, rejection, within } from './support/async.js'
+import { collect, deferred, rejection, turn, within } from './support/async.js'
 import { trackChildren } from './support/children.js'
 import {
   ConnectionLostError,
@@ -26,6 +26,7 @@ import {
   type Receiver,
   type WorkerHandle,
 } from 'ipfi'
+import { DEFAULT_WINDOW } from '../src/procedures/messages.js'
 
 /** Hang guard for any single wait (never a timing assertion). */
 const GUARD = 30_000
@@ -503,18 +504,18 @@ describe('more ways a call ends across a link', () => {
   it.each(kinds)('9. a %s that exposed procedures exits once the parent lets go of them; one that only called the parent exits when done', async (kind) => {
     const start = kind === 'process' ? fork : spawnWorker
     // Exposes, sends the endpoint, returns: kept alive only by the parent's session.
-    const server = track(
+    const callee = track(
       start<never, Endpoint<{ inc(n: number): number }>>(async ({ sender, ipfi }) => {
         sender.send(ipfi.expose({ inc: (n: number) => n + 1 }))
       }),
     )
-    const ep = await recv(server.receiver)
+    const ep = await recv(callee.receiver)
     const api = remote(ep)
     ep.close()
     expect(await g(api.inc(41))).toBe(42)
     expect(await Promise.all([1, 2, 3].map((n) => api.inc(n)))).toEqual([2, 3, 4])
     api[Symbol.dispose]()
-    expect(await within(server.exited, GUARD, 'the serving child to exit once let go')).toEqual({ code: 0, signal: null })
+    expect(await within(callee.exited, GUARD, 'the serving child to exit once let go')).toEqual({ code: 0, signal: null })
 
     // Calls the parent's procedures and never disposes its proxy: an idle proxy holds nothing.
     const caller = track(
@@ -536,7 +537,7 @@ describe('more ways a call ends across a link', () => {
 })
 
 describe('an endpoint passed on to another child', () => {
-  it('10. a child calls another child\'s procedures through the parent; killing the server fails the caller\'s call, killing the caller aborts the server\'s procedure', async () => {
+  it('10. a child calls another child\'s procedures through the parent; killing the callee fails the caller\'s call, killing the caller aborts the callee\'s procedure', async () => {
     // A serves (the fixture), B calls A with the endpoint the parent passed on.
     const a = startChild('process')
     const first = await recv(a.receiver)
@@ -566,7 +567,7 @@ describe('an endpoint passed on to another child', () => {
     b1.kill('SIGKILL')
     expect(await recvUntil(a.receiver, (m) => m.aborted === 'b1', 'A to see b1 go')).toEqual({ aborted: 'b1', reason: 'ConnectionLostError' })
 
-    // Killing the server: the caller's pending call rejects with ConnectionLostError.
+    // Killing the callee: the caller's pending call rejects with ConnectionLostError.
     const b2 = callerOf('b2')
     b2.sender.send(first.api)
     expect(await recv(b2.receiver)).toEqual({ add: 5 })
@@ -759,5 +760,109 @@ describe('errors thrown in a child', () => {
     expect(refusal.code).toBe('ERR_IPFI_LIMIT_EXCEEDED')
     expect(refusal).toBeInstanceOf(RemoteError)
     expect.soft(refusal, 'a remote refusal is a LimitExceededError').toBeInstanceOf(LimitExceededError)
+  }, T)
+})
+
+// -------------------------------------------------------------------------------------------
+// A real second thread: a stream with backpressure measured across threads (counters in shared memory)
+
+describe('procedures across a worker thread', () => {
+  it('calls both ways, streams with backpressure across threads, callbacks, errors', async () => {
+    const ipfi = await import('ipfi')
+    // Counters shared with the worker: [produced by the worker, consumed here, max ahead].
+    const shared = new Int32Array(new SharedArrayBuffer(16))
+    const w = track(ipfi.spawnWorker<any, any>(
+      async ({ receiver, sender, ipfi }: any) => {
+        const { workerData } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads')
+        const counters = new Int32Array(workerData.counters)
+        let parentApi: any = null
+        const api = {
+          add: (a: number, b: number) => a + b,
+          async *count(n: number) {
+            for (let i = 0; i < n; i++) {
+              const produced = Atomics.add(counters, 0, 1) + 1
+              const ahead = produced - Atomics.load(counters, 1)
+              if (ahead > Atomics.load(counters, 2)) Atomics.store(counters, 2, ahead)
+              yield i
+            }
+          },
+          async work(steps: number, onProgress: (i: number) => Promise<number>) {
+            const out: number[] = []
+            for (let i = 1; i <= steps; i++) out.push(await onProgress(i))
+            return out
+          },
+          async viaParent(x: number) {
+            return parentApi.triple(x)
+          },
+          fail() {
+            throw Object.assign(new RangeError('from the worker'), { code: 'E_WORKER' })
+          },
+          async sum(xs: AsyncIterable<number>) {
+            let s = 0
+            for await (const x of xs) s += x
+            return s
+          },
+        }
+        sender.send({ api: ipfi.expose(api) })
+        const { parentEp } = await receiver.recv()
+        parentApi = ipfi.remote(parentEp)
+        parentEp.close()
+        sender.send({ ready: true })
+        // Stay until the parent closes its sender.
+        try {
+          await receiver.recv()
+        } catch {
+          // closed
+        }
+        parentApi[Symbol.dispose]()
+        sender.close()
+      },
+      { workerData: { counters: shared.buffer } },
+    ))
+    const { api: ep } = await within(w.receiver.recv(), GUARD, 'the worker endpoint')
+    expect(ep).toBeInstanceOf(ipfi.Endpoint)
+    const api: any = ipfi.remote<any>(ep)
+    ep.close()
+    w.sender.send({ parentEp: ipfi.expose({ triple: (x: number) => x * 3 }) })
+    expect(await within(w.receiver.recv(), GUARD, 'the worker to be ready')).toEqual({ ready: true })
+
+    expect(await api.add(2, 3)).toBe(5)
+    const many = await within(Promise.all(Array.from({ length: 2_000 }, (_, i) => api.add(i, 1))), GUARD, '2,000 calls to the worker')
+    expect(many).toEqual(Array.from({ length: 2_000 }, (_, i) => i + 1))
+    expect(await api.viaParent(14)).toBe(42)
+    expect(await api.work(5, async (i: number) => i * i)).toEqual([1, 4, 9, 16, 25])
+    const e = await rejection(api.fail(), GUARD)
+    expect(e).toBeInstanceOf(RangeError)
+    expect(e).toBeInstanceOf(ipfi.RemoteError)
+    expect(e.code).toBe('E_WORKER')
+    async function* src(n: number) {
+      for (let i = 0; i < n; i++) yield i
+    }
+    expect(await api.sum(src(1_000))).toBe(499_500)
+
+    for (const window of [DEFAULT_WINDOW, 4]) {
+      Atomics.store(shared, 0, 0)
+      Atomics.store(shared, 1, 0)
+      Atomics.store(shared, 2, 0)
+      const n = 20_000
+      let consumed = 0
+      await within((async () => {
+        for await (const x of api.count.with({ window })(n)) {
+          if (x !== consumed) throw new Error(`out of order: ${x} at ${consumed}`)
+          consumed++
+          Atomics.store(shared, 1, consumed)
+          if (consumed % 8 === 0) await turn()
+        }
+      })(), 40_000, `a ${n}-item stream from the worker`)
+      expect(consumed).toBe(n)
+      expect(Atomics.load(shared, 0)).toBe(n)
+      const maxAhead = Atomics.load(shared, 2)
+      expect(maxAhead).toBeLessThanOrEqual(window + 1)
+      expect(maxAhead).toBeGreaterThanOrEqual(window / 2)
+    }
+
+    api[Symbol.dispose]()
+    w.sender.close()
+    expect(await within(w.exited, GUARD, 'the worker to exit')).toEqual({ code: 0, signal: null })
   }, T)
 })
