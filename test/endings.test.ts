@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ConnectionLostError, DisconnectedError, connect, fork, listen, spawn, spawnWorker, type Receiver } from 'ipfi'
-import { trackChildren, within } from './support/children.js'
+import { within } from './support/async.js'
+import { trackChildren } from './support/children.js'
 import { expectOrderly } from './support/ends.js'
 
 const GUARD = 60_000

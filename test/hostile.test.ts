@@ -40,6 +40,10 @@ import {
   parseMsg,
   unpack,
 } from './support/raw-peer.js'
+import { within } from './support/async.js'
+
+/** Hang guard for a single wait (never a timing assertion): everything here is in memory. */
+const GUARD = 3_000
 
 type AnyConn = Connection<unknown, unknown>
 
@@ -122,17 +126,6 @@ async function arm(victim: AnyConn, peer: RawPeer, handshake: boolean): Promise<
   return { inboxPending, exportedPending, movedSender: mtx, imported }
 }
 
-/** Bound a wait: reject with a clear message instead of hanging until the test timeout. */
-function within<T>(p: Promise<T>, what: string, ms = 3000): Promise<T> {
-  let timer: NodeJS.Timeout
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms)
-    }),
-  ])
-}
-
 function expectLost(e: unknown, cause: unknown): void {
   expect(e).toBeInstanceOf(ConnectionLostError)
   expect((e as Error).cause).toBe(cause)
@@ -147,14 +140,14 @@ async function expectClosed(
   fragment: RegExp,
   { goodbye = true }: { goodbye?: boolean } = {},
 ): Promise<Error> {
-  const cause = (await within(victim.closed, 'the victim link did not close')) as Error
+  const cause = (await within(victim.closed, GUARD, 'the victim link to close')) as Error
   expect(cause).toBeInstanceOf(Class)
   expect(cause.message).toMatch(fragment)
   expect(victim.link.isClosed).toBe(true)
   expect(victim.link.cause).toBe(cause)
 
-  expectLost(await within(armed.inboxPending.then(() => 'resolved', (e) => e), 'pending inbox recv'), cause)
-  expectLost(await within(armed.exportedPending.then(() => 'resolved', (e) => e), 'pending recv on the exported channel'), cause)
+  expectLost(await within(armed.inboxPending.then(() => 'resolved', (e) => e), GUARD, 'the pending inbox recv to settle'), cause)
+  expectLost(await within(armed.exportedPending.then(() => 'resolved', (e) => e), GUARD, 'the pending recv on the exported channel to settle'), cause)
   let thrown: unknown = null
   try {
     victim.sender.send('after')
@@ -184,7 +177,7 @@ async function expectClosed(
     // The victim told the peer why, then closed the wire.
     const bye = await peer.waitFrame((f) => f.kind === GOODBYE)
     expect(unpack(bye.body.subarray(1))).toEqual([cause.message, (cause as ProtocolError).code])
-    await within(peer.ended, 'the victim did not close the wire')
+    await within(peer.ended, GUARD, 'the victim to close the wire')
   }
   return cause
 }
@@ -575,7 +568,7 @@ describe('hostile peer: each violation closes only that link', () => {
     const { victim, peer } = victimLink()
     const armed = await arm(victim, peer, true)
     peer.close()
-    const cause = await within(victim.closed, 'the victim link did not close')
+    const cause = await within(victim.closed, GUARD, 'the victim link to close')
     expect(cause).not.toBeInstanceOf(ProtocolError)
     expectLost(await armed.inboxPending.then(() => 'resolved', (e) => e), cause)
   })
@@ -624,7 +617,7 @@ describe('hostile peer: each violation closes only that link', () => {
     expect(await victim.receiver.recv()).toEqual(Buffer.from([0xc1, 0xc1]))
     expect(await victim.receiver.recv()).toBe(0xc1)
     expect(await victim.receiver.recv()).toBe('after')
-    const cause = await within(victim.closed, 'the victim link did not close')
+    const cause = await within(victim.closed, GUARD, 'the victim link to close')
     expect(cause).toBeInstanceOf(ProtocolError)
     expect((cause as Error).message).toMatch(/reserved byte 0xc1|undecodable message/)
   })
@@ -640,7 +633,7 @@ describe('hostile peer: each violation closes only that link', () => {
     const ping = frame([0x08])
     peer.write(ping.subarray(0, 2))
     peer.write(ping.subarray(2), msg(TARGET_EXPORT, 0, null, Buffer.from([0xc1])))
-    const cause = await within(victim.closed, 'the victim link did not close')
+    const cause = await within(victim.closed, GUARD, 'the victim link to close')
     expect(cause).toBeInstanceOf(ProtocolError)
     expect((cause as Error).message).toMatch(/reserved byte 0xc1|undecodable message/)
   })
@@ -661,7 +654,7 @@ describe('hostile peer: each violation closes only that link', () => {
     expect(victim.link.isClosed).toBe(false)
     // Now export 1 is gone: a second RELEASE of it is a violation.
     peer.write(control(RELEASE, [1, 1]))
-    const cause = await within(victim.closed, 'the victim link did not close')
+    const cause = await within(victim.closed, GUARD, 'the victim link to close')
     expect(cause).toBeInstanceOf(ProtocolError)
     expect((cause as Error).message).toMatch(/RELEASE of 1 for export 1/)
   })
@@ -681,7 +674,7 @@ describe('hostile peer: each violation closes only that link', () => {
     expect(err).not.toBeInstanceOf(ConnectionLostError)
     // Inbound 9 is gone now.
     peer.write(msg(TARGET_INBOUND, 9, null, pack('three')))
-    const cause = await within(victim.closed, 'the victim link did not close')
+    const cause = await within(victim.closed, GUARD, 'the victim link to close')
     expect(cause).toBeInstanceOf(ProtocolError)
     expect((cause as Error).message).toMatch(/MSG to unknown inbound 9/)
   })

@@ -5,7 +5,8 @@
  */
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { trackChildren, within } from './support/children.js'
+import { collect, deferred, rejection, turn, within } from './support/async.js'
+import { trackChildren } from './support/children.js'
 import {
   ConnectionLostError,
   DisconnectedError,
@@ -25,6 +26,7 @@ import {
   type Receiver,
   type WorkerHandle,
 } from 'ipfi'
+import { DEFAULT_WINDOW } from '../src/procedures/messages.js'
 
 /** Hang guard for any single wait (never a timing assertion). */
 const GUARD = 30_000
@@ -48,33 +50,9 @@ afterEach(async () => {
 type Kind = 'process' | 'worker thread'
 const kinds: Kind[] = ['process', 'worker thread']
 
-/** The error `p` rejects with; fails the test if it resolves or hangs. */
-async function rejection(p: Promise<unknown>, what = 'the promise'): Promise<any> {
-  let v: unknown
-  try {
-    v = await within(p, GUARD, `${what} to reject`)
-  } catch (e) {
-    if (e instanceof Error && e.message.startsWith('hang guard:')) throw e
-    return e
-  }
-  throw new Error(`expected ${what} to reject, but it resolved with ${String(v)}`)
-}
-
 const recv = <T>(rx: Receiver<T>) => rx.recv({ timeout: GUARD })
 /** A call that must settle: its result, or a hang-guard error naming it. */
 const g = <T>(p: Promise<T>, what = 'a call to settle') => within(p, GUARD, what)
-
-/** All items of a stream, each `next()` under a hang guard (bounded by `max`). */
-async function collect<T>(stream: AsyncIterable<T>, max = 100_000): Promise<T[]> {
-  const it = stream[Symbol.asyncIterator]()
-  const out: T[] = []
-  for (let i = 0; i <= max; i++) {
-    const r = await within(it.next(), GUARD, 'a stream item')
-    if (r.done) return out
-    out.push(r.value)
-  }
-  throw new Error(`a stream went on past ${max} items`)
-}
 
 /** The first `n` items of a stream, then stop reading it (return()), under hang guards. */
 async function take<T>(stream: AsyncIterable<T>, n: number): Promise<T[]> {
@@ -98,13 +76,6 @@ async function recvUntil<T>(rx: Receiver<T>, match: (m: any) => boolean, what: s
     if (match(m)) return m
   }
   throw new Error(`no ${what} among 1000 messages`)
-}
-
-function deferred<T = void>() {
-  let resolve!: (v: T) => void
-  let reject!: (e: unknown) => void
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)))
-  return { promise, resolve, reject }
 }
 
 /** Resolves once `signal` has aborted (at once if it already has). */
@@ -233,7 +204,7 @@ describe('procedures exposed by a child, called by the parent (and the reverse, 
     const [sum3, streamed, summed, slowSummed, worked, nested, fromChild] = await within(
       Promise.all([
         api.add(1, 2),
-        collect(api.range(0, 200)), // more than one credit window
+        collect(api.range(0, 200), GUARD), // more than one credit window
         api.sum(numbers()),
         api.slowSum(ten()), // items and the end queue up there before the procedure reads them
         api.work(5, (i, steps) => {
@@ -310,11 +281,11 @@ describe('a child killed under a call: everything pending rejects with Connectio
     for (const tag of ['a', 'b', 'c']) await recvUntil(c.receiver, (m) => m.started === tag, `hang(${tag}) to start`)
     killHard(c)
     for (const p of pending) {
-      const err = await rejection(p, 'a pending call')
+      const err = await rejection(p, GUARD, 'a pending call')
       expect(err).toBeInstanceOf(ConnectionLostError)
       expect(err.cause).toEqual(killedCause(c))
     }
-    const later = await rejection(api.add(1, 2), 'a call after the loss')
+    const later = await rejection(api.add(1, 2), GUARD, 'a call after the loss')
     expect(later).toBeInstanceOf(DisconnectedError)
     expect(later).toBeInstanceOf(ConnectionLostError)
   }, T)
@@ -348,6 +319,7 @@ describe('a child killed under a call: everything pending rejects with Connectio
           /* nothing arrives */
         }
       })(),
+      GUARD,
       'for await over a stream of a dead child',
     )
     expect(err2).toBeInstanceOf(ConnectionLostError)
@@ -360,16 +332,16 @@ describe('a child killed under a call: everything pending rejects with Connectio
     await recvUntil(c.receiver, (m) => m.stalled === 3, 'the stream to stall')
     const waiting = it.next()
     killHard(c)
-    const err = await rejection(waiting, 'next() on the stalled stream')
+    const err = await rejection(waiting, GUARD, 'next() on the stalled stream')
     expect(err).toBeInstanceOf(ConnectionLostError)
     expect(err.cause).toEqual(killedCause(c))
-    const after = await rejection(it.next(), 'next() after the loss')
+    const after = await rejection(it.next(), GUARD, 'next() after the loss')
     expect(after).toBeInstanceOf(ConnectionLostError)
   }, T)
 
   it.each(kinds)('4c. a %s that exits with code 3 in the middle of a call: the call rejects with that exit status', async (kind) => {
     const { c, api } = await childWithApi(kind)
-    const err = await rejection(api.exit(3), 'a call whose procedure exits')
+    const err = await rejection(api.exit(3), GUARD, 'a call whose procedure exits')
     expect(err).toBeInstanceOf(ConnectionLostError)
     expect(err.cause).toEqual('process' in c ? { pid: c.pid, code: 3, signal: null } : { threadId: c.threadId, code: 3, signal: null })
   }, T)
@@ -385,7 +357,7 @@ describe('a child killed under a call: everything pending rejects with Connectio
     const signal = await within(entered.promise, GUARD, 'the child to call the callback')
     expect(signal.aborted).toBe(false)
     killHard(c)
-    const err = await rejection(call, 'the call whose callback was running')
+    const err = await rejection(call, GUARD, 'the call whose callback was running')
     expect(err).toBeInstanceOf(ConnectionLostError)
     expect(err.cause).toEqual(killedCause(c))
     // The callback was serving the dead child: it is told.
@@ -416,7 +388,7 @@ describe('a child killed under a call: everything pending rejects with Connectio
     await recvUntil(c.receiver, (m) => m.inCallback === true, 'the callback to run in the child')
     const { callback, signal } = await within(called.promise, GUARD, 'runCallback to be called')
     killHard(c)
-    const err = await rejection(callback, 'the call of a callback that lives in the killed child')
+    const err = await rejection(callback, GUARD, 'the call of a callback that lives in the killed child')
     expect(err).toBeInstanceOf(ConnectionLostError)
     expect(err.cause).toEqual(killedCause(c))
     // The procedure that called it was serving the dead child: its signal aborted as well.
@@ -484,12 +456,12 @@ describe('more ways a call ends across a link', () => {
     await recvUntil(c.receiver, (m) => m.started === 'abort', 'waitAbort(abort) to start')
     const reason = new Error('the user gave up')
     ac.abort(reason)
-    expect(await rejection(byAbort, 'an aborted call')).toBe(reason)
+    expect(await rejection(byAbort, GUARD, 'an aborted call')).toBe(reason)
     expect(await aborted('abort')).toEqual({ aborted: 'abort', reason: 'AbortError' })
 
     // A timeout.
     const byTimeout = api.waitAbort.with({ timeout: 50 })('timeout')
-    expect((await rejection(byTimeout, 'a call that times out')).name).toBe('TimeoutError')
+    expect((await rejection(byTimeout, GUARD, 'a call that times out')).name).toBe('TimeoutError')
     await aborted('timeout')
 
     // Stopping to read (return(), as breaking out of for await does) stops the generator over there: its finally runs.
@@ -501,7 +473,7 @@ describe('more ways a call ends across a link', () => {
     const byDispose = other.waitAbort('dispose')
     await recvUntil(c.receiver, (m) => m.started === 'dispose', 'waitAbort(dispose) to start')
     other[Symbol.dispose]()
-    expect(await rejection(byDispose, 'a call of a disposed proxy')).toBeInstanceOf(DisconnectedError)
+    expect(await rejection(byDispose, GUARD, 'a call of a disposed proxy')).toBeInstanceOf(DisconnectedError)
     await aborted('dispose')
 
     expect(await g(api.add(1, 1))).toBe(2)
@@ -523,7 +495,7 @@ describe('more ways a call ends across a link', () => {
     const call = api.drain(endless())
     await recvUntil(c.receiver, (m) => m.drained === 40, 'the child to read 40 items')
     killHard(c)
-    const err = await rejection(call, 'a call with a streamed argument to a killed child')
+    const err = await rejection(call, GUARD, 'a call with a streamed argument to a killed child')
     expect(err).toBeInstanceOf(ConnectionLostError)
     expect(err.cause).toEqual(killedCause(c))
     await within(closed.promise, GUARD, "the argument's source to be closed (its finally)")
@@ -532,18 +504,18 @@ describe('more ways a call ends across a link', () => {
   it.each(kinds)('9. a %s that exposed procedures exits once the parent lets go of them; one that only called the parent exits when done', async (kind) => {
     const start = kind === 'process' ? fork : spawnWorker
     // Exposes, sends the endpoint, returns: kept alive only by the parent's session.
-    const server = track(
+    const callee = track(
       start<never, Endpoint<{ inc(n: number): number }>>(async ({ sender, ipfi }) => {
         sender.send(ipfi.expose({ inc: (n: number) => n + 1 }))
       }),
     )
-    const ep = await recv(server.receiver)
+    const ep = await recv(callee.receiver)
     const api = remote(ep)
     ep.close()
     expect(await g(api.inc(41))).toBe(42)
     expect(await Promise.all([1, 2, 3].map((n) => api.inc(n)))).toEqual([2, 3, 4])
     api[Symbol.dispose]()
-    expect(await within(server.exited, GUARD, 'the serving child to exit once let go')).toEqual({ code: 0, signal: null })
+    expect(await within(callee.exited, GUARD, 'the serving child to exit once let go')).toEqual({ code: 0, signal: null })
 
     // Calls the parent's procedures and never disposes its proxy: an idle proxy holds nothing.
     const caller = track(
@@ -565,7 +537,7 @@ describe('more ways a call ends across a link', () => {
 })
 
 describe('an endpoint passed on to another child', () => {
-  it('10. a child calls another child\'s procedures through the parent; killing the server fails the caller\'s call, killing the caller aborts the server\'s procedure', async () => {
+  it('10. a child calls another child\'s procedures through the parent; killing the callee fails the caller\'s call, killing the caller aborts the callee\'s procedure', async () => {
     // A serves (the fixture), B calls A with the endpoint the parent passed on.
     const a = startChild('process')
     const first = await recv(a.receiver)
@@ -595,7 +567,7 @@ describe('an endpoint passed on to another child', () => {
     b1.kill('SIGKILL')
     expect(await recvUntil(a.receiver, (m) => m.aborted === 'b1', 'A to see b1 go')).toEqual({ aborted: 'b1', reason: 'ConnectionLostError' })
 
-    // Killing the server: the caller's pending call rejects with ConnectionLostError.
+    // Killing the callee: the caller's pending call rejects with ConnectionLostError.
     const b2 = callerOf('b2')
     b2.sender.send(first.api)
     expect(await recv(b2.receiver)).toEqual({ add: 5 })
@@ -660,7 +632,7 @@ describe('procedures over a OneShotServer connection', () => {
     cleanups.push(() => api[Symbol.dispose]())
 
     expect(await g(api.mul(6, 7))).toBe(42)
-    expect(await collect(api.count(70))).toEqual(Array.from({ length: 70 }, (_, i) => i))
+    expect(await collect(api.count(70), GUARD)).toEqual(Array.from({ length: 70 }, (_, i) => i))
     const reports: string[] = []
     expect(await g(api.report((s) => void reports.push(s)))).toBe('reported')
     expect(reports).toEqual([`pid ${c.pid}`])
@@ -670,7 +642,7 @@ describe('procedures over a OneShotServer connection', () => {
     const pending = api.hang()
     expect(await recv(c.receiver)).toBe('hanging')
     c.kill('SIGKILL')
-    const err = await rejection(pending, 'a call over the one-shot link of a killed child')
+    const err = await rejection(pending, GUARD, 'a call over the one-shot link of a killed child')
     expect(err).toBeInstanceOf(ConnectionLostError)
   }, T)
 })
@@ -685,7 +657,7 @@ describe('errors thrown in a child', () => {
   it.each(kinds)('13. from a %s: name, message, code, cause and fields arrive; instanceof RemoteError; the remote stack is kept', async (kind) => {
     const { api } = await childWithApi(kind)
 
-    const type = await rejection(api.fail('type'), 'fail(type)')
+    const type = await rejection(api.fail('type'), GUARD, 'fail(type)')
     expect(type).toBeInstanceOf(TypeError)
     expect(type).toBeInstanceOf(RemoteError)
     expect(type.name).toBe('TypeError')
@@ -693,7 +665,7 @@ describe('errors thrown in a child', () => {
     expect(type.stack).toContain('--- remote stack ---')
     expect(type.stack).toContain('procedures-child.mjs') // where it was thrown, over there
 
-    const rich = await rejection(api.fail('rich'), 'fail(rich)')
+    const rich = await rejection(api.fail('rich'), GUARD, 'fail(rich)')
     expect(rich).toBeInstanceOf(Error)
     expect(rich).toBeInstanceOf(RemoteError)
     expect(rich.name).toBe('Error')
@@ -706,7 +678,7 @@ describe('errors thrown in a child', () => {
     expect(rich.cause.code).toBe('E_ROOT')
 
     // Not registered here: an Error with its name and fields.
-    const custom = await rejection(api.fail('custom'), 'fail(custom)')
+    const custom = await rejection(api.fail('custom'), GUARD, 'fail(custom)')
     expect(custom).toBeInstanceOf(Error)
     expect(custom).toBeInstanceOf(RemoteError)
     expect(custom.name).toBe('ValidationError')
@@ -717,23 +689,23 @@ describe('errors thrown in a child', () => {
 
     // Registered here: an instance of the local class.
     registerErrorClass(ValidationError)
-    const registered = await rejection(api.fail('custom'), 'fail(custom), registered')
+    const registered = await rejection(api.fail('custom'), GUARD, 'fail(custom), registered')
     expect(registered).toBeInstanceOf(ValidationError)
     expect(registered).toBeInstanceOf(RemoteError)
     expect(registered.field).toBe('name')
     expect(registered.code).toBe('E_VALIDATION')
 
-    const later = await rejection(api.fail('async'), 'fail(async)')
+    const later = await rejection(api.fail('async'), GUARD, 'fail(async)')
     expect(later).toBeInstanceOf(RemoteError)
     expect(later.message).toBe('rejected later')
 
     // A thrown non-Error arrives as that value.
-    const value = await rejection(api.fail('value'), 'fail(value)')
+    const value = await rejection(api.fail('value'), GUARD, 'fail(value)')
     expect(value).toEqual({ plain: 'object', n: 1 })
     expect(value).not.toBeInstanceOf(RemoteError)
 
     // A name that is not exposed.
-    const none = await rejection((api as any).nothingHere(), 'an unknown procedure')
+    const none = await rejection((api as any).nothingHere(), GUARD, 'an unknown procedure')
     expect(none).toBeInstanceOf(TypeError)
     expect(none).toBeInstanceOf(RemoteError)
     expect(none.code).toBe('ERR_IPFI_NO_SUCH_PROCEDURE')
@@ -743,6 +715,7 @@ describe('errors thrown in a child', () => {
       api.callMeBack(() => {
         throw Object.assign(new RangeError('from the callback'), { code: 'E_CB' })
       }, 'x'),
+      GUARD,
       'a callback that throws',
     )
     expect(twice).toBeInstanceOf(RangeError)
@@ -763,9 +736,9 @@ describe('errors thrown in a child', () => {
     // In-process, for comparison: the error objects themselves.
     const local = remote(expose(impl, { limits }))
     cleanups.push(() => local[Symbol.dispose]())
-    expect(await rejection(local.giveFunction(), 'a local result that cannot travel')).toBeInstanceOf(UnsupportedValueError)
+    expect(await rejection(local.giveFunction(), GUARD, 'a local result that cannot travel')).toBeInstanceOf(UnsupportedValueError)
     local.wait().catch(() => {}) // holds the one call allowed
-    expect(await rejection(local.wait(), 'a refused local call')).toBeInstanceOf(LimitExceededError)
+    expect(await rejection(local.wait(), GUARD, 'a refused local call')).toBeInstanceOf(LimitExceededError)
 
     const start = kind === 'process' ? fork : spawnWorker
     const c = track(
@@ -777,15 +750,119 @@ describe('errors thrown in a child', () => {
     const api = remote(ep)
     ep.close()
     cleanups.push(() => api[Symbol.dispose]())
-    const unsendable = await rejection(api.giveFunction(), 'a result that cannot travel')
+    const unsendable = await rejection(api.giveFunction(), GUARD, 'a result that cannot travel')
     expect(unsendable.name).toBe('UnsupportedValueError')
     expect(unsendable).toBeInstanceOf(RemoteError)
     expect.soft(unsendable, 'a remote UnsupportedValueError is one').toBeInstanceOf(UnsupportedValueError)
     api.wait().catch(() => {}) // holds the one call allowed
-    const refusal = await rejection(api.wait(), 'a refused call')
+    const refusal = await rejection(api.wait(), GUARD, 'a refused call')
     expect(refusal.name).toBe('LimitExceededError')
     expect(refusal.code).toBe('ERR_IPFI_LIMIT_EXCEEDED')
     expect(refusal).toBeInstanceOf(RemoteError)
     expect.soft(refusal, 'a remote refusal is a LimitExceededError').toBeInstanceOf(LimitExceededError)
+  }, T)
+})
+
+// -------------------------------------------------------------------------------------------
+// A real second thread: a stream with backpressure measured across threads (counters in shared memory)
+
+describe('procedures across a worker thread', () => {
+  it('calls both ways, streams with backpressure across threads, callbacks, errors', async () => {
+    const ipfi = await import('ipfi')
+    // Counters shared with the worker: [produced by the worker, consumed here, max ahead].
+    const shared = new Int32Array(new SharedArrayBuffer(16))
+    const w = track(ipfi.spawnWorker<any, any>(
+      async ({ receiver, sender, ipfi }: any) => {
+        const { workerData } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads')
+        const counters = new Int32Array(workerData.counters)
+        let parentApi: any = null
+        const api = {
+          add: (a: number, b: number) => a + b,
+          async *count(n: number) {
+            for (let i = 0; i < n; i++) {
+              const produced = Atomics.add(counters, 0, 1) + 1
+              const ahead = produced - Atomics.load(counters, 1)
+              if (ahead > Atomics.load(counters, 2)) Atomics.store(counters, 2, ahead)
+              yield i
+            }
+          },
+          async work(steps: number, onProgress: (i: number) => Promise<number>) {
+            const out: number[] = []
+            for (let i = 1; i <= steps; i++) out.push(await onProgress(i))
+            return out
+          },
+          async viaParent(x: number) {
+            return parentApi.triple(x)
+          },
+          fail() {
+            throw Object.assign(new RangeError('from the worker'), { code: 'E_WORKER' })
+          },
+          async sum(xs: AsyncIterable<number>) {
+            let s = 0
+            for await (const x of xs) s += x
+            return s
+          },
+        }
+        sender.send({ api: ipfi.expose(api) })
+        const { parentEp } = await receiver.recv()
+        parentApi = ipfi.remote(parentEp)
+        parentEp.close()
+        sender.send({ ready: true })
+        // Stay until the parent closes its sender.
+        try {
+          await receiver.recv()
+        } catch {
+          // closed
+        }
+        parentApi[Symbol.dispose]()
+        sender.close()
+      },
+      { workerData: { counters: shared.buffer } },
+    ))
+    const { api: ep } = await within(w.receiver.recv(), GUARD, 'the worker endpoint')
+    expect(ep).toBeInstanceOf(ipfi.Endpoint)
+    const api: any = ipfi.remote<any>(ep)
+    ep.close()
+    w.sender.send({ parentEp: ipfi.expose({ triple: (x: number) => x * 3 }) })
+    expect(await within(w.receiver.recv(), GUARD, 'the worker to be ready')).toEqual({ ready: true })
+
+    expect(await api.add(2, 3)).toBe(5)
+    const many = await within(Promise.all(Array.from({ length: 2_000 }, (_, i) => api.add(i, 1))), GUARD, '2,000 calls to the worker')
+    expect(many).toEqual(Array.from({ length: 2_000 }, (_, i) => i + 1))
+    expect(await api.viaParent(14)).toBe(42)
+    expect(await api.work(5, async (i: number) => i * i)).toEqual([1, 4, 9, 16, 25])
+    const e = await rejection(api.fail(), GUARD)
+    expect(e).toBeInstanceOf(RangeError)
+    expect(e).toBeInstanceOf(ipfi.RemoteError)
+    expect(e.code).toBe('E_WORKER')
+    async function* src(n: number) {
+      for (let i = 0; i < n; i++) yield i
+    }
+    expect(await api.sum(src(1_000))).toBe(499_500)
+
+    for (const window of [DEFAULT_WINDOW, 4]) {
+      Atomics.store(shared, 0, 0)
+      Atomics.store(shared, 1, 0)
+      Atomics.store(shared, 2, 0)
+      const n = 20_000
+      let consumed = 0
+      await within((async () => {
+        for await (const x of api.count.with({ window })(n)) {
+          if (x !== consumed) throw new Error(`out of order: ${x} at ${consumed}`)
+          consumed++
+          Atomics.store(shared, 1, consumed)
+          if (consumed % 8 === 0) await turn()
+        }
+      })(), 40_000, `a ${n}-item stream from the worker`)
+      expect(consumed).toBe(n)
+      expect(Atomics.load(shared, 0)).toBe(n)
+      const maxAhead = Atomics.load(shared, 2)
+      expect(maxAhead).toBeLessThanOrEqual(window + 1)
+      expect(maxAhead).toBeGreaterThanOrEqual(window / 2)
+    }
+
+    api[Symbol.dispose]()
+    w.sender.close()
+    expect(await within(w.exited, GUARD, 'the worker to exit')).toEqual({ code: 0, signal: null })
   }, T)
 })

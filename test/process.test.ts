@@ -8,7 +8,8 @@ import { existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { trackChildren, within } from './support/children.js'
+import { rejection, within } from './support/async.js'
+import { trackChildren } from './support/children.js'
 import {
   channel,
   fork,
@@ -58,17 +59,6 @@ function start<TC = any, TP = any>(kind: Kind, name: string, data?: unknown): Ch
 /** Who a ConnectionLostError's cause should name for this child. */
 function who(c: AnyChild): { pid: number } | { threadId: number } {
   return 'process' in c ? { pid: c.pid! } : { threadId: c.threadId }
-}
-
-/** The error `p` rejects with; fails the test if it resolves. */
-async function rejection(p: Promise<unknown>, what = 'the promise'): Promise<any> {
-  try {
-    const v = await within(p, GUARD, `${what} to reject`)
-    throw new Error(`expected ${what} to reject, but it resolved with ${String(v)}`)
-  } catch (e) {
-    if (e instanceof Error && e.message.startsWith(`expected ${what} to reject`)) throw e
-    return e
-  }
 }
 
 function thrownBy(f: () => unknown): any {
@@ -330,7 +320,7 @@ describe('handles crossing process boundaries', () => {
 
     const pending = rx.recv()
     c.sender.send({ close: 'list.1' })
-    const err = await rejection(pending, 'recv after the last copy closed')
+    const err = await rejection(pending, GUARD, 'recv after the last copy closed')
     expect(err).toBeInstanceOf(DisconnectedError)
     expect(err).not.toBeInstanceOf(ConnectionLostError)
     expect(await recv(c.receiver)).toEqual({ closed: 'list.1' })
@@ -432,11 +422,11 @@ describe('handles crossing process boundaries', () => {
     // It is a local sender again: it does not go through the child, so the child's death leaves it working.
     c.kill('SIGKILL')
     expect(await within(c.exited, GUARD, 'child to die')).toEqual({ code: null, signal: 'SIGKILL' })
-    await rejection(recv(c.receiver), 'recv from the killed child')
+    await rejection(recv(c.receiver), GUARD, 'recv from the killed child')
     back.send('after the child died')
     expect(await recv(rx)).toBe('after the child died')
     back.close()
-    const err = await rejection(rx.recv(), 'recv after the returned sender closed')
+    const err = await rejection(rx.recv(), GUARD, 'recv after the returned sender closed')
     expect(err).toBeInstanceOf(DisconnectedError)
     expect(err).not.toBeInstanceOf(ConnectionLostError)
   })
@@ -458,7 +448,7 @@ describe('handles crossing process boundaries', () => {
 
     const pending = rx.recv()
     b.sender.send({ close: 'fromB' })
-    const err = await rejection(pending, 'recv after both clones closed')
+    const err = await rejection(pending, GUARD, 'recv after both clones closed')
     expect(err).toBeInstanceOf(DisconnectedError)
     expect(err).not.toBeInstanceOf(ConnectionLostError)
     expect(await recv(b.receiver)).toEqual({ closed: 'fromB' })
@@ -489,13 +479,13 @@ describe('children that end', () => {
     const expected: Partial<ExitCause> =
       kind === 'process' ? { ...who(c), code: null, signal: 'SIGKILL' } : { ...who(c), code: 1, signal: null }
 
-    const loopErr = await rejection(loop, 'the for await loop')
+    const loopErr = await rejection(loop, GUARD, 'the for await loop')
     expect(loopErr).toBeInstanceOf(ConnectionLostError)
     expect(loopErr.cause).toEqual(expected)
     expect(seen.length).toBeGreaterThanOrEqual(50)
     expect(seen).toEqual(range(0, seen.length)) // in order, nothing lost before the kill
 
-    const pendingErr = await rejection(pending, 'the pending recv')
+    const pendingErr = await rejection(pending, GUARD, 'the pending recv')
     expect(pendingErr).toBeInstanceOf(ConnectionLostError)
     expect(pendingErr.cause).toEqual(expected)
 
@@ -512,7 +502,7 @@ describe('children that end', () => {
     const pending = c.receiver.recv()
     pending.catch(() => {})
     c.sender.send({ exit: 3 })
-    const err = await rejection(pending, 'the pending recv')
+    const err = await rejection(pending, GUARD, 'the pending recv')
     expect(err).toBeInstanceOf(ConnectionLostError)
     expect(err.cause).toEqual({ ...who(c), code: 3, signal: null })
     expect(await within(c.exited, GUARD, 'exited')).toEqual({ code: 3, signal: null })
@@ -531,7 +521,7 @@ describe('children that end', () => {
     const pending = c.receiver.recv()
     pending.catch(() => {})
     c.sender.send({ throw: 'deliberate uncaught failure' })
-    const err = await rejection(pending, 'the pending recv')
+    const err = await rejection(pending, GUARD, 'the pending recv')
     expect(err).toBeInstanceOf(ConnectionLostError)
     // The exit status, and what the child said as it died: its uncaught exception.
     expect(err.cause).toEqual({ ...who(c), code: 1, signal: null, reason: 'uncaught exception: Error: deliberate uncaught failure' })
@@ -548,7 +538,7 @@ describe('children that end', () => {
     c.sender.send({ exit: 3 })
     await new Promise((r) => setImmediate(r)) // the command is written out
     blockThisThread(300) // synchronous work in the parent while the child exits
-    const err = await rejection(pending, 'the pending recv')
+    const err = await rejection(pending, GUARD, 'the pending recv')
     expect(err).toBeInstanceOf(ConnectionLostError)
     expect(err.cause).toEqual(expected)
   })
@@ -585,7 +575,7 @@ describe('children that end', () => {
       expect(await recv(c.receiver)).toBe('work done')
       expect(await within(c.exited, GUARD, 'an idle child to exit on its own')).toEqual({ code: 0, signal: null })
       // It never closed its sender: its clean exit ends the channel as a closed one, not as a loss.
-      const err = await rejection(c.receiver.recv(), 'recv after the child exited')
+      const err = await rejection(c.receiver.recv(), GUARD, 'recv after the child exited')
       expect(err).toBeInstanceOf(DisconnectedError)
       expect(err).not.toBeInstanceOf(ConnectionLostError)
       expect(err.message).toMatch(/exited with code 0/)
@@ -700,7 +690,7 @@ describe('OneShotServer', () => {
     expect(first).toBe('first')
     expect(await recv(rx)).toEqual({ second: 2n })
     expect(await recv(rx)).toBe('third')
-    const end = await rejection(rx.recv(), 'recv after the client closed')
+    const end = await rejection(rx.recv(), GUARD, 'recv after the client closed')
     expect(end).toBeInstanceOf(DisconnectedError)
     expect(end).not.toBeInstanceOf(ConnectionLostError)
     expect(await recv(client.receiver)).toEqual({ connected: true })
@@ -715,7 +705,7 @@ describe('OneShotServer', () => {
     expect(report.error.name).toBe('DisconnectedError')
     expect(report.error.isDisconnected).toBe(true)
     expect(report.error.message).toContain(server.name)
-    const here = await rejection(Sender.connect(server.name, { timeout: 5000 }), 'a second connect')
+    const here = await rejection(Sender.connect(server.name, { timeout: 5000 }), GUARD, 'a second connect')
     expect(here).toBeInstanceOf(DisconnectedError)
     await server.close()
     await server.close() // idempotent
@@ -728,7 +718,7 @@ describe('OneShotServer', () => {
     await unused.close()
     expect(existsSync(unused.name)).toBe(false)
     expect(existsSync(unusedDir)).toBe(false)
-    expect(await rejection(unused.accept(), 'accept on a closed server')).toBeInstanceOf(DisconnectedError)
+    expect(await rejection(unused.accept(), GUARD, 'accept on a closed server')).toBeInstanceOf(DisconnectedError)
   })
 
   it('13b. the socket and its directory are already removed when accept() resolves (client in this process)', async () => {

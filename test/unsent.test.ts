@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ConnectionLostError, LimitExceededError, channel, fork, type ChildProcessHandle } from 'ipfi'
-import { trackChildren, within } from './support/children.js'
+import { within } from './support/async.js'
+import { trackChildren } from './support/children.js'
 
 const GUARD = 60_000
 const MiB = 1024 * 1024

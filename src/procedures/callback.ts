@@ -1,5 +1,5 @@
 /**
- * Functions that cross to another side, the serving half. A function in a call's arguments is
+ * Functions that cross to another side, the callee's half. A function in a call's arguments is
  * exposed for that call (an endpoint serving just it, revoked when the call settles) and travels
  * with payload tag 0x05; `callback(fn)` makes a long-lived one that the application closes itself.
  * Where it arrives it is a function that calls back: remote-function.ts.
@@ -9,24 +9,24 @@ import { HANDLE } from '../codec/walk.js'
 import { INTERNAL } from '../channel/brand.js'
 import { channel } from '../channel/index.js'
 import type { HandleAccess } from '../link/handles.js'
-import type { Lent } from './call.js'
+import type { Lent } from './caller/call.js'
 import { Endpoint } from './endpoint.js'
 import { DEFAULT_PROCEDURE_LIMITS } from './limits.js'
 import type { SessionOpen } from './messages.js'
-import { ProcedureServer } from './serve.js'
+import { Callee } from './callee/callee.js'
 
 type Fn = (...args: never[]) => unknown
 
 /** Serve one function behind a fresh endpoint; `stop` closes it (calls already made still run and answer). */
-function serveFunction(fn: Fn): { endpoint: Endpoint<unknown>; stop: () => void } {
+function exposeFunction(fn: Fn): { endpoint: Endpoint<unknown>; stop: () => void } {
   const [tx, rx] = channel<SessionOpen>()
-  const server = new ProcedureServer(fn, rx, DEFAULT_PROCEDURE_LIMITS)
+  const callee = new Callee(fn, rx, DEFAULT_PROCEDURE_LIMITS)
   const endpoint = new Endpoint(INTERNAL, tx)
   return {
     endpoint,
     stop: () => {
       endpoint.close()
-      server.stop(true)
+      callee.stop(true)
     },
   }
 }
@@ -38,7 +38,7 @@ export class LentFunction implements Lent {
   readonly revoke: () => void
 
   constructor(fn: Fn) {
-    const { endpoint, stop } = serveFunction(fn)
+    const { endpoint, stop } = exposeFunction(fn)
     this.#endpoint = endpoint
     this.revoke = stop
   }
@@ -62,7 +62,7 @@ export type Callback<F extends Fn> = F & {
  */
 export function callback<F extends Fn>(fn: F): Callback<F> {
   if (typeof fn !== 'function') throw new TypeError('callback() takes a function')
-  const { endpoint, stop: close } = serveFunction(fn)
+  const { endpoint, stop: close } = exposeFunction(fn)
   const cb = ((...args: Parameters<F>) => fn(...args)) as Callback<F>
   Object.defineProperties(cb, {
     close: { value: close },

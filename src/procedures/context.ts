@@ -2,7 +2,7 @@
  * `currentCall()`: what a running procedure knows about the call it serves.
  *
  * By default it answers while the procedure runs synchronously: from its start up to its first
- * `await` (for a stream, in each step of the generator that the server's `next()` runs, up to its
+ * `await` (for a stream, in each step of the generator that the callee's `next()` runs, up to its
  * first `await`). That is where a procedure takes its signal, and it costs nothing.
  *
  * Procedures exposed with `asyncContext: true` are run inside an AsyncLocalStorage, so

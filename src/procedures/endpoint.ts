@@ -1,6 +1,6 @@
 /**
  * An Endpoint is a sendable handle to procedures exposed somewhere. Underneath it is a Sender of
- * session requests (see session.ts): it moves, clones and closes exactly like a Sender, and it
+ * session openings (SessionOpen, messages.ts): it moves, clones and closes exactly like a Sender, and it
  * crosses wires with the payload tag 0x04 so that it arrives as an Endpoint.
  */
 import { HANDLE } from '../codec/walk.js'
@@ -27,7 +27,7 @@ export class Endpoint<T = unknown> {
     return new Endpoint<T>(INTERNAL, this.#sender.clone())
   }
 
-  /** Close this handle (idempotent). Once every handle is closed the exposing side stops taking sessions. */
+  /** Close this handle (idempotent). Once every handle is closed the callee stops taking sessions. */
   close(): void {
     this.#sender.close()
   }
@@ -46,7 +46,7 @@ export class Endpoint<T = unknown> {
     return { kind: 'sender', tag: TAG_ENDPOINT, check: inner.check, detach: inner.detach }
   }
 
-  /** @internal Open a session (see remote.ts). */
+  /** @internal Open a session (caller/session.ts). */
   [INTERNAL](open: SessionOpen): void {
     this.#sender.send(open)
   }

@@ -4,7 +4,7 @@ import { channel } from '../channel/index.js'
 import { Endpoint } from './endpoint.js'
 import { resolveProcedureLimits, type ProcedureLimits } from './limits.js'
 import type { SessionOpen } from './messages.js'
-import { ProcedureServer } from './serve.js'
+import { Callee } from './callee/callee.js'
 
 export interface ExposeOptions {
   /** Withdraw the procedures: running calls are aborted, callers' pending and later calls reject with `DisconnectedError`. */
@@ -32,14 +32,14 @@ export function expose<T extends object>(impl: T, options: ExposeOptions = {}): 
   if (options.asyncContext !== undefined && typeof options.asyncContext !== 'boolean') {
     throw new TypeError(`asyncContext must be a boolean, got ${typeof options.asyncContext}`)
   }
-  const server = new ProcedureServer(impl, rx, limits, options.asyncContext === true)
+  const callee = new Callee(impl, rx, limits, options.asyncContext === true)
   const signal = options.signal
-  if (signal?.aborted) server.stop(false)
+  if (signal?.aborted) callee.stop(false)
   else if (signal) {
-    const withdraw = () => server.stop(false)
+    const withdraw = () => callee.stop(false)
     signal.addEventListener('abort', withdraw, { once: true })
     // A long-lived signal must not keep procedures that ended by themselves (and their object) alive.
-    server.whenEnded(() => signal.removeEventListener('abort', withdraw))
+    callee.whenEnded(() => signal.removeEventListener('abort', withdraw))
   }
   return new Endpoint<T>(INTERNAL, tx)
 }

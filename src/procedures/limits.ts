@@ -1,4 +1,4 @@
-/** Limits an exposing side applies to its callers. Each breach fails that one call; the link stays up. */
+/** Limits a callee (the side that exposed the procedures) applies to its callers. Each breach fails that one call; the link stays up. */
 export interface ProcedureLimits {
   /** Most calls (streams included) running at once for callers over one link. Default 16,384. */
   maxCallsInFlight: number

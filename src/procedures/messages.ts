@@ -1,5 +1,7 @@
 /**
  * The shapes procedures put on channels (docs/PROTOCOL.md, "Procedures", is the normative text).
+ * The two sides of a call are the caller and the callee: the side that exposed the procedures
+ * (with `expose()`, or by lending a function).
  *
  * An endpoint is a Sender<SessionOpen>. A caller opens a session by sending it a call channel's
  * receiver and a reply channel's sender; then each call is one message on the call channel and its
@@ -10,11 +12,11 @@ import type { Receiver, Sender } from '../channel/index.js'
 import { HANDLE } from '../codec/walk.js'
 
 export interface SessionOpen {
-  calls: Receiver<ClientMessage>
-  reply: Sender<ServerMessage>
+  calls: Receiver<CallerMessage>
+  reply: Sender<CalleeMessage>
 }
 
-// Caller -> procedures, on the call channel.
+// Caller -> callee, on the call channel.
 /** `[CALL, id, name, args, window, streams]`: name is null for a callback; streams lists the argument positions that are streams. */
 export const CALL = 0
 /** `[CANCEL, id]`: the caller gave up (abort, timeout, or it stopped reading a stream). */
@@ -28,7 +30,7 @@ export const END = 4
 /** `[FAIL, id, arg, error]`: the streamed argument threw. */
 export const FAIL = 5
 
-// Procedures -> caller, on the reply channel.
+// Callee -> caller, on the reply channel.
 /** `[RESULT, id, value]` */
 export const RESULT = 0
 /** `[ERROR, id, thrown]`: what the procedure threw (an Error, or any value). */
@@ -41,10 +43,10 @@ export const DONE = 3
 export const PULL = 4
 /** `[STOP, id, arg]`: the procedure stopped reading a streamed argument. */
 export const STOP = 5
-/** `[CLOSE, error]`: the procedures end this session (the caller broke the protocol). */
+/** `[CLOSE, error]`: the callee ends this session (the caller broke the protocol). */
 export const CLOSE = 6
 
-export type ClientMessage =
+export type CallerMessage =
   | [typeof CALL, number, string | null, unknown[], number, number[]]
   | [typeof CANCEL, number]
   | [typeof CREDIT, number, number]
@@ -52,7 +54,7 @@ export type ClientMessage =
   | [typeof END, number, number]
   | [typeof FAIL, number, number, unknown]
 
-export type ServerMessage =
+export type CalleeMessage =
   | [typeof RESULT, number, unknown]
   | [typeof ERROR, number, unknown]
   | [typeof YIELD, number, unknown]

@@ -11,7 +11,7 @@ import { registerHandleFactory } from '../link/handles.js'
 import { cloningAccess } from './callback.js'
 import { Endpoint } from './endpoint.js'
 import type { SessionOpen } from './messages.js'
-import { CallerSession } from './session.js'
+import { CallerSession } from './caller/session.js'
 
 const noop = () => {}
 

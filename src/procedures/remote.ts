@@ -1,8 +1,8 @@
 /** `remote<T>(endpoint)`: a typed proxy whose methods call the procedures behind the endpoint. */
 import { HandleError } from '../errors.js'
 import { Endpoint } from './endpoint.js'
-import { checkCallOptions } from './options.js'
-import { CallerSession } from './session.js'
+import { checkCallOptions } from './caller/options.js'
+import { CallerSession } from './caller/session.js'
 import type { CallOptions, Remote } from './types.js'
 
 /**

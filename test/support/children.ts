@@ -1,19 +1,10 @@
 /**
- * For tests that start real children: a hang guard for any wait, and tracking of the children a
- * test starts, so that every one still alive when the test ends is killed and awaited.
+ * For tests that start real children: tracking of the children a test starts, so that every one
+ * still alive when the test ends is killed and awaited (the hang guard is `within`, support/async.ts).
  */
 import { afterEach } from 'vitest'
 import type { ChildProcessHandle, WorkerHandle } from 'ipfi'
-
-/** `p`, or a rejection naming `what` if it takes longer than `ms`. */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const error = new Error(`hang guard: ${what} did not happen within ${ms} ms`) // made here: its stack shows the wait
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(error), ms)
-  })
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer))
-}
+import { within } from './async.js'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyChild = ChildProcessHandle<any, any> | WorkerHandle<any, any>

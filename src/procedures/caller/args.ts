@@ -3,10 +3,10 @@
  * for the call as a callback, and each top-level async iterable that is not a handle becomes a
  * streamed argument, pulled by the procedure.
  */
-import { walk } from '../codec/walk.js'
-import type { ClientCall } from './call.js'
-import { LentFunction } from './callback.js'
-import { isStream } from './messages.js'
+import { walk } from '../../codec/walk.js'
+import type { CallerCall } from './call.js'
+import { LentFunction } from '../callback.js'
+import { isStream } from '../messages.js'
 
 export interface PreparedArgs {
   args: unknown[]
@@ -17,7 +17,7 @@ export interface PreparedArgs {
 
 const keep = <T>(h: T): T => h
 
-export function prepareArgs(args: unknown[], call: ClientCall): PreparedArgs {
+export function prepareArgs(args: unknown[], call: CallerCall): PreparedArgs {
   let out: unknown[] | null = null
   const streams: number[] = []
   const sources: AsyncIterable<unknown>[] = []

@@ -3,23 +3,24 @@
  * flight matched by id. Replies are read only while calls are pending, so an idle session holds
  * no wait (the process may exit) and a forgotten one can be garbage collected, which closes it.
  */
-import { DisconnectedError } from '../errors.js'
-import { INTERNAL } from '../channel/brand.js'
-import { RECV_SIZED, TAKE_SIZED, channel, Interrupt, type Receiver, type Sender, type Sized } from '../channel/index.js'
-import { ArgPump, ClientCall, type CallHost, type CallResult, type CallSettings } from './call.js'
+import { DisconnectedError } from '../../errors.js'
+import { INTERNAL } from '../../channel/brand.js'
+import { RECV_SIZED, TAKE_SIZED, channel, Interrupt, type Receiver, type Sender, type Sized } from '../../channel/index.js'
+import { ArgPump } from './arg-pump.js'
+import { CallerCall, type CallHost, type CallResult, type CallSettings } from './call.js'
 import { prepareArgs } from './args.js'
-import type { Endpoint } from './endpoint.js'
-import { CALL, CLOSE, DEFAULT_WINDOW, type ClientMessage, type ServerMessage } from './messages.js'
-import { fromRemote } from './remote-error.js'
-import type { CallOptions } from './types.js'
+import type { Endpoint } from '../endpoint.js'
+import { CALL, CLOSE, DEFAULT_WINDOW, type CallerMessage, type CalleeMessage } from '../messages.js'
+import { fromRemote } from '../remote-error.js'
+import type { CallOptions } from '../types.js'
 
 /** Thrown into a pending read to end it when the last call left. */
 const IDLE = Symbol('idle')
 
 export class CallerSession implements CallHost {
-  readonly #calls: Sender<ClientMessage>
-  readonly #replies: Receiver<ServerMessage>
-  readonly #pending = new Map<number, ClientCall>()
+  readonly #calls: Sender<CallerMessage>
+  readonly #replies: Receiver<CalleeMessage>
+  readonly #pending = new Map<number, CallerCall>()
   #nextId = 0
   #reading = false
   /** Ends the reply read when the last call leaves while it waits. */
@@ -36,8 +37,8 @@ export class CallerSession implements CallHost {
     defaults: CallOptions = {},
   ) {
     this.#plain = { timeout: defaults.timeout, signal: defaults.signal, window: defaults.window ?? DEFAULT_WINDOW }
-    const [callTx, callRx] = channel<ClientMessage>()
-    const [replyTx, replyRx] = channel<ServerMessage>()
+    const [callTx, callRx] = channel<CallerMessage>()
+    const [replyTx, replyRx] = channel<CalleeMessage>()
     this.#calls = callTx
     this.#replies = replyRx
     try {
@@ -58,7 +59,7 @@ export class CallerSession implements CallHost {
           window: options.window ?? this.#plain.window,
         }
       : this.#plain
-    const call = new ClientCall(this, this.#nextId++, name, settings)
+    const call = new CallerCall(this, this.#nextId++, name, settings)
     if (this.#dead !== undefined) {
       call.finish(this.#dead)
       return call.promise
@@ -85,11 +86,11 @@ export class CallerSession implements CallHost {
     return call.promise
   }
 
-  send(msg: ClientMessage): void {
+  send(msg: CallerMessage): void {
     this.#calls.send(msg)
   }
 
-  forget(call: ClientCall): void {
+  forget(call: CallerCall): void {
     if (this.#pending.get(call.id) !== call) return
     this.#pending.delete(call.id)
     if (this.#pending.size === 0 && this.#waiting) {
@@ -115,7 +116,7 @@ export class CallerSession implements CallHost {
     this.#reading = true
     try {
       while (this.#pending.size > 0) {
-        let m: Sized<ServerMessage> | undefined = this.#replies[TAKE_SIZED]()
+        let m: Sized<CalleeMessage> | undefined = this.#replies[TAKE_SIZED]()
         if (!m) {
           this.#waiting = true
           try {
@@ -123,7 +124,7 @@ export class CallerSession implements CallHost {
           } catch (e) {
             // The last call left while we waited; a new call may have come since (the loop checks).
             if (e === IDLE) continue
-            // The procedures' side closed the session, or the link under it died.
+            // The callee closed the session, or the link under it died.
             this.#dead = e
             this.#failAll(e)
             return
@@ -138,7 +139,7 @@ export class CallerSession implements CallHost {
     }
   }
 
-  #dispatch(msg: ServerMessage): void {
+  #dispatch(msg: CalleeMessage): void {
     if (!Array.isArray(msg)) return
     if (msg[0] === CLOSE) {
       const e = msg[1]

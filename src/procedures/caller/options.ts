@@ -1,6 +1,6 @@
 /** Checking call options (per call, or a proxy's defaults) before anything is sent. */
-import { MAX_WINDOW } from './messages.js'
-import type { CallOptions } from './types.js'
+import { MAX_WINDOW } from '../messages.js'
+import type { CallOptions } from '../types.js'
 
 /** Longest timer Node keeps (a longer one would fire at once, with a TimeoutOverflowWarning). */
 const MAX_TIMEOUT = 2 ** 31 - 1

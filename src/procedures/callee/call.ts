@@ -1,0 +1,153 @@
+/**
+ * One call as the callee runs it: the procedure (run as `currentCall()`), its abort signal, the
+ * credit that paces its result stream, and its streamed arguments (arg-stream.ts).
+ */
+import { UnsupportedValueError } from '../../errors.js'
+import { runInCall, type CallContext } from '../context.js'
+import { DONE, ERROR, MAX_WINDOW, RESULT, YIELD, isStream, type CalleeMessage } from '../messages.js'
+import { ArgStream } from './arg-stream.js'
+import type { CalleeSession } from './session.js'
+
+export type Fn = (...args: unknown[]) => unknown
+
+export class CalleeCall implements CallContext {
+  /** Made when the procedure first asks for its signal (most never do: an AbortController costs µs). */
+  #controller: AbortController | null = null
+  #abortReason: unknown = undefined
+  #credit: number
+  #creditWaiter: (() => void) | null = null
+  #args: ArgStream[] | null = null
+  #cancelled = false
+  #done = false
+
+  constructor(
+    readonly session: CalleeSession,
+    readonly id: number,
+    readonly name: string | null,
+    readonly window: number,
+  ) {
+    this.#credit = window
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController()
+      if (this.#cancelled) this.#controller.abort(this.#abortReason)
+    }
+    return this.#controller.signal
+  }
+
+  async run(fn: Fn, args: unknown[]): Promise<void> {
+    let out: CalleeMessage
+    try {
+      const callee = this.session.callee
+      const result = await runInCall(this, () => fn.apply(callee.impl, args), callee.asyncContext)
+      out = isStream(result) ? await this.#pump(result) : [RESULT, this.id, result]
+    } catch (e) {
+      out = [ERROR, this.id, e]
+    }
+    this.finish(out)
+  }
+
+  /** Send the final answer (unless the caller cancelled), stop argument streams, and leave. */
+  finish(out: CalleeMessage): void {
+    if (this.#done) return
+    if (this.#args) for (const s of this.#args) s.stopFromHere()
+    this.#done = true
+    if (!this.#cancelled) {
+      try {
+        this.session.send(out)
+      } catch (e) {
+        // The result (or what was thrown) cannot travel: say so instead.
+        try {
+          this.session.send([ERROR, this.id, e])
+        } catch {
+          this.session.send([ERROR, this.id, new UnsupportedValueError(`the ${out[0] === ERROR ? 'error' : 'result'} could not be sent`)])
+        }
+      }
+    }
+    this.session.callDone(this)
+  }
+
+  /** Drive a result stream: at most `window` items ahead of what the caller consumed. */
+  async #pump(source: AsyncIterable<unknown>): Promise<CalleeMessage> {
+    const it = source[Symbol.asyncIterator]()
+    const asyncContext = this.session.callee.asyncContext
+    // Each step of the stream runs as this call (a generator's code runs inside next()).
+    const step = () => it.next()
+    let finished = false
+    try {
+      for (;;) {
+        if (this.#cancelled) return [DONE, this.id]
+        if (this.#credit <= 0) {
+          await new Promise<void>((resolve) => (this.#creditWaiter = resolve))
+          continue
+        }
+        let r: IteratorResult<unknown>
+        try {
+          r = await runInCall(this, step, asyncContext)
+        } catch (e) {
+          finished = true
+          throw e
+        }
+        if (r.done) {
+          finished = true
+          return [DONE, this.id]
+        }
+        if (this.#cancelled) return [DONE, this.id]
+        this.#credit--
+        if (!this.trySend([YIELD, this.id, r.value])) return [DONE, this.id]
+      }
+    } finally {
+      if (!finished) await runInCall(this, () => it.return?.(), asyncContext)
+    }
+  }
+
+  /** Send a stream item; an item that cannot travel ends the stream with that error. */
+  trySend(msg: CalleeMessage): boolean {
+    try {
+      return this.session.send(msg)
+    } catch (e) {
+      this.session.send([ERROR, this.id, e])
+      this.#cancelled = true // the answer is sent
+      return false
+    }
+  }
+
+  addCredit(n: number): void {
+    this.#credit = Math.min(this.#credit + n, MAX_WINDOW)
+    const w = this.#creditWaiter
+    this.#creditWaiter = null
+    w?.()
+  }
+
+  /** The caller cancelled (reason null), or the session ends (reason given). */
+  cancel(reason: Error | null): void {
+    if (this.#cancelled || this.#done) return
+    this.#cancelled = true
+    const why = reason ?? new DOMException('the caller cancelled the call', 'AbortError')
+    this.#abortReason = why
+    this.#controller?.abort(why)
+    const w = this.#creditWaiter
+    this.#creditWaiter = null
+    w?.()
+    if (this.#args) for (const s of this.#args) s.abort(why)
+  }
+
+  argStream(index: number): ArgStream {
+    const s = new ArgStream(this, index)
+    ;(this.#args ??= []).push(s)
+    return s
+  }
+
+  /** ITEM, END or FAIL for an argument stream; returns a protocol error's text, or null. */
+  argMessage(op: number, index: number, value: unknown): string | null {
+    const s = this.#args?.find((a) => a.index === index)
+    if (!s) return `no streamed argument ${index} in call ${this.id}`
+    return s.receive(op, value)
+  }
+
+  send(msg: CalleeMessage): void {
+    if (!this.#done && !this.#cancelled) this.session.send(msg)
+  }
+}
