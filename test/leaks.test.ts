@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DisconnectedError, OneShotServer, Sender, connect, connectWire, duplexWire, fork, listen, memoryWirePair, spawnWorker, type Connection } from 'ipfi'
-import { within } from './support/children.js'
+import { within } from './support/async.js'
 import { hello } from './support/raw-peer.js'
 
 const gc = (globalThis as { gc?: () => void }).gc

@@ -3,7 +3,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { within } from './support/children.js'
+import { within } from './support/async.js'
 import {
   AddressInUseError,
   AuthenticationError,
