@@ -14,7 +14,8 @@ registerHandleFactory(TAG_HANDLE, (cap) => (cap.kind === 'sender' ? senderFromPo
  * const [tx, rx] = channel()
  * tx.send('hello')
  * tx.close()
- * for await (const m of rx) console.log(m) // hello, then the loop ends: every sender is closed
+ * for await (const m of rx) console.log(m) // hello
+ * // ...and the loop ends: every sender is closed
  * ```
  */
 export function channel<T>(): [Sender<T>, Receiver<T>] {

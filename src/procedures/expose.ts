@@ -24,6 +24,14 @@ export interface ExposeOptions {
  * Serve `impl`'s methods (own function properties and class methods; nothing inherited from
  * Object) to whoever holds the returned endpoint. The endpoint travels in messages like a Sender.
  * The procedures are served until every copy of the endpoint is closed, or `signal` aborts.
+ *
+ * ```js
+ * const endpoint = expose({ add: (a, b) => a + b })
+ * const calc = remote(endpoint) // here, or in any process the endpoint was sent to
+ * console.log(await calc.add(1, 2)) // 3
+ * endpoint.close()
+ * calc[Symbol.dispose]()
+ * ```
  */
 export function expose<T extends object>(impl: T, options: ExposeOptions = {}): Endpoint<T> {
   if ((typeof impl !== 'object' && typeof impl !== 'function') || impl === null) throw new TypeError('expose() takes an object (or a function)')

@@ -18,6 +18,16 @@ const NOT_PROCEDURES = new Set(['then', 'toString', 'valueOf', 'toJSON'])
  *
  * `then`, `toString`, `valueOf` and `toJSON` are never procedures: the proxy is not a thenable, and
  * printing it calls nothing.
+ *
+ * ```js
+ * const worker = spawnWorker(async ({ sender, ipfi }) => {
+ *   sender.send(ipfi.expose({ async *countTo(n) { for (let i = 1; i <= n; i++) yield i } }))
+ * })
+ * const counter = remote(await worker.receiver.recv())
+ * for await (const i of counter.countTo(3)) console.log(i) // 1, 2, 3: a stream, paced by credits
+ * counter[Symbol.dispose]()
+ * await worker[Symbol.asyncDispose]()
+ * ```
  */
 export function remote<T>(endpoint: Endpoint<T> | Endpoint<unknown>, defaults: CallOptions = {}): Remote<T> {
   if (!(endpoint instanceof Endpoint)) throw new HandleError('remote() takes an Endpoint (from expose(), or received in a message)')
