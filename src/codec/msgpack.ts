@@ -12,6 +12,8 @@
 import { C1, Packr, RESERVE_START_SPACE, Unpackr, addExtension } from 'msgpackr'
 import { ProtocolError, UnsupportedValueError } from '../errors.js'
 import { errorToRecord, recordToError } from './error-record.js'
+import { later, mayHoldProtoKey, objectsFromMaps } from './proto-key.js'
+import { c1 } from './scan.js'
 import { shared, type HandleReader } from './shared.js'
 import { HANDLE, isPlainData, plainDataBytes, walk, type Branded } from './walk.js'
 
@@ -51,19 +53,20 @@ export function tagOf(h: Branded): HandleTagNumber {
   const t = (h[HANDLE] as { tag?: number } | undefined)?.tag
   return t === TAG_ENDPOINT || t === TAG_FUNCTION ? t : TAG_HANDLE
 }
-addExtension({ Class: MapTag, type: TAG_MAP, write: (m: MapTag) => m.entries, read: (a: unknown) => {
+addExtension({ Class: MapTag, type: TAG_MAP, write: (m: MapTag) => m.entries, read: later((a: unknown) => {
   if (!Array.isArray(a) || a.length % 2 !== 0) throw new ProtocolError('malformed Map')
   const m = new Map()
   for (let i = 0; i < a.length; i += 2) m.set(a[i], a[i + 1])
   return m
-} })
-addExtension({ Class: Error, type: TAG_ERROR, write: errorToRecord, read: recordToError })
-addExtension({ Class: ErrorTag, type: TAG_ERROR, write: (e: ErrorTag) => e.record, read: recordToError })
+}) })
+const readError = later(recordToError)
+addExtension({ Class: Error, type: TAG_ERROR, write: errorToRecord, read: readError })
+addExtension({ Class: ErrorTag, type: TAG_ERROR, write: (e: ErrorTag) => e.record, read: readError })
 // msgpackr's own error tag, as another implementation may send it: rebuilt the same safe way.
-addExtension({ type: 0x65, read: (a: unknown) => {
+addExtension({ type: 0x65, read: later((a: unknown) => {
   if (!Array.isArray(a)) throw new ProtocolError('malformed error')
   return recordToError({ name: a[0], message: a[1], ...(a[2] === undefined ? {} : { cause: a[2] }) })
-} } as Parameters<typeof addExtension>[0])
+}) } as Parameters<typeof addExtension>[0])
 // msgpackr's string bundles (0x62) are not part of the protocol; they would also give 0xc1 a meaning.
 addExtension({ type: 0x62, unpack: () => {
   throw new ProtocolError('msgpackr string bundles are not part of the ipfi protocol')
@@ -95,6 +98,8 @@ const unpackOptions = { useRecords: false, mapsAsObjects: true, moreTypes: true,
 // copy; then only a binary of at least half the message stays a view of it (ownSmallBinaries).
 const unpackr = new Unpackr({ ...unpackOptions, copyBuffers: true })
 const unpackrInPlace = new Unpackr({ ...unpackOptions, copyBuffers: false })
+/** For a payload that may hold a `__proto__` key: its maps come as `Map`s and become objects after (proto-key.ts). */
+const unpackrMaps = new Unpackr({ ...unpackOptions, mapsAsObjects: false, copyBuffers: true })
 /** From this size, a message that fills at least half its buffer is read in place. */
 const IN_PLACE_FROM = 64 * 1024
 
@@ -184,10 +189,6 @@ function packChecked(prepared: unknown, options?: number): Buffer {
 
 /** The range of the source msgpackr reads (one object, reused: decoding allocates no options). */
 const range = { start: 0, end: 0 }
-/** Where the last search for 0xc1 in `c1Source` found it (or -1): frames of one chunk are decoded in order. */
-let c1Source: Uint8Array | null = null
-let c1From = 0
-let c1At = -1
 
 /**
  * Decode one value from `bytes[start, end)`. `onHandle(i)` supplies the object for handle table
@@ -195,6 +196,7 @@ let c1At = -1
  */
 export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start = 0, end = bytes.length): unknown {
   const previous = shared.readHandle
+  const previousMaps = shared.mapsAsMaps
   shared.readHandle = onHandle
   // A binary decodes as a copy of the same class as the source: make that always a Buffer.
   const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -204,39 +206,28 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
     range.start = start
     range.end = end
     const size = end - start
-    const own = size >= IN_PLACE_FROM && size * 2 >= source.buffer.byteLength
-    value = own ? ownSmallBinaries(unpackrInPlace.unpack(source, range), source.buffer, size / 2) : unpackr.unpack(source, range)
+    if (mayHoldProtoKey(source, start, end)) {
+      shared.mapsAsMaps = true
+      value = objectsFromMaps(unpackrMaps.unpack(source, range))
+    } else if (size >= IN_PLACE_FROM && size * 2 >= source.buffer.byteLength) {
+      value = ownSmallBinaries(unpackrInPlace.unpack(source, range), source.buffer, size / 2)
+    } else {
+      value = unpackr.unpack(source, range)
+    }
   } catch (e) {
     if (e instanceof ProtocolError) throw e
     throw new ProtocolError(`undecodable message: ${(e as Error).message}`, { cause: e })
   } finally {
     shared.readHandle = previous
+    shared.mapsAsMaps = previousMaps
   }
   // msgpackr decodes the reserved byte 0xc1 as a marker object instead of failing. Only a message
   // with that byte somewhere (memchr-fast to check) is searched for the marker.
-  if (hasC1(source, start, end) && containsC1(value)) throw new ProtocolError('undecodable message: reserved byte 0xc1')
+  if (c1.find(source, start, end) !== -1 && containsC1(value)) throw new ProtocolError('undecodable message: reserved byte 0xc1')
   return value
 }
 
-/** A new chunk begins (its buffer may be one that held the last chunk): forget the last 0xc1 search. */
-export function newChunk(): void {
-  c1Source = null
-}
-
-/**
- * Whether 0xc1 occurs in `source[start, end)`. One search serves the frames of a chunk decoded in
- * order (each starting past the one before), so a chunk is scanned once however many frames it holds.
- */
-function hasC1(source: Buffer, start: number, end: number): boolean {
-  if (source !== c1Source || start <= c1From || (c1At !== -1 && c1At < start)) {
-    c1Source = source
-    c1From = start
-    c1At = source.indexOf(0xc1, start)
-  }
-  const found = c1At !== -1 && c1At < end
-  if (end === source.length) c1Source = null // the last frame of its chunk: do not keep the chunk alive
-  return found
-}
+export { newChunk } from './scan.js'
 
 /**
  * Copy every binary in a value read in place that is a view of `buffer` smaller than `below`

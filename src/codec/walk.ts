@@ -6,6 +6,7 @@
  */
 import { UnsupportedValueError } from '../errors.js'
 import { errorToRecord } from './error-record.js'
+import { setOwn } from './proto-key.js'
 
 /** The brand every transferable handle carries (shared by every copy of the package). */
 export const HANDLE = Symbol.for('ipfi.handle')
@@ -186,10 +187,4 @@ function visitRecord(obj: object, o: WalkOptions, d: number): unknown {
     if (copy) setOwn(copy, k, w)
   }
   return copy ?? obj
-}
-
-/** Assign an own property, even one named `__proto__`, without touching the prototype. */
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true })
-  else target[key] = value
 }
