@@ -120,6 +120,8 @@ const values: [string, () => unknown][] = [
   ['undefined inside containers', () => ({ u: undefined, list: [undefined, 1] })],
   ['null', () => null],
   ['NaN and the infinities', () => [NaN, Infinity, -Infinity]],
+  ['-0, alone', () => -0],
+  ['-0 inside containers, next to 0', () => ({ z: -0, list: [0, -0, -0.5], m: new Map([['k', -0]]), e: Object.assign(new Error('e'), { at: -0 }) })],
   ['strings with unicode', () => ['', 'ascii', 'héllo wörld', '日本語テキスト', 'emoji 🎉 and 👩‍👩‍👧‍👦', 'nul\u0000inside', 'ℝ∀∃ ∮ 𝔘𝔫𝔦', 'a'.repeat(70_000)]],
   ['a long string of astral characters', () => longUnicode],
   ['a RegExp', () => /a+b\//gi],
@@ -240,6 +242,25 @@ describe.each(ways)('values round trip through %s', (_way, through) => {
     expect(got.list[0]).toBeInstanceOf(RangeError)
     expect(got.m.get('e')).toBeInstanceOf(TypeError)
     expect(got.m.get('e')!.message).toBe('t')
+  })
+})
+
+describe('-0', () => {
+  it('is written as float64 -0 (cb 80 00 00 00 00 00 00 00), and 0 as the integer 0', () => {
+    expect(Buffer.from(encode(-0).payload).toString('hex')).toBe('cb8000000000000000')
+    expect(Buffer.from(encode([-0, 0]).payload).toString('hex')).toBe('92cb800000000000000000')
+    expect(Buffer.from(encode(0).payload).toString('hex')).toBe('00')
+  })
+
+  it('float64 and float32 -0 decode as -0', () => {
+    expect(Object.is(decode(Buffer.from('cb8000000000000000', 'hex'), null), -0)).toBe(true)
+    expect(Object.is(decode(Buffer.from('ca80000000', 'hex'), null), -0)).toBe(true)
+  })
+
+  it('stays -0 in process too', async () => {
+    const [tx, rx] = channel<unknown>()
+    tx.send({ z: -0 })
+    expect(Object.is(((await rx.recv()) as { z: number }).z, -0)).toBe(true)
   })
 })
 

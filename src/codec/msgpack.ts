@@ -67,6 +67,21 @@ addExtension({ type: 0x65, read: later((a: unknown) => {
   if (!Array.isArray(a)) throw new ProtocolError('malformed error')
   return recordToError({ name: a[0], message: a[1], ...(a[2] === undefined ? {} : { cause: a[2] }) })
 }) } as Parameters<typeof addExtension>[0])
+/**
+ * Stands for -0 in a prepared value: msgpackr writes -0 as the integer 0, and this as float64 -0
+ * (`cb 80 00 00 00 00 00 00 00`), through the `allocateForWrite` that msgpackr hands a `pack`
+ * extension (its own Date and typed array extensions write their bytes the same way).
+ */
+class MinusZero {}
+const MINUS_ZERO = new MinusZero()
+const MINUS_ZERO_BYTES = Buffer.from([0xcb, 0x80, 0, 0, 0, 0, 0, 0, 0])
+type Allocate = (size: number) => { target: Uint8Array; position: number }
+// msgpackr requires a type for a `pack` extension and registers it for decoding too: 0x62, whose
+// decoder the registration below replaces (nothing of this extension is written with that type).
+addExtension({ Class: MinusZero, type: 0x62, pack: ((_: MinusZero, allocate: Allocate) => {
+  const { target, position } = allocate(MINUS_ZERO_BYTES.length)
+  target.set(MINUS_ZERO_BYTES, position)
+}) as unknown as () => Buffer })
 // msgpackr's string bundles (0x62) are not part of the protocol; they would also give 0xc1 a meaning.
 addExtension({ type: 0x62, unpack: () => {
   throw new ProtocolError('msgpackr string bundles are not part of the ipfi protocol')
@@ -154,6 +169,7 @@ export function encode(value: unknown): Encoded {
     },
     map: (entries) => new MapTag(entries),
     error: (record) => new ErrorTag(record),
+    minusZero: MINUS_ZERO,
   })
   return { payload: packChecked(prepared), handles }
 }

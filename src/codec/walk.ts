@@ -28,6 +28,8 @@ export interface WalkOptions {
   error?(record: unknown): unknown
   /** Called for every function that is not a handle; without it, functions are refused. */
   fn?(f: (...args: never[]) => unknown): unknown
+  /** What stands in place of -0 (msgpackr would write it as the integer 0); without it, -0 stays. */
+  minusZero?: unknown
 }
 
 const noHandleInErrors = (): never => {
@@ -52,6 +54,8 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
       )
     case 'symbol':
       throw new UnsupportedValueError('a symbol cannot be sent through a channel')
+    case 'number':
+      return value === 0 && o.minusZero !== undefined && Object.is(value, -0) ? o.minusZero : value
     default:
       return value
   }
@@ -123,7 +127,7 @@ export function plainDataBytes(): number {
 
 /**
  * Whether `value` is plain data that the walk would return unchanged with nothing to report:
- * primitives (no symbols), binaries, Dates, and arrays and plain records of those. A quick check
+ * primitives (no symbols, no -0), binaries, Dates, and arrays and plain records of those. A quick check
  * that allocates nothing; false only means "take the full walk" (which gives the errors). Counts
  * the bytes of binaries and characters of strings on the way (`plainDataBytes()`).
  */
@@ -142,6 +146,8 @@ function plain(value: unknown, depth: number): boolean {
     case 'function':
     case 'symbol':
       return false
+    case 'number':
+      return value !== 0 || !Object.is(value, -0) // -0 takes the walk, to be written as a float
     default:
       return true
   }
