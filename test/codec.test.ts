@@ -68,7 +68,12 @@ function expectSame(got: unknown, want: unknown, path = '$'): void {
     ;[...want].forEach((v, i) => expectSame(g[i], v, `${path}[set ${i}]`))
   } else if (Array.isArray(want)) {
     want.forEach((v, i) => expectSame((got as unknown[])[i], v, `${path}[${i}]`))
-  } else if (Object.getPrototypeOf(want) === Object.prototype) {
+  } else if (want instanceof URL) {
+    expect((got as URL).href, path).toBe(want.href)
+  } else if (want instanceof ArrayBuffer || want instanceof DataView) {
+    expect(Buffer.from(got instanceof DataView ? got.buffer.slice(got.byteOffset, got.byteOffset + got.byteLength) : (got as ArrayBuffer)), path)
+      .toEqual(Buffer.from(want instanceof DataView ? want.buffer.slice(want.byteOffset, want.byteOffset + want.byteLength) : want))
+  } else if (Object.getPrototypeOf(want) === Object.prototype || Object.getPrototypeOf(want) === null) {
     expect(Object.keys(got as object), `keys at ${path}`).toEqual(Object.keys(want))
     for (const k of Object.keys(want)) expectSame((got as Record<string, unknown>)[k], (want as Record<string, unknown>)[k], `${path}.${k}`)
   }
@@ -126,7 +131,15 @@ const values: [string, () => unknown][] = [
   ['a long string of astral characters', () => longUnicode],
   ['a RegExp', () => /a+b\//gi],
   ['an object with an own key named constructor', () => ({ constructor: 'not a function', toString: 1 })],
+  ['objects without a prototype, nested, empty, with a __proto__ key', () => noProto({ a: 1, inner: noProto({ b: [noProto({})] }), plain: { c: 2 }, ...JSON.parse('{"__proto__": 3}') })],
+  ['URLs, alone and inside containers', () => [new URL('https://user:pw@example.com:8443/a%20b/ü?q=1&r=é#frag'), new Map([['u', new URL('file:///tmp/x')]]), new Set([new URL('urn:isbn:0451450523')])]],
+  ['an ArrayBuffer and a DataView', () => [new Uint8Array([1, 2, 3]).buffer, new DataView(new Uint8Array([9, 8, 7, 6]).buffer, 1, 2)]],
 ]
+
+/** An object without a prototype holding the own properties of `o` (`__proto__` included, as data). */
+function noProto(o: object): object {
+  return Object.defineProperties(Object.create(null), Object.getOwnPropertyDescriptors(o))
+}
 
 describe.each(ways)('values round trip through %s', (_way, through) => {
   for (const [name, make] of values) {
@@ -242,6 +255,56 @@ describe.each(ways)('values round trip through %s', (_way, through) => {
     expect(got.list[0]).toBeInstanceOf(RangeError)
     expect(got.m.get('e')).toBeInstanceOf(TypeError)
     expect(got.m.get('e')!.message).toBe('t')
+  })
+})
+
+describe('values that would arrive reshaped are refused, in process as across a wire', () => {
+  class Point {
+    constructor(readonly x = 1, readonly y = 2) {}
+  }
+  class MyMap extends Map {}
+  const refused: [string, () => unknown, RegExp][] = [
+    ['a class instance', () => new Point(), /a Point instance cannot be sent.*without its class.*\{ \.\.\.value \}/],
+    ['a class instance deep inside', () => ({ list: [1, { m: new Map([['k', new Point()]]) }] }), /a Point instance/],
+    ['a class instance in an error field', () => Object.assign(new Error('e'), { where: new Point() }), /a Point instance/],
+    ['a subclass of Map', () => new MyMap(), /a MyMap instance/],
+    ['a subclass of Set', () => new (class Tags extends Set {})(), /a Tags instance/],
+    ['a subclass of Array', () => new (class List extends Array {})(), /a List instance/],
+    ['a subclass of Date', () => new (class Day extends Date {})(), /a Day instance/],
+    ['a subclass of Uint8Array', () => new (class Bytes extends Uint8Array {})(2), /a Bytes instance/],
+    ['a subclass of URL', () => new (class Link extends URL {})('https://x.test'), /a Link instance/],
+    ['an object whose prototype is another object', () => Object.create({ inherited: 1 }), /prototype is neither Object.prototype nor null/],
+    ['a boxed number', () => ({ n: new Number(1) }), /a Number object.*valueOf/],
+    ['a boxed string', () => new String('s'), /a String object/],
+    ['a boxed boolean', () => [new Boolean(false)], /a Boolean object/],
+    ['a Promise', () => Promise.resolve(1), /a Promise cannot be sent.*await it/],
+    ['a WeakMap', () => new WeakMap(), /a WeakMap cannot be sent/],
+    ['a WeakRef', () => new WeakRef({}), /a WeakRef cannot be sent/],
+    ['a SharedArrayBuffer', () => new SharedArrayBuffer(8), /a SharedArrayBuffer instance/],
+  ]
+  for (const [name, make, message] of refused) {
+    it(`${name}: by encode, by an in-process channel and over a link`, () => {
+      expect(() => encode(make())).toThrow(message)
+      expect(() => encode(make())).toThrow(UnsupportedValueError)
+      const [tx, rx] = channel<unknown>()
+      expect(() => tx.send(make())).toThrow(message)
+      expect(rx.tryRecv()).toEqual({ ok: false, reason: 'empty' })
+      expect(() => A.sender.send(make())).toThrow(message)
+      tx.close()
+    })
+  }
+})
+
+describe('tags for objects without a prototype (0x06) and URLs (0x07)', () => {
+  it('are written as d4 06 00 + map and d4 07 00 + href', () => {
+    expect(Buffer.from(encode(noProto({ a: 1 })).payload).toString('hex')).toBe('d40600de0001a16101')
+    expect(Buffer.from(encode(new URL('http://a.b/')).payload).toString('hex')).toBe('d40700' + 'ab' + Buffer.from('http://a.b/').toString('hex'))
+  })
+
+  it('malformed ones are refused with ProtocolError', () => {
+    for (const hex of ['d4060005', 'd406009101', 'd40600d40600de0001a16101', 'd4070005', 'd40700a3616263', 'd40700c0']) {
+      expect(() => decode(Buffer.from(hex, 'hex'), null), hex).toThrow(ProtocolError)
+    }
   })
 })
 

@@ -1,10 +1,12 @@
 /**
- * The value codec: MessagePack (msgpackr) plus three ipfi tags. A tag is msgpackr's convention of a
+ * The value codec: MessagePack (msgpackr) plus the ipfi tags. A tag is msgpackr's convention of a
  * fixext 1 (`d4 TT 00`) followed by one MessagePack value:
  *   0x01 handle  -> an unsigned index into the frame's handle (capability) table
  *   0x02 Map     -> an array [k0, v0, k1, v1, ...]
  *   0x03 Error   -> a record { name, message, stack?, cause?, errors?, fields? }
  *   0x04 endpoint, 0x05 function -> like 0x01, for handles the procedures layer gives a meaning
+ *   0x06 object without prototype -> a map
+ *   0x07 URL     -> its href
  * msgpackr's own tags are kept for Set (0x73), typed arrays (0x74), RegExp (0x78), big integers
  * (0x42), undefined (d4 00 00) and Date (timestamp, -1). Record definitions (msgpackr's 0x72) are
  * refused on decode: they would make the decoder generate code from bytes the peer chose.
@@ -22,6 +24,8 @@ export const TAG_MAP = 0x02
 export const TAG_ERROR = 0x03
 export const TAG_ENDPOINT = 0x04
 export const TAG_FUNCTION = 0x05
+export const TAG_NO_PROTOTYPE = 0x06
+export const TAG_URL = 0x07
 /** The payload tags that refer to an entry of the handle table. */
 export const HANDLE_TAGS = [TAG_HANDLE, TAG_ENDPOINT, TAG_FUNCTION] as const
 export type HandleTagNumber = (typeof HANDLE_TAGS)[number]
@@ -35,6 +39,26 @@ class MapTag {
 class ErrorTag {
   constructor(readonly record: unknown) {}
 }
+
+/**
+ * Matches the objects without a prototype: msgpackr picks an extension with `instanceof` (and
+ * reaches the extensions only for objects that are not plain, arrays or Maps). Registered first,
+ * so that it is tried last, just before msgpackr's own (Date, Set, binaries...).
+ */
+class NoPrototype {
+  static [Symbol.hasInstance](v: unknown): boolean {
+    return Object.getPrototypeOf(v) === null
+  }
+}
+// The map follows the tag (`write` returning the object itself makes msgpackr write it as a map).
+addExtension({ Class: NoPrototype, type: TAG_NO_PROTOTYPE, write: (o: object) => o, read: later((o: unknown) => {
+  if (typeof o !== 'object' || o === null || Object.getPrototypeOf(o) !== Object.prototype) throw new ProtocolError('malformed object without prototype')
+  return Object.setPrototypeOf(o, null)
+}) })
+addExtension({ Class: URL, type: TAG_URL, write: (u: URL) => u.href, read: (href: unknown) => {
+  if (typeof href !== 'string' || !URL.canParse(href)) throw new ProtocolError('malformed URL')
+  return new URL(href)
+} })
 
 const tagClasses = new Map<number, new (index: number) => HandleTag>()
 for (const tag of HANDLE_TAGS) {
