@@ -15,6 +15,7 @@ import { mayHoldProtoKey } from '../src/codec/proto-key.js'
 import { ProtocolError, UnsupportedValueError } from '../src/errors.js'
 import { connectWire, type Connection } from '../src/process/connect.js'
 import { memoryWirePair } from '../src/wire/memory.js'
+import { expectSame } from './support/same.js'
 
 const roundTrip = (v: unknown): unknown => {
   const { payload, handles } = encode(v)
@@ -44,40 +45,6 @@ const ways: Way[] = [
   ['encode/decode', roundTrip],
   ['a link', overLink],
 ]
-
-/** Deep equality that also requires every object to have the same class as the original. */
-function expectSame(got: unknown, want: unknown, path = '$'): void {
-  if (typeof want !== 'object' || want === null) {
-    expect(got, path).toEqual(want)
-    expect(typeof got, path).toBe(typeof want)
-    return
-  }
-  expect(got, path).toBeTypeOf('object')
-  expect(Object.getPrototypeOf(got), `class at ${path}`).toBe(Object.getPrototypeOf(want))
-  expect(got, path).toEqual(want)
-  if (want instanceof Map) {
-    const g = [...(got as Map<unknown, unknown>)]
-    const w = [...want]
-    expect(g.length, path).toBe(w.length)
-    w.forEach(([k, v], i) => {
-      expectSame(g[i]![0], k, `${path}.key(${i})`)
-      expectSame(g[i]![1], v, `${path}.get(${i})`)
-    })
-  } else if (want instanceof Set) {
-    const g = [...(got as Set<unknown>)]
-    ;[...want].forEach((v, i) => expectSame(g[i], v, `${path}[set ${i}]`))
-  } else if (Array.isArray(want)) {
-    want.forEach((v, i) => expectSame((got as unknown[])[i], v, `${path}[${i}]`))
-  } else if (want instanceof URL) {
-    expect((got as URL).href, path).toBe(want.href)
-  } else if (want instanceof ArrayBuffer || want instanceof DataView) {
-    expect(Buffer.from(got instanceof DataView ? got.buffer.slice(got.byteOffset, got.byteOffset + got.byteLength) : (got as ArrayBuffer)), path)
-      .toEqual(Buffer.from(want instanceof DataView ? want.buffer.slice(want.byteOffset, want.byteOffset + want.byteLength) : want))
-  } else if (Object.getPrototypeOf(want) === Object.prototype || Object.getPrototypeOf(want) === null) {
-    expect(Object.keys(got as object), `keys at ${path}`).toEqual(Object.keys(want))
-    for (const k of Object.keys(want)) expectSame((got as Record<string, unknown>)[k], (want as Record<string, unknown>)[k], `${path}.${k}`)
-  }
-}
 
 const longUnicode = Array.from({ length: 20_000 }, (_, i) => String.fromCodePoint(0x20 + ((i * 7919) % 0x2fff), 0x1f600 + (i % 64))).join('')
 
