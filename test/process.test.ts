@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { rejection, within } from './support/async.js'
 import { trackChildren } from './support/children.js'
+import { expectSame } from './support/same.js'
 import {
   channel,
   fork,
@@ -20,6 +21,7 @@ import {
   OneShotServer,
   Receiver,
   Sender,
+  UnsupportedValueError,
   type ChildProcessHandle,
   type ExitCause,
   type ForkOptions,
@@ -299,6 +301,50 @@ describe('children: processes and worker threads', () => {
     expect(back).toEqual([undefined, null, 0, -1, 'str', true, 2n ** 64n, -(2n ** 64n)])
     c.sender.send(Number.NaN)
     expect(Number.isNaN(await recv(c.receiver))).toBe(true)
+  })
+})
+
+describe('values crossing process and thread boundaries', () => {
+  class Point {
+    constructor(readonly x = 1) {}
+  }
+  /** Each value sent in process and to an echoing child, which decodes it and sends it back. */
+  const values = (): [string, unknown][] => [
+    ['-0, 0, NaN and the infinities', [-0, 0, NaN, Infinity, -Infinity, { z: -0 }]],
+    ['own __proto__, constructor and prototype keys, at any depth', JSON.parse('{"__proto__": {"polluted": 1}, "constructor": 2, "prototype": [3], "deep": [{"__proto__": null}]}')],
+    ['those keys in a Map and in error fields', [new Map([['__proto__', 1], ['constructor', 2]]), Object.defineProperties(new RangeError('r'), Object.getOwnPropertyDescriptors(JSON.parse('{"__proto__": {"p": 1}, "constructor": "c", "at": -0}')))]],
+    ['an object without a prototype', Object.assign(Object.create(null), { a: 1, inner: Object.create(null) })],
+    ['a URL', { url: new URL('https://example.com:8080/p?q=1#h') }],
+    ['Map, Set, Date, RegExp, BigInt, undefined', [new Map<unknown, unknown>([[1, new Set(['a'])]]), new Date(1_700_000_000_123), /x+/gi, 2n ** 70n, undefined]],
+    ['binaries', [Buffer.from('buf'), new Uint8Array([1, 2]), new Float64Array([-0, 1.5]), new Uint8Array([5, 6, 7]).buffer, new DataView(new Uint8Array([1, 2, 3]).buffer, 1)]],
+  ]
+  const refused = (): [string, unknown][] => [
+    ['a class instance', { p: new Point() }],
+    ['a subclass of Map', new (class Registry extends Map {})()],
+    ['a boxed number', new Number(3)],
+  ]
+
+  it.each(kinds)('16. through a %s they arrive as they do in process; what would arrive reshaped is refused alike', async (kind) => {
+    const [tx, rx] = channel<unknown>()
+    const c = start<unknown, unknown>(kind, 'echo.mjs')
+    for (const [name, value] of values()) {
+      tx.send(value)
+      const here = await recv(rx)
+      c.sender.send(value)
+      const there = await recv(c.receiver)
+      expect(Object.getPrototypeOf(Object.prototype), name).toBeNull()
+      expectSame(there, here, name)
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    for (const [name, value] of refused()) {
+      const inProcess = thrownBy(() => tx.send(value))
+      const toChild = thrownBy(() => c.sender.send(value))
+      expect(inProcess, name).toBeInstanceOf(UnsupportedValueError)
+      expect(toChild.message, name).toBe(inProcess.message)
+    }
+    c.sender.close()
+    await expect(recv(c.receiver)).rejects.toBeInstanceOf(DisconnectedError)
+    expect(await within(c.exited, GUARD, 'echo child to exit')).toEqual({ code: 0, signal: null })
   })
 })
 

@@ -4,6 +4,7 @@
  * except in the fixed table of built-ins below and the classes the application registered itself.
  */
 
+import { setOwn } from './proto-key.js'
 import { shared, type ErrorCtor } from './shared.js'
 
 const builtins: Record<string, ErrorCtor> = Object.assign(Object.create(null), {
@@ -49,7 +50,7 @@ export function errorToRecord(error: Error): ErrorRecord {
     if (reserved.has(key) || (key === 'errors' && record.errors)) continue
     const v = (error as unknown as Record<string, unknown>)[key]
     if (typeof v === 'function' || typeof v === 'symbol') continue
-    ;(fields ??= {})[key] = v
+    setOwn((fields ??= {}), key, v)
   }
   if (fields) record.fields = fields
   return record
@@ -82,10 +83,8 @@ export function recordToError(input: unknown): Error {
   define(error, 'stack', typeof r.stack === 'string' ? r.stack : `${name}: ${message}`, false)
   if ('cause' in r) define(error, 'cause', r.cause, false)
   if (r.fields && typeof r.fields === 'object') {
-    for (const key of Object.keys(r.fields)) {
-      if (key === '__proto__' || key === 'constructor') continue
-      define(error, key, (r.fields as Record<string, unknown>)[key], true)
-    }
+    // Defined, not assigned: a field named `__proto__` or `constructor` is an own property, as sent.
+    for (const key of Object.keys(r.fields)) define(error, key, (r.fields as Record<string, unknown>)[key], true)
   }
   return error
 }

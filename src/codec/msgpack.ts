@@ -1,10 +1,12 @@
 /**
- * The value codec: MessagePack (msgpackr) plus three ipfi tags. A tag is msgpackr's convention of a
+ * The value codec: MessagePack (msgpackr) plus the ipfi tags. A tag is msgpackr's convention of a
  * fixext 1 (`d4 TT 00`) followed by one MessagePack value:
  *   0x01 handle  -> an unsigned index into the frame's handle (capability) table
  *   0x02 Map     -> an array [k0, v0, k1, v1, ...]
  *   0x03 Error   -> a record { name, message, stack?, cause?, errors?, fields? }
  *   0x04 endpoint, 0x05 function -> like 0x01, for handles the procedures layer gives a meaning
+ *   0x06 object without prototype -> a map
+ *   0x07 URL     -> its href
  * msgpackr's own tags are kept for Set (0x73), typed arrays (0x74), RegExp (0x78), big integers
  * (0x42), undefined (d4 00 00) and Date (timestamp, -1). Record definitions (msgpackr's 0x72) are
  * refused on decode: they would make the decoder generate code from bytes the peer chose.
@@ -12,6 +14,8 @@
 import { C1, Packr, RESERVE_START_SPACE, Unpackr, addExtension } from 'msgpackr'
 import { ProtocolError, UnsupportedValueError } from '../errors.js'
 import { errorToRecord, recordToError } from './error-record.js'
+import { later, mayHoldProtoKey, objectsFromMaps } from './proto-key.js'
+import { c1 } from './scan.js'
 import { shared, type HandleReader } from './shared.js'
 import { HANDLE, isPlainData, plainDataBytes, walk, type Branded } from './walk.js'
 
@@ -20,6 +24,8 @@ export const TAG_MAP = 0x02
 export const TAG_ERROR = 0x03
 export const TAG_ENDPOINT = 0x04
 export const TAG_FUNCTION = 0x05
+export const TAG_NO_PROTOTYPE = 0x06
+export const TAG_URL = 0x07
 /** The payload tags that refer to an entry of the handle table. */
 export const HANDLE_TAGS = [TAG_HANDLE, TAG_ENDPOINT, TAG_FUNCTION] as const
 export type HandleTagNumber = (typeof HANDLE_TAGS)[number]
@@ -33,6 +39,26 @@ class MapTag {
 class ErrorTag {
   constructor(readonly record: unknown) {}
 }
+
+/**
+ * Matches the objects without a prototype: msgpackr picks an extension with `instanceof` (and
+ * reaches the extensions only for objects that are not plain, arrays or Maps). Registered first,
+ * so that it is tried last, just before msgpackr's own (Date, Set, binaries...).
+ */
+class NoPrototype {
+  static [Symbol.hasInstance](v: unknown): boolean {
+    return Object.getPrototypeOf(v) === null
+  }
+}
+// The map follows the tag (`write` returning the object itself makes msgpackr write it as a map).
+addExtension({ Class: NoPrototype, type: TAG_NO_PROTOTYPE, write: (o: object) => o, read: later((o: unknown) => {
+  if (typeof o !== 'object' || o === null || Object.getPrototypeOf(o) !== Object.prototype) throw new ProtocolError('malformed object without prototype')
+  return Object.setPrototypeOf(o, null)
+}) })
+addExtension({ Class: URL, type: TAG_URL, write: (u: URL) => u.href, read: (href: unknown) => {
+  if (typeof href !== 'string' || !URL.canParse(href)) throw new ProtocolError('malformed URL')
+  return new URL(href)
+} })
 
 const tagClasses = new Map<number, new (index: number) => HandleTag>()
 for (const tag of HANDLE_TAGS) {
@@ -51,19 +77,35 @@ export function tagOf(h: Branded): HandleTagNumber {
   const t = (h[HANDLE] as { tag?: number } | undefined)?.tag
   return t === TAG_ENDPOINT || t === TAG_FUNCTION ? t : TAG_HANDLE
 }
-addExtension({ Class: MapTag, type: TAG_MAP, write: (m: MapTag) => m.entries, read: (a: unknown) => {
+addExtension({ Class: MapTag, type: TAG_MAP, write: (m: MapTag) => m.entries, read: later((a: unknown) => {
   if (!Array.isArray(a) || a.length % 2 !== 0) throw new ProtocolError('malformed Map')
   const m = new Map()
   for (let i = 0; i < a.length; i += 2) m.set(a[i], a[i + 1])
   return m
-} })
-addExtension({ Class: Error, type: TAG_ERROR, write: errorToRecord, read: recordToError })
-addExtension({ Class: ErrorTag, type: TAG_ERROR, write: (e: ErrorTag) => e.record, read: recordToError })
+}) })
+const readError = later(recordToError)
+addExtension({ Class: Error, type: TAG_ERROR, write: errorToRecord, read: readError })
+addExtension({ Class: ErrorTag, type: TAG_ERROR, write: (e: ErrorTag) => e.record, read: readError })
 // msgpackr's own error tag, as another implementation may send it: rebuilt the same safe way.
-addExtension({ type: 0x65, read: (a: unknown) => {
+addExtension({ type: 0x65, read: later((a: unknown) => {
   if (!Array.isArray(a)) throw new ProtocolError('malformed error')
   return recordToError({ name: a[0], message: a[1], ...(a[2] === undefined ? {} : { cause: a[2] }) })
-} } as Parameters<typeof addExtension>[0])
+}) } as Parameters<typeof addExtension>[0])
+/**
+ * Stands for -0 in a prepared value: msgpackr writes -0 as the integer 0, and this as float64 -0
+ * (`cb 80 00 00 00 00 00 00 00`), through the `allocateForWrite` that msgpackr hands a `pack`
+ * extension (its own Date and typed array extensions write their bytes the same way).
+ */
+class MinusZero {}
+const MINUS_ZERO = new MinusZero()
+const MINUS_ZERO_BYTES = Buffer.from([0xcb, 0x80, 0, 0, 0, 0, 0, 0, 0])
+type Allocate = (size: number) => { target: Uint8Array; position: number }
+// msgpackr requires a type for a `pack` extension and registers it for decoding too: 0x62, whose
+// decoder the registration below replaces (nothing of this extension is written with that type).
+addExtension({ Class: MinusZero, type: 0x62, pack: ((_: MinusZero, allocate: Allocate) => {
+  const { target, position } = allocate(MINUS_ZERO_BYTES.length)
+  target.set(MINUS_ZERO_BYTES, position)
+}) as unknown as () => Buffer })
 // msgpackr's string bundles (0x62) are not part of the protocol; they would also give 0xc1 a meaning.
 addExtension({ type: 0x62, unpack: () => {
   throw new ProtocolError('msgpackr string bundles are not part of the ipfi protocol')
@@ -95,6 +137,8 @@ const unpackOptions = { useRecords: false, mapsAsObjects: true, moreTypes: true,
 // copy; then only a binary of at least half the message stays a view of it (ownSmallBinaries).
 const unpackr = new Unpackr({ ...unpackOptions, copyBuffers: true })
 const unpackrInPlace = new Unpackr({ ...unpackOptions, copyBuffers: false })
+/** For a payload that may hold a `__proto__` key: its maps come as `Map`s and become objects after (proto-key.ts). */
+const unpackrMaps = new Unpackr({ ...unpackOptions, mapsAsObjects: false, copyBuffers: true })
 /** From this size, a message that fills at least half its buffer is read in place. */
 const IN_PLACE_FROM = 64 * 1024
 
@@ -149,6 +193,7 @@ export function encode(value: unknown): Encoded {
     },
     map: (entries) => new MapTag(entries),
     error: (record) => new ErrorTag(record),
+    minusZero: MINUS_ZERO,
   })
   return { payload: packChecked(prepared), handles }
 }
@@ -184,10 +229,6 @@ function packChecked(prepared: unknown, options?: number): Buffer {
 
 /** The range of the source msgpackr reads (one object, reused: decoding allocates no options). */
 const range = { start: 0, end: 0 }
-/** Where the last search for 0xc1 in `c1Source` found it (or -1): frames of one chunk are decoded in order. */
-let c1Source: Uint8Array | null = null
-let c1From = 0
-let c1At = -1
 
 /**
  * Decode one value from `bytes[start, end)`. `onHandle(i)` supplies the object for handle table
@@ -195,6 +236,7 @@ let c1At = -1
  */
 export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start = 0, end = bytes.length): unknown {
   const previous = shared.readHandle
+  const previousMaps = shared.mapsAsMaps
   shared.readHandle = onHandle
   // A binary decodes as a copy of the same class as the source: make that always a Buffer.
   const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -204,39 +246,28 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
     range.start = start
     range.end = end
     const size = end - start
-    const own = size >= IN_PLACE_FROM && size * 2 >= source.buffer.byteLength
-    value = own ? ownSmallBinaries(unpackrInPlace.unpack(source, range), source.buffer, size / 2) : unpackr.unpack(source, range)
+    if (mayHoldProtoKey(source, start, end)) {
+      shared.mapsAsMaps = true
+      value = objectsFromMaps(unpackrMaps.unpack(source, range))
+    } else if (size >= IN_PLACE_FROM && size * 2 >= source.buffer.byteLength) {
+      value = ownSmallBinaries(unpackrInPlace.unpack(source, range), source.buffer, size / 2)
+    } else {
+      value = unpackr.unpack(source, range)
+    }
   } catch (e) {
     if (e instanceof ProtocolError) throw e
     throw new ProtocolError(`undecodable message: ${(e as Error).message}`, { cause: e })
   } finally {
     shared.readHandle = previous
+    shared.mapsAsMaps = previousMaps
   }
   // msgpackr decodes the reserved byte 0xc1 as a marker object instead of failing. Only a message
   // with that byte somewhere (memchr-fast to check) is searched for the marker.
-  if (hasC1(source, start, end) && containsC1(value)) throw new ProtocolError('undecodable message: reserved byte 0xc1')
+  if (c1.find(source, start, end) !== -1 && containsC1(value)) throw new ProtocolError('undecodable message: reserved byte 0xc1')
   return value
 }
 
-/** A new chunk begins (its buffer may be one that held the last chunk): forget the last 0xc1 search. */
-export function newChunk(): void {
-  c1Source = null
-}
-
-/**
- * Whether 0xc1 occurs in `source[start, end)`. One search serves the frames of a chunk decoded in
- * order (each starting past the one before), so a chunk is scanned once however many frames it holds.
- */
-function hasC1(source: Buffer, start: number, end: number): boolean {
-  if (source !== c1Source || start <= c1From || (c1At !== -1 && c1At < start)) {
-    c1Source = source
-    c1From = start
-    c1At = source.indexOf(0xc1, start)
-  }
-  const found = c1At !== -1 && c1At < end
-  if (end === source.length) c1Source = null // the last frame of its chunk: do not keep the chunk alive
-  return found
-}
+export { newChunk } from './scan.js'
 
 /**
  * Copy every binary in a value read in place that is a view of `buffer` smaller than `below`

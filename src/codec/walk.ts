@@ -6,6 +6,7 @@
  */
 import { UnsupportedValueError } from '../errors.js'
 import { errorToRecord } from './error-record.js'
+import { setOwn } from './proto-key.js'
 
 /** The brand every transferable handle carries (shared by every copy of the package). */
 export const HANDLE = Symbol.for('ipfi.handle')
@@ -27,6 +28,8 @@ export interface WalkOptions {
   error?(record: unknown): unknown
   /** Called for every function that is not a handle; without it, functions are refused. */
   fn?(f: (...args: never[]) => unknown): unknown
+  /** What stands in place of -0 (msgpackr would write it as the integer 0); without it, -0 stays. */
+  minusZero?: unknown
 }
 
 const noHandleInErrors = (): never => {
@@ -51,6 +54,8 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
       )
     case 'symbol':
       throw new UnsupportedValueError('a symbol cannot be sent through a channel')
+    case 'number':
+      return value === 0 && o.minusZero !== undefined && Object.is(value, -0) ? o.minusZero : value
     default:
       return value
   }
@@ -64,43 +69,43 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
     if (typeof (obj as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') throw asyncIterable()
     return visitRecord(obj, o, depth + 1)
   }
-  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || obj instanceof Date || obj instanceof RegExp) {
-    return obj
-  }
+  if (LEAVES.has(proto)) return obj
   const d = depth + 1
   if (obj instanceof Error) {
     const record = visit(errorToRecord(obj), { ...o, handle: noHandleInErrors }, d)
     return o.error ? o.error(record) : obj
   }
-  if (Array.isArray(obj)) {
+  if (proto === Array.prototype) {
+    const array = obj as unknown[]
     let copy: unknown[] | undefined
-    for (let i = 0; i < obj.length; i++) {
-      const v = obj[i]
+    for (let i = 0; i < array.length; i++) {
+      const v = array[i]
       const w = visit(v, o, d)
-      if (w !== v && !copy) copy = obj.slice(0, i)
+      if (w !== v && !copy) copy = array.slice(0, i)
       if (copy) copy.push(w)
     }
-    return copy ?? obj
+    return copy ?? array
   }
-  if (obj instanceof Map) {
+  if (proto === Map.prototype) {
+    const map = obj as Map<unknown, unknown>
     let changed = false
     const entries: unknown[] = []
-    for (const [k, v] of obj) {
+    for (const [k, v] of map) {
       const k2 = visit(k, o, d)
       const v2 = visit(v, o, d)
       if (k2 !== k || v2 !== v) changed = true
       entries.push(k2, v2)
     }
-    if (o.map) return o.map(entries, obj)
-    if (!changed) return obj
+    if (o.map) return o.map(entries, map)
+    if (!changed) return map
     const m = new Map()
     for (let i = 0; i < entries.length; i += 2) m.set(entries[i], entries[i + 1])
     return m
   }
-  if (obj instanceof Set) {
+  if (proto === Set.prototype) {
     let changed = false
     const items: unknown[] = []
-    for (const v of obj) {
+    for (const v of obj as Set<unknown>) {
       const w = visit(v, o, d)
       if (w !== v) changed = true
       items.push(w)
@@ -108,10 +113,34 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
     return changed ? new Set(items) : obj
   }
   if (typeof (obj as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') throw asyncIterable()
-  if (obj instanceof Promise || obj instanceof WeakMap || obj instanceof WeakSet) {
-    throw new UnsupportedValueError(`a ${obj.constructor.name} cannot be sent through a channel`)
+  throw notSendable(proto)
+}
+
+/**
+ * The classes whose instances cross as they are, holding nothing the walk must visit. Exact
+ * prototypes: an instance of a subclass (of these, of Array, Map or Set) would arrive as an
+ * instance of the base class, so it is refused like any other class instance.
+ */
+const LEAVES = new Set<unknown>(
+  [Date, RegExp, URL, ArrayBuffer, DataView, Buffer, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array].map((c) => c.prototype),
+)
+
+const BOXED = new Set<unknown>([Number, String, Boolean, BigInt, Symbol].map((c) => c.prototype))
+
+/** The refusal of an instance of a class that cannot cross (it would arrive without its class). */
+function notSendable(proto: object): UnsupportedValueError {
+  const ctor = Object.prototype.hasOwnProperty.call(proto, 'constructor') ? (proto as { constructor: unknown }).constructor : undefined
+  const name = typeof ctor === 'function' ? ctor.name : ''
+  if (BOXED.has(proto)) return new UnsupportedValueError(`a ${name} object cannot be sent through a channel: send its primitive value (value.valueOf())`)
+  if (proto === Promise.prototype) return new UnsupportedValueError('a Promise cannot be sent through a channel: await it and send its value')
+  if (proto === WeakMap.prototype || proto === WeakSet.prototype || proto === WeakRef.prototype) {
+    return new UnsupportedValueError(`a ${name} cannot be sent through a channel: what it holds cannot be listed`)
   }
-  return visitRecord(obj, o, d)
+  const what = name && name !== 'Object' ? `a ${name} instance` : 'an object whose prototype is neither Object.prototype nor null'
+  return new UnsupportedValueError(
+    `${what} cannot be sent through a channel: it would arrive without its class. Send plain data instead (for example { ...value }); ` +
+      'what crosses as it is: plain and null-prototype objects, arrays, Map, Set, Date, RegExp, URL, errors, binaries and primitives',
+  )
 }
 
 /** Bytes of binaries and characters of strings met by the last `isPlainData` (a size estimate). */
@@ -122,7 +151,7 @@ export function plainDataBytes(): number {
 
 /**
  * Whether `value` is plain data that the walk would return unchanged with nothing to report:
- * primitives (no symbols), binaries, Dates, and arrays and plain records of those. A quick check
+ * primitives (no symbols, no -0), binaries, Dates, RegExps, URLs, and arrays and plain records of those. A quick check
  * that allocates nothing; false only means "take the full walk" (which gives the errors). Counts
  * the bytes of binaries and characters of strings on the way (`plainDataBytes()`).
  */
@@ -141,6 +170,8 @@ function plain(value: unknown, depth: number): boolean {
     case 'function':
     case 'symbol':
       return false
+    case 'number':
+      return value !== 0 || !Object.is(value, -0) // -0 takes the walk, to be written as a float
     default:
       return true
   }
@@ -155,15 +186,14 @@ function plain(value: unknown, depth: number): boolean {
     for (const k in obj) if (!plain(obj[k], depth + 1)) return false
     return true
   }
-  if (Array.isArray(obj)) {
-    for (let i = 0; i < obj.length; i++) if (!plain(obj[i], depth + 1)) return false
+  if (proto === Array.prototype) {
+    const array = obj as unknown as unknown[]
+    for (let i = 0; i < array.length; i++) if (!plain(array[i], depth + 1)) return false
     return true
   }
-  if (ArrayBuffer.isView(obj)) {
-    plainBytes += obj.byteLength
-    return true
-  }
-  return obj instanceof Date
+  if (!LEAVES.has(proto)) return false
+  plainBytes += (obj as { byteLength?: number }).byteLength ?? 0
+  return true
 }
 
 const asyncIterable = () =>
@@ -186,10 +216,4 @@ function visitRecord(obj: object, o: WalkOptions, d: number): unknown {
     if (copy) setOwn(copy, k, w)
   }
   return copy ?? obj
-}
-
-/** Assign an own property, even one named `__proto__`, without touching the prototype. */
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true })
-  else target[key] = value
 }
