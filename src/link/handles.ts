@@ -1,12 +1,13 @@
 /**
  * The bridge between user-level handles (Sender, Receiver, and later procedure endpoints) and
  * ports. A handle carries the `HANDLE` brand whose value is a `HandleAccess`; the layer above
- * registers a factory that turns a `Cap` back into a user-level handle.
+ * registers a factory that turns a `Cap` back into a user-level handle. Handles leave a process
+ * checked, then committed (`checkHandles`, `commitHandles`); they arrive in `decodeEntry`.
  */
 import { HANDLE, type Branded } from '../codec/walk.js'
-import { TAG_HANDLE, type HandleTagNumber } from '../codec/msgpack.js'
+import { TAG_HANDLE, decode, type HandleTagNumber } from '../codec/msgpack.js'
 import { HandleError, ProtocolError } from '../errors.js'
-import type { Cap, Closable, Port } from './port.js'
+import { dropCap, type Cap, type Closable, type Entry, type Port, type QueueAccount } from './port.js'
 
 export interface HandleAccess {
   readonly kind: 'sender' | 'receiver'
@@ -76,4 +77,37 @@ export function commitHandles(handles: Branded[]): Cap[] {
     caps.push(cap)
   }
   return caps
+}
+
+/** Decode a message that reached its receiver's home, turning its caps into user-level handles. */
+export function decodeEntry(bytes: Buffer, start: number, end: number, caps: Cap[], from: QueueAccount | null = null): Entry {
+  if (caps.length === 0) return { value: decode(bytes, noHandles, start, end), handles: null, bytes: end - start, from }
+  const handles: Closable[] = []
+  const used: boolean[] = new Array(caps.length).fill(false)
+  let value: unknown
+  try {
+    value = decode(
+      bytes,
+      (i, tag) => {
+        if (i >= caps.length || used[i]) throw new ProtocolError(`handle reference ${i} is out of range or used twice`)
+        used[i] = true
+        const h = wrapCap(caps[i]!, tag)
+        handles.push(h)
+        return h
+      },
+      start,
+      end,
+    )
+  } catch (e) {
+    for (const h of handles) h.close()
+    caps.forEach((c, i) => !used[i] && dropCap(c))
+    throw e
+  }
+  caps.forEach((c, i) => !used[i] && dropCap(c))
+  return { value, handles: handles.length ? handles : null, bytes: end - start, from }
+}
+
+/** The handle reader of a message without caps: any reference in it is out of range. */
+function noHandles(i: number): never {
+  throw new ProtocolError(`handle reference ${i} is out of range or used twice`)
 }

@@ -1,15 +1,12 @@
 /**
- * A Link joins this process to one peer over one Wire. It runs the handshake, multiplexes every
- * channel that crosses the wire, and keeps the per-link tables (after Cap'n Proto's RPC protocol):
- *
- *   exports   id -> port  channels we let the peer send into, with how often we sent each (refcount)
- *   imports   id -> port  the peer's exports we hold, with how often we received each
- *   inbound   id -> port  receivers the peer moved to us; it forwards what arrives for them
- *   outbound  id -> port  receivers we moved to the peer; we forward to them
+ * A Link joins this process to one peer over one Wire: its lifecycle (handshake, open, closed),
+ * sending (messages and control frames into batches), the dispatch of frames that arrive, and
+ * closing. What it knows of the channels that cross it is in its tables (`tables.ts`); the frames'
+ * bytes are written and read by `frames.ts`.
  *
  * Export 0 on each side is the link's bootstrap inbox, so a link starts as a pair of channels.
  */
-import { HEADROOM, encode, encodePlain, decode, decodePlain, newChunk } from '../codec/msgpack.js'
+import { HEADROOM, encode, encodePlain, decodePlain, newChunk } from '../codec/msgpack.js'
 import { ConnectionLostError, DisconnectedError, LimitExceededError, ProtocolError, describeCause, keepable } from '../errors.js'
 import { FRAME_HEADER, FrameDecoder } from '../wire/framing.js'
 import type { Wire } from '../wire/wire.js'
@@ -17,10 +14,11 @@ import * as F from './frames.js'
 import { unwatchExit, watchExit, type ExitingLink } from './at-exit.js'
 import { Batch } from './batch.js'
 import { Heartbeat } from './heartbeat.js'
-import { checkHandles, commitHandles, wrapCap } from './handles.js'
+import { checkHandles, commitHandles, decodeEntry } from './handles.js'
 import { registerWire, unregisterWire } from './event-loop.js'
 import { HANDSHAKE_MAX_FRAME, resolveLimits, type LinkLimits } from './limits.js'
-import { Port, dropCap, dropCaps, dropEntry, type Cap, type Closable, type Entry, type LinkSide, type QueueAccount, type RemoteRef, type Route } from './port.js'
+import { dropCaps, dropEntry, type Cap, type Entry, type LinkSide, type Port, type QueueAccount, type RemoteRef, type Route } from './port.js'
+import { Tables } from './tables.js'
 
 export interface LinkOptions extends Partial<LinkLimits> {
   /** A name for error messages (e.g. "child 1234"). */
@@ -52,20 +50,6 @@ export interface PeerEnd {
   orderly: boolean
 }
 
-interface ExportEntry {
-  port: Port
-  count: number
-  ref: RemoteRef
-}
-interface ImportEntry {
-  port: Port
-  count: number
-}
-interface InboundEntry {
-  port: Port
-  ref: RemoteRef
-}
-
 const EMPTY = new Uint8Array(0)
 const NO_CAPS: Cap[] = []
 if (HEADROOM !== F.MSG_PREFIXED) throw new Error('ipfi internal error: HEADROOM does not fit a MSG header')
@@ -84,22 +68,12 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
   private ending = false
   private readonly decoder: FrameDecoder
   private handshakeTimer: NodeJS.Timeout | null
-  private readonly exports = new Map<number, ExportEntry>()
-  private readonly exportOf = new Map<Port, ExportEntry>()
-  private nextExport = 1
-  private readonly imports = new Map<number, ImportEntry>()
-  private readonly inbound = new Map<number, InboundEntry>()
-  private readonly outbound = new Map<number, Port>()
-  private nextOutbound = 1
-  /** Ports shortened through this link whose disembargo has not come back yet. */
-  private readonly embargoed = new Set<Port>()
+  private readonly tables: Tables
   private readonly batch = new Batch()
   private flushQueued = false
   private closeCause: unknown = undefined
   private readonly heartbeat: Heartbeat
-  /** closeWhenIdle: whether a channel other than the bootstrap ones ever crossed. */
   private readonly closeWhenIdle: boolean
-  private carried = false
   private resolveClosed!: (cause: unknown) => void
   private readonly onWireEnd?: LinkOptions['onWireEnd']
   /** Resolves with the cause once the link is closed, whatever closed it. */
@@ -135,14 +109,9 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     })
     this.ready.catch(() => {})
 
-    this.inbox = new Port()
-    const inboxRef: RemoteRef = { link: this, kind: F.TARGET_EXPORT, id: 0 }
-    const inboxEntry = { port: this.inbox, count: 1, ref: inboxRef }
-    this.exports.set(0, inboxEntry)
-    this.exportOf.set(this.inbox, inboxEntry)
-    this.inbox.addRemote(inboxRef)
-    this.outbox = new Port({ link: this, kind: F.TARGET_EXPORT, id: 0 })
-    this.imports.set(0, { port: this.outbox, count: 1 })
+    this.tables = new Tables(this)
+    this.inbox = this.tables.inbox
+    this.outbox = this.tables.outbox
 
     this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME, (bytes, start, end) => this.onFrame(bytes, start, end))
     this.handshakeTimer = setTimeout(() => {
@@ -217,7 +186,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     if (caps.length) {
       descs = []
       after = []
-      for (const c of caps) descs.push(this.encodeCap(c, after))
+      for (const c of caps) descs.push(this.tables.describe(c, after))
     }
     const capsBytes = descs ? encodePlain(descs) : EMPTY
     const bodyLen = F.MSG_HEADER + capsBytes.length + payload.length
@@ -236,68 +205,11 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     if (b.frames >= FLUSH_AT) this.flush()
   }
 
-  /** Describe one capability for the peer; `after` collects what must happen once the frame is queued. */
-  private encodeCap(c: Cap, after: (() => void)[]): unknown[] {
-    let port = c.port
-    if (c.kind === 'sender' && port.alias && !port.embargo) {
-      // A shortened route: describe where it leads now.
-      const alias = port
-      port = alias.resolve()
-      port.addSender()
-      after.push(() => alias.releaseSender())
-      c = { kind: 'sender', port }
-    }
-    if (c.kind === 'receiver') {
-      const id = this.nextOutbound++
-      if (id > 0xffffffff) throw new LimitExceededError(`${this.name}: out of receiver ids on this link`)
-      const route: Route = { link: this, kind: F.TARGET_INBOUND, id }
-      port.moveTo(route)
-      this.outbound.set(id, port)
-      this.carried = true
-      after.push(() => port.forwardQueued())
-      // Tell the peer which of its routes lead here, so it can shorten them (see Port.shortenTo).
-      const desc: number[] = [F.CAP_RECEIVER, id]
-      const exported = this.exportOf.get(port)
-      if (exported) desc.push(F.TARGET_EXPORT, exported.ref.id)
-      for (const ref of port.remotes) if (ref.link === this && ref.kind === F.TARGET_INBOUND) desc.push(F.TARGET_INBOUND, ref.id)
-      return desc
-    }
-    const r = port.route
-    if (r && r.link === this) {
-      after.push(() => port.releaseSender())
-      return [r.kind === F.TARGET_EXPORT ? F.CAP_SENDER_YOUR_EXPORT : F.CAP_SENDER_YOUR_INBOUND, r.id]
-    }
-    let e = this.exportOf.get(port)
-    if (e) {
-      e.count++
-    } else {
-      const id = this.nextExport++
-      if (id > 0xffffffff) throw new LimitExceededError(`${this.name}: out of export ids on this link`)
-      e = { port, count: 1, ref: { link: this, kind: F.TARGET_EXPORT, id } }
-      this.exports.set(id, e)
-      this.carried = true
-      this.exportOf.set(port, e)
-      port.addRemote(e.ref)
-      if (port.receiverGone) {
-        const ref = e.ref
-        after.push(() => this.sendDropped(ref, port.goneReason))
-      }
-    }
-    after.push(() => port.releaseSender())
-    return [F.CAP_SENDER_HOSTED, e.ref.id]
-  }
-
   /** Our last user of a route is gone. `lostReason`: the users went down with another link. */
   releaseRoute(route: Route, lostReason?: string): void {
-    if (route.kind === F.TARGET_EXPORT) {
-      const imp = this.imports.get(route.id)
-      if (!imp) return
-      this.imports.delete(route.id)
-      if (this.state !== 'closed') this.control(F.RELEASE, lostReason ? [route.id, imp.count, lostReason] : [route.id, imp.count])
-    } else {
-      if (!this.outbound.delete(route.id)) return
-      if (this.state !== 'closed') this.control(F.FINISH, lostReason ? [route.id, lostReason] : [route.id])
-    }
+    const told = this.tables.forget(route, lostReason)
+    if (!told) return
+    if (this.state !== 'closed') this.control(told[0], told[1])
     this.closeIfIdle()
   }
 
@@ -306,7 +218,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
   }
 
   embargoDone(port: Port): void {
-    this.embargoed.delete(port)
+    this.tables.embargoDone(port)
   }
 
   sendDropped(ref: RemoteRef, lostReason: string | null): void {
@@ -413,41 +325,24 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
           ids: [id, count],
           reason: lost,
         } = F.readIdsAndReason(frame, 2, 'RELEASE')
-        const e = this.exports.get(id!)
-        if (!e || count! < 1 || count! > e.count) throw new ProtocolError(`${this.name}: RELEASE of ${count} for export ${id}, which is not held that often`)
-        e.count -= count!
-        if (e.count === 0) {
-          this.exports.delete(id!)
-          this.exportOf.delete(e.port)
-          e.port.removeRemote(e.ref, lost)
-          this.closeIfIdle()
-        }
-        return
+        this.tables.release(id!, count!, lost)
+        return this.closeIfIdle()
       }
       case F.DROPPED: {
         const { kind, id, reason } = F.readDropped(frame)
-        const port = kind === F.TARGET_EXPORT ? this.imports.get(id)?.port : this.outbound.get(id)
-        port?.routeGone(reason) // unknown ids are fine: we may have released them meanwhile
-        return
+        return this.tables.dropped(kind, id, reason)
       }
       case F.FINISH: {
         const {
           ids: [id],
           reason: lost,
         } = F.readIdsAndReason(frame, 1, 'FINISH')
-        const e = this.inbound.get(id!)
-        if (!e) throw new ProtocolError(`${this.name}: FINISH for unknown inbound ${id}`)
-        this.inbound.delete(id!)
-        e.port.removeRemote(e.ref, lost)
-        this.closeIfIdle()
-        return
+        this.tables.finish(id!, lost)
+        return this.closeIfIdle()
       }
       case F.DISEMBARGO: {
         const [kind, id, token] = F.readInts(frame, 3, 'DISEMBARGO')
-        const port = kind === F.TARGET_EXPORT ? this.exports.get(id!)?.port : kind === F.TARGET_INBOUND ? this.inbound.get(id!)?.port : undefined
-        if (!port) throw new ProtocolError(`${this.name}: DISEMBARGO to unknown target ${kind}/${id}`)
-        port.acceptDisembargo(token!)
-        return
+        return this.tables.disembargo(kind!, id!, token!)
       }
       case F.GOODBYE: {
         const { reason, failure } = F.readGoodbye(frame)
@@ -482,80 +377,9 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     const capsLen = bytes.readUInt32BE(start + 6)
     const capsStart = start + F.MSG_HEADER
     if (capsLen > end - capsStart) throw new ProtocolError(`${this.name}: MSG caps run past the frame`)
-    const port =
-      targetKind === F.TARGET_EXPORT ? this.exports.get(target)?.port : targetKind === F.TARGET_INBOUND ? this.inbound.get(target)?.port : undefined
-    if (!port) throw new ProtocolError(`${this.name}: MSG to unknown ${targetKind === F.TARGET_INBOUND ? 'inbound' : 'export'} ${target}`)
-    const caps = capsLen ? this.materialize(decodePlain(bytes, capsStart, capsStart + capsLen)) : NO_CAPS
+    const port = this.tables.target(targetKind!, target)
+    const caps = capsLen ? this.tables.materialize(decodePlain(bytes, capsStart, capsStart + capsLen)) : NO_CAPS
     port.accept(bytes, capsStart + capsLen, end, caps, this.decodeHere)
-  }
-
-  /** Turn the peer's capability descriptors into caps that own their references. */
-  private materialize(descs: unknown): Cap[] {
-    if (!Array.isArray(descs)) throw new ProtocolError(`${this.name}: malformed caps`)
-    if (descs.length > this.limits.maxHandlesPerMessage) {
-      throw new LimitExceededError(`${this.name}: message holds ${descs.length} handles, over the limit of ${this.limits.maxHandlesPerMessage}`)
-    }
-    const caps: Cap[] = []
-    try {
-      for (const d of descs) caps.push(this.materializeOne(d))
-    } catch (e) {
-      dropCaps(caps)
-      throw e
-    }
-    return caps
-  }
-
-  private materializeOne(d: unknown): Cap {
-    if (!Array.isArray(d) || d.length < 2 || d.length % 2 !== 0 || !d.every(F.isId) || (d.length > 2 && d[0] !== F.CAP_RECEIVER)) {
-      throw new ProtocolError(`${this.name}: malformed capability`)
-    }
-    const [tag, id] = d as [number, number]
-    switch (tag) {
-      case F.CAP_SENDER_HOSTED: {
-        let imp = this.imports.get(id)
-        if (imp) imp.count++
-        else {
-          this.checkTable()
-          imp = { port: new Port({ link: this, kind: F.TARGET_EXPORT, id }), count: 1 }
-          this.imports.set(id, imp)
-          this.carried = true
-        }
-        imp.port.addSender()
-        return { kind: 'sender', port: imp.port }
-      }
-      case F.CAP_SENDER_YOUR_EXPORT: {
-        const e = this.exports.get(id)
-        if (!e) throw new ProtocolError(`${this.name}: capability names unknown export ${id}`)
-        e.port.addSender()
-        return { kind: 'sender', port: e.port }
-      }
-      case F.CAP_SENDER_YOUR_INBOUND: {
-        const e = this.inbound.get(id)
-        if (!e) throw new ProtocolError(`${this.name}: capability names unknown inbound ${id}`)
-        e.port.addSender()
-        return { kind: 'sender', port: e.port }
-      }
-      case F.CAP_RECEIVER: {
-        if (this.inbound.has(id)) throw new ProtocolError(`${this.name}: receiver moved in as inbound ${id}, which is taken`)
-        this.checkTable()
-        const port = new Port()
-        const ref: RemoteRef = { link: this, kind: F.TARGET_INBOUND, id }
-        this.inbound.set(id, { port, ref })
-        this.carried = true
-        port.addRemote(ref)
-        for (let i = 2; i < d.length; i += 2) {
-          // A route of ours that leads to this very receiver, over this link: shorten it.
-          const route = d[i] === F.TARGET_EXPORT ? this.imports.get(d[i + 1])?.port : d[i] === F.TARGET_INBOUND ? this.outbound.get(d[i + 1]) : undefined
-          if (route?.route?.link === this) {
-            this.embargoed.add(route)
-            route.shortenTo(port, this)
-          }
-        }
-        return { kind: 'receiver', port }
-      }
-      default:
-        throw new ProtocolError(`${this.name}: unknown capability kind ${tag}`)
-    }
   }
 
   /** Decode a message that came over this link; its queued bytes count against maxQueuedBytes. */
@@ -571,12 +395,6 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
   }
   unqueued(bytes: number): void {
     this.queuedBytes -= bytes
-  }
-
-  private checkTable(): void {
-    if (this.imports.size + this.inbound.size >= this.limits.maxImports) {
-      throw new LimitExceededError(`${this.name}: the peer holds more than ${this.limits.maxImports} channels open on this link`)
-    }
   }
 
   // ------------------------------------------------------------------ closing
@@ -637,25 +455,7 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
     else this.wire.close()
     unregisterWire(this.wire)
     unwatchExit(this)
-    const reason = describeCause(cause)
-    const exports = [...this.exports.values()]
-    const inbound = [...this.inbound.values()]
-    const imports = [...this.imports.values()]
-    const outbound = [...this.outbound.values()]
-    this.exports.clear()
-    this.exportOf.clear()
-    this.inbound.clear()
-    this.imports.clear()
-    this.outbound.clear()
-    // Disembargoes will not come back over a dead link: let what waited go (to the new home).
-    for (const p of [...this.embargoed]) p.liftEmbargo()
-    this.embargoed.clear()
-    const lost = orderly ? undefined : cause
-    const ended = orderly ? cause : undefined
-    for (const p of imports) p.port.routeGone(orderly ? null : reason, cause)
-    for (const p of outbound) p.routeGone(orderly ? null : reason, cause)
-    for (const e of exports) e.port.removeRemote(e.ref, lost, ended)
-    for (const e of inbound) e.port.removeRemote(e.ref, lost, ended)
+    this.tables.clear(cause, describeCause(cause), orderly)
     this.resolveClosed(cause)
   }
 
@@ -667,58 +467,16 @@ export class Link implements LinkSide, QueueAccount, ExitingLink {
   }
 
   private idle(): boolean {
-    if (!this.carried || this.state !== 'open' || this.inbound.size || this.outbound.size) return false
-    for (const id of this.exports.keys()) if (id !== 0) return false
-    for (const id of this.imports.keys()) if (id !== 0) return false
-    return true
+    return this.state === 'open' && this.tables.idle
   }
 
   /** Sizes of the link's tables (the bootstrap channel's entries included), for tests and diagnostics. */
   get stats(): { exports: number; imports: number; inbound: number; outbound: number; embargoed: number } {
-    return {
-      exports: this.exports.size,
-      imports: this.imports.size,
-      inbound: this.inbound.size,
-      outbound: this.outbound.size,
-      embargoed: this.embargoed.size,
-    }
+    return this.tables.sizes
   }
 
   /** Why the link closed (undefined while open). */
   get cause(): unknown {
     return this.closeCause
   }
-}
-
-/** Decode a message that reached its receiver's home, turning its caps into user-level handles. */
-export function decodeEntry(bytes: Buffer, start: number, end: number, caps: Cap[], from: QueueAccount | null = null): Entry {
-  if (caps.length === 0) return { value: decode(bytes, noHandles, start, end), handles: null, bytes: end - start, from }
-  const handles: Closable[] = []
-  const used: boolean[] = new Array(caps.length).fill(false)
-  let value: unknown
-  try {
-    value = decode(
-      bytes,
-      (i, tag) => {
-        if (i >= caps.length || used[i]) throw new ProtocolError(`handle reference ${i} is out of range or used twice`)
-        used[i] = true
-        const h = wrapCap(caps[i]!, tag)
-        handles.push(h)
-        return h
-      },
-      start,
-      end,
-    )
-  } catch (e) {
-    for (const h of handles) h.close()
-    caps.forEach((c, i) => !used[i] && dropCap(c))
-    throw e
-  }
-  caps.forEach((c, i) => !used[i] && dropCap(c))
-  return { value, handles: handles.length ? handles : null, bytes: end - start, from }
-}
-
-/** The handle reader of a message without caps: any reference in it is out of range. */
-function noHandles(i: number): never {
-  throw new ProtocolError(`handle reference ${i} is out of range or used twice`)
 }
