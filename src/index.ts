@@ -2,6 +2,7 @@
  * ipfi: typed channels that cross threads, processes and any byte stream, with handles that travel
  * inside messages. Layers, each importing only from those above it in this list:
  *   errors, codec -> wire -> link -> channel -> procedures -> process, server
+ * Every name here is API; `@internal` members are stripped from the typings (ARCHITECTURE.md).
  */
 export {
   DisconnectedError,
@@ -16,7 +17,7 @@ export {
 export { registerErrorClass } from './codec/index.js'
 export type { Wire } from './wire/index.js'
 export { duplexWire, messagePortWire, memoryWirePair, type MemoryWireOptions } from './wire/index.js'
-export { Link, type LinkOptions } from './link/link.js'
+export type { Link, LinkOptions } from './link/link.js'
 export { DEFAULT_LIMITS, type LinkLimits } from './link/limits.js'
 export { channel, Sender, Receiver, ReceiverSet, type RecvOptions, type TryRecvResult, type SelectEvent } from './channel/index.js'
 export {

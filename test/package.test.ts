@@ -100,4 +100,19 @@ describe('the built package, imported by its name', () => {
       expect(() => readFileSync(new URL(f, root))).not.toThrow()
     }
   })
+
+  it('types show the API only: no implementation classes, brands or boot hooks', () => {
+    for (const f of ['dist/index.d.ts', 'dist/index.d.cts']) {
+      const dts = readFileSync(new URL(f, root), 'utf8')
+      // What the public names are: the one export list at the end of the typings.
+      const list = /export \{([^}]*)\};\s*$/.exec(dts)![1]!.split(',').map((n) => n.trim().replace(/^type /, ''))
+      expect(list).toHaveLength(79)
+      expect(list).toContain('Link')
+      for (const internal of ['__ipfiBootChild', '__ipfiBootWorker', 'LinkImpl', 'Port', 'PeerEnd', 'HandleAccess']) expect(list).not.toContain(internal)
+      // ...and nothing behind them leaks into the declarations users read.
+      for (const leak of [/declare class (Port|LinkImpl)\b/, /\bHandleAccess\b/, /\bonWireEnd\b/, /__ipfiBoot/, /\bsendValue\b/, /\breleaseRoute\b/]) expect(dts).not.toMatch(leak)
+    }
+    // Link is a type users hold (connection.link, peer.link), not a class they construct.
+    expect(run(['--input-type=module', '-e', `import * as ipfi from 'ipfi'; console.log('Link' in ipfi, typeof ipfi.connectWire)`])).toBe('false function')
+  })
 })

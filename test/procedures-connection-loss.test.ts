@@ -7,6 +7,7 @@ import { ConnectionLostError, DisconnectedError } from '../src/errors.js'
 import { currentCall } from '../src/procedures/index.js'
 import { type Connection } from '../src/process/connect.js'
 import { deferred, rejection, until, within } from './support/async.js'
+import { failLink } from './support/ends.js'
 import { GUARD, TURNS, parked, LINK_MODES, world, serve } from './support/procedures-world.js'
 
 describe.each(LINK_MODES)('connection loss (%s)', (mode) => {
@@ -14,7 +15,7 @@ describe.each(LINK_MODES)('connection loss (%s)', (mode) => {
     // An orderly close: everything settles as on a closed channel, with DisconnectedError.
     { how: 'closing the link', expected: 'DisconnectedError', end: (c: Connection<unknown, unknown>) => c.close('test: close the link') },
     // A loss (the wire cut, no goodbye): ConnectionLostError.
-    { how: 'losing the link', expected: 'ConnectionLostError', end: (c: Connection<unknown, unknown>) => c.link.fail(new ConnectionLostError('test: cut the wire')) },
+    { how: 'losing the link', expected: 'ConnectionLostError', end: (c: Connection<unknown, unknown>) => failLink(c.link, new ConnectionLostError('test: cut the wire')) },
   ] as const
   for (const side of ['caller', 'callee'] as const) for (const { how, expected, end } of ends)
     it(`${how} (${side} side) mid-call, mid-stream and mid-callback settles everything with ${expected}`, async () => {

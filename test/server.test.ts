@@ -9,7 +9,7 @@ import {
   AuthenticationError,
   ConnectionLostError,
   DisconnectedError,
-  Link,
+  connectWire,
   connect,
   currentCall,
   duplexWire,
@@ -198,7 +198,7 @@ describe('listen() and connect()', () => {
     // The answer without a secret: magic, version 1, flags 0, an empty proof, a nonce.
     socket.write(Buffer.concat([Buffer.from('IPFA'), Buffer.from([1, 0]), Buffer.alloc(32), Buffer.alloc(32, 7)]))
     expect((await read(38))[5]).toBe(0) // admitted
-    const link = new Link(duplexWire(socket))
+    const { link } = connectWire(duplexWire(socket))
     socket.resume()
     await link.ready
     let timer: NodeJS.Timeout | undefined

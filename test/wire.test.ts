@@ -25,7 +25,7 @@ import {
   type Connection,
   type Wire,
 } from 'ipfi'
-import { expectOrderly } from './support/ends.js'
+import { expectOrderly, failLink } from './support/ends.js'
 import { GOODBYE, RawPeer, control, hello } from './support/raw-peer.js'
 
 type Conn = Connection<unknown, unknown>
@@ -511,7 +511,7 @@ describe('closing a link', () => {
     const [a, b] = await link(wa, wb)
     const pending = b.receiver.recv()
     pending.catch(() => {})
-    a.link.fail(new ProtocolError('you sent garbage'))
+    failLink(a.link, new ProtocolError('you sent garbage'))
     const cause = (await b.closed) as Error
     expect(cause).toBeInstanceOf(ConnectionLostError)
     expect(cause.message).toMatch(/the peer closed the link because it failed: you sent garbage/)

@@ -144,6 +144,7 @@ export class Receiver<T> {
     }
   }
 
+  /** @internal The brand by which the codec finds this handle in a message. */
   get [HANDLE](): HandleAccess {
     return {
       kind: 'receiver',

@@ -96,6 +96,7 @@ export class Sender<T> {
     this.close()
   }
 
+  /** @internal The brand by which the codec finds this handle in a message. */
   get [HANDLE](): HandleAccess {
     return {
       kind: 'sender',

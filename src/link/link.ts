@@ -24,6 +24,7 @@ export interface LinkOptions extends Partial<LinkLimits> {
   /** A name for error messages (e.g. "child 1234"). */
   name?: string
   /**
+   * @internal For the process layer (not API).
    * Called when the peer is gone without an orderly goodbye: its wire ended (`error` says how, if it
    * failed), or it sent a GOODBYE naming a failure (`peerFailure`). Returns (or resolves to) the
    * cause reported to every handle on the link, and whether the end was orderly after all. The
@@ -58,7 +59,35 @@ const FLUSH_AT = 32
 /** Parts at least this large are written by reference instead of being copied into the batch. */
 const BIG_PART = 16 * 1024
 
-export class Link implements LinkSide, QueueAccount, ExitingLink {
+/**
+ * One peer over one wire, as users see it: `connection.link`, `peer.link`, `child.link`. Every
+ * channel and call that crosses the wire goes through it; closing it ends them all.
+ */
+export interface Link {
+  /** A name for error messages (e.g. "child 1234"). */
+  readonly name: string
+  /** Resolves once the peer's handshake arrived (rejects if the link closes first). */
+  readonly ready: Promise<void>
+  /** Resolves with the cause once the link is closed, whatever closed it. */
+  readonly closed: Promise<unknown>
+  readonly isClosed: boolean
+  /** Why the link closed (undefined while open). */
+  readonly cause: unknown
+  /**
+   * Close in order: the peer is told (GOODBYE), and the channels that cross the link end as closed
+   * channels do (`DisconnectedError`, a `for await` loop ends). Calls in flight fail.
+   */
+  close(reason?: string): void
+  /** Bytes sent on this link that have not reached the transport yet (queued here, or in the wire). */
+  readonly unsentBytes: number
+  /** Resolves once everything sent so far has reached the transport (a socket: the kernel). */
+  drained(): Promise<void>
+  /** Sizes of the link's tables (the bootstrap channel's entries included), for tests and diagnostics. */
+  readonly stats: { exports: number; imports: number; inbound: number; outbound: number; embargoed: number }
+}
+
+/** The implementation of a Link (not exported from the package: users see the `Link` interface). */
+export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
   readonly limits: LinkLimits
   readonly name: string
   private peerMaxFrame: number

@@ -43,6 +43,7 @@ export class LentFunction implements Lent {
     this.revoke = stop
   }
 
+  /** @internal The brand by which the codec finds this handle in a message. */
   get [HANDLE](): HandleAccess {
     return { ...(this.#endpoint[HANDLE] as HandleAccess), tag: TAG_FUNCTION }
   }

@@ -41,6 +41,7 @@ export class Endpoint<T = unknown> {
     return this.#sender.isDisconnected
   }
 
+  /** @internal The brand by which the codec finds this handle in a message. */
   get [HANDLE](): HandleAccess {
     const inner = this.#sender[HANDLE] as HandleAccess
     return { kind: 'sender', tag: TAG_ENDPOINT, check: inner.check, detach: inner.detach }

@@ -3,7 +3,7 @@
  * bootstrap channel, one message `{ receiver, sender, data }` holding the child's two ends.
  */
 import { Receiver, Sender, bootstrapReceiver, bootstrapSender, channel } from '../channel/index.js'
-import type { Link } from '../link/link.js'
+import type { LinkImpl } from '../link/link.js'
 
 export interface Ends<In, Out> {
   receiver: Receiver<In>
@@ -17,7 +17,7 @@ export interface BootMessage {
 }
 
 /** Parent side: make both channels, hand the child its ends, keep ours. */
-export function offerEnds<ToChild, ToParent>(link: Link, data: unknown): { sender: Sender<ToChild>; receiver: Receiver<ToParent> } {
+export function offerEnds<ToChild, ToParent>(link: LinkImpl, data: unknown): { sender: Sender<ToChild>; receiver: Receiver<ToParent> } {
   const [toChild, childRx] = channel<ToChild>()
   const [childTx, fromChild] = channel<ToParent>()
   const boot = bootstrapSender<BootMessage>(link)
@@ -27,7 +27,7 @@ export function offerEnds<ToChild, ToParent>(link: Link, data: unknown): { sende
 }
 
 /** Child side: wait for the parent's boot message. */
-export async function takeEnds<In, Out>(link: Link): Promise<Ends<In, Out> & { data: unknown }> {
+export async function takeEnds<In, Out>(link: LinkImpl): Promise<Ends<In, Out> & { data: unknown }> {
   const inbox = bootstrapReceiver<BootMessage>(link)
   try {
     const m = await inbox.recv()

@@ -1,6 +1,6 @@
 /** What fork() and spawn() share: a started child process, linked over a wire, as a handle. */
 import type { ChildProcess } from 'node:child_process'
-import { Link } from '../link/link.js'
+import { LinkImpl } from '../link/link.js'
 import type { LinkLimits } from '../link/limits.js'
 import type { Wire } from '../wire/wire.js'
 import { offerEnds } from './bootstrap.js'
@@ -30,7 +30,7 @@ export function linkChildProcess<ToChild, ToParent>(
     })
   })
   exited.catch(() => {})
-  const link = new Link(wire, { name, ...options.limits, onWireEnd: (_, failure) => childEnd(exited, { pid: child.pid }, failure) })
+  const link = new LinkImpl(wire, { name, ...options.limits, onWireEnd: (_, failure) => childEnd(exited, { pid: child.pid }, failure) })
   exited.catch((err) => link.fail(err))
   const { sender, receiver } = offerEnds<ToChild, ToParent>(link, options.data)
   const handle: ChildProcessHandle<ToChild, ToParent> = {

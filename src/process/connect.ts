@@ -4,7 +4,7 @@
  * senders, receivers and (later) endpoints through them to wire up anything else.
  */
 import type { Receiver, Sender } from '../channel/index.js'
-import { Link, type LinkOptions } from '../link/link.js'
+import { LinkImpl, type Link, type LinkOptions } from '../link/link.js'
 import type { Wire } from '../wire/wire.js'
 import { bootstrapReceiver, bootstrapSender } from '../channel/index.js'
 
@@ -23,7 +23,7 @@ export interface Connection<Out, In> {
 }
 
 export function connectWire<Out, In>(wire: Wire, options: LinkOptions = {}): Connection<Out, In> {
-  const link = new Link(wire, options)
+  const link = new LinkImpl(wire, options)
   return {
     sender: bootstrapSender<Out>(link),
     receiver: bootstrapReceiver<In>(link),

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { channel, setConnector, Sender, type Receiver, type RecvOptions } from '../channel/index.js'
 import { DisconnectedError, TimeoutError } from '../errors.js'
-import { Link } from '../link/link.js'
+import { LinkImpl } from '../link/link.js'
 import type { LinkLimits } from '../link/limits.js'
 import { duplexWire } from '../wire/duplex.js'
 import { bootstrapReceiver, bootstrapSender } from '../channel/index.js'
@@ -24,10 +24,10 @@ export class OneShotServer<T> {
   readonly name: string
   #dir: string
   #server: net.Server
-  #first: Promise<{ rx: Receiver<T>; link: Link }>
+  #first: Promise<{ rx: Receiver<T>; link: LinkImpl }>
   #closed = false
 
-  private constructor(dir: string, name: string, server: net.Server, first: Promise<{ rx: Receiver<T>; link: Link }>) {
+  private constructor(dir: string, name: string, server: net.Server, first: Promise<{ rx: Receiver<T>; link: LinkImpl }>) {
     this.#dir = dir
     this.name = name
     this.#server = server
@@ -41,9 +41,9 @@ export class OneShotServer<T> {
     const name = join(dir, 'socket')
     const server = net.createServer()
     let taken = false
-    const first = new Promise<{ rx: Receiver<T>; link: Link }>((resolve, reject) => {
+    const first = new Promise<{ rx: Receiver<T>; link: LinkImpl }>((resolve, reject) => {
       server.on('connection', (socket) => {
-        const link = new Link(duplexWire(socket), { name: 'OneShotServer client', ...options.limits, closeWhenIdle: true })
+        const link = new LinkImpl(duplexWire(socket), { name: 'OneShotServer client', ...options.limits, closeWhenIdle: true })
         if (taken) return link.close(REFUSED)
         taken = true
         const [tx, rx] = channel<T>()
@@ -135,7 +135,7 @@ async function connect(name: string, options: { timeout?: number; limits?: Parti
       reject(new DisconnectedError(`no OneShotServer is listening at ${name} (it may have accepted its client already, or closed)`, { cause: err })),
     )
   })
-  const link = new Link(duplexWire(socket), { name: `OneShotServer ${name}`, ...options.limits, closeWhenIdle: true })
+  const link = new LinkImpl(duplexWire(socket), { name: `OneShotServer ${name}`, ...options.limits, closeWhenIdle: true })
   const inbox = bootstrapReceiver<Sender<unknown>>(link)
   try {
     const tx = await inbox.recv({ timeout: options.timeout })

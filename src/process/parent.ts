@@ -5,7 +5,7 @@
 import net from 'node:net'
 import type { MessagePort } from 'node:worker_threads'
 import type { Receiver, Sender } from '../channel/index.js'
-import { Link, type LinkOptions } from '../link/link.js'
+import { LinkImpl, type Link, type LinkOptions } from '../link/link.js'
 import { duplexWire } from '../wire/duplex.js'
 import { messagePortWire } from '../wire/message-port.js'
 import type { Wire } from '../wire/wire.js'
@@ -43,7 +43,7 @@ async function open(options: Partial<LinkOptions>): Promise<ParentEnds<unknown, 
   if (!wire) {
     throw new Error('ipfi: parent() was called in a process that was not started by ipfi fork() or spawnWorker()')
   }
-  const link = new Link(wire, { name: 'parent', ...options })
+  const link = new LinkImpl(wire, { name: 'parent', ...options })
   const { receiver, sender, data } = await takeEnds<unknown, unknown>(link)
   return { receiver, sender, data, link }
 }

@@ -6,7 +6,7 @@
  */
 import { Console } from 'node:console'
 import type { Duplex } from 'node:stream'
-import { Link, type LinkOptions } from '../link/link.js'
+import { LinkImpl, type LinkOptions } from '../link/link.js'
 import { duplexWire } from '../wire/duplex.js'
 import { takeEnds } from './bootstrap.js'
 import type { ParentEnds } from './parent.js'
@@ -34,7 +34,7 @@ async function open(options: StdioLinkOptions): Promise<ParentEnds<unknown, unkn
     console.table = toStderr.table.bind(toStderr)
   }
   const wire = duplexWire(process.stdout as unknown as Duplex, { input: process.stdin as unknown as NodeJS.ReadableStream & Duplex })
-  const link = new Link(wire, { name: 'stdio', ...linkOptions })
+  const link = new LinkImpl(wire, { name: 'stdio', ...linkOptions })
   const { receiver, sender, data } = await takeEnds<unknown, unknown>(link)
   return { receiver, sender, data, link }
 }

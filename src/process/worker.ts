@@ -5,7 +5,7 @@
 import { MessageChannel, Worker, type ResourceLimits } from 'node:worker_threads'
 import { pathToFileURL } from 'node:url'
 import { isAbsolute, resolve } from 'node:path'
-import { Link } from '../link/link.js'
+import { LinkImpl } from '../link/link.js'
 import type { LinkLimits } from '../link/limits.js'
 import { messagePortWire } from '../wire/message-port.js'
 import { offerEnds } from './bootstrap.js'
@@ -71,7 +71,7 @@ export function spawnWorker<ToChild, ToParent, Data = unknown>(
   // Node sets threadId to -1 once the thread has exited: keep it from the start.
   const threadId = worker.threadId
   const exited = new Promise<ExitInfo>((r) => worker.once('exit', (code) => r({ code, signal: null })))
-  const link = new Link(messagePortWire(port1), {
+  const link = new LinkImpl(messagePortWire(port1), {
     name: `worker thread ${threadId}`,
     ...options.limits,
     onWireEnd: (_, failure) => childEnd(exited, { threadId }, failure),

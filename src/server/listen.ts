@@ -108,7 +108,7 @@ export class Server<ToClient, ToServer> implements AsyncIterable<Peer<ToClient, 
       this.#peers.delete(peer)
       // A client that left before it was accepted is still handed out if it sent anything: nothing it sent is lost.
       const i = this.#ready.indexOf(peer)
-      if (i >= 0 && peer.link.inbox.queued === 0) this.#ready.splice(i, 1)
+      if (i >= 0 && peer.unread === 0) this.#ready.splice(i, 1)
     })
     const w = this.#waiters.shift()
     if (w) w.resolve(peer)

@@ -2,7 +2,7 @@
 import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import type { Receiver, Sender } from '../channel/index.js'
-import { Link, type LinkOptions } from '../link/link.js'
+import { LinkImpl, type Link, type LinkOptions } from '../link/link.js'
 import { bootstrapReceiver, bootstrapSender } from '../channel/index.js'
 import { duplexWire } from '../wire/duplex.js'
 
@@ -27,13 +27,21 @@ export class Peer<Out, In> {
   /** Resolves with the cause once the link to this peer is closed, whatever closed it. */
   readonly closed: Promise<unknown>
 
+  readonly #link: LinkImpl
+
   /** @internal */
-  constructor(link: Link, remote: PeerAddress) {
+  constructor(link: LinkImpl, remote: PeerAddress) {
     this.link = link
+    this.#link = link
     this.remote = remote
     this.sender = bootstrapSender<Out>(link)
     this.receiver = bootstrapReceiver<In>(link)
     this.closed = link.closed
+  }
+
+  /** @internal Messages from this peer not yet received. */
+  get unread(): number {
+    return this.#link.inbox.queued
   }
 
   /** Close this peer's link in order: the channels that crossed it end as closed ones (`DisconnectedError`), on both sides. */
@@ -48,8 +56,8 @@ export class Peer<Out, In> {
 }
 
 /** Start a link on an admitted socket (bytes that came after the admission are still queued in it). */
-export function linkSocket(socket: Duplex, options: LinkOptions): Link {
-  const link = new Link(duplexWire(socket), options)
+export function linkSocket(socket: Duplex, options: LinkOptions): LinkImpl {
+  const link = new LinkImpl(duplexWire(socket), options)
   socket.resume() // admission paused it
   return link
 }
