@@ -3,17 +3,7 @@
  * `instanceof` works across two copies of the package (ESM and CJS loaded side by side).
  */
 
-const brandKey = (name: string) => Symbol.for(`ipfi.${name}`)
-
-function branded<T extends abstract new (...args: any[]) => Error>(Base: T, name: string): void {
-  const key = brandKey(name)
-  Object.defineProperty(Base.prototype, key, { value: true })
-  Object.defineProperty(Base, Symbol.hasInstance, {
-    value(this: unknown, x: unknown) {
-      return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[key] === true
-    },
-  })
-}
+import { brandClass as branded } from './brand.js'
 
 /** The other end of a channel is gone: every sender closed, or the receiver closed. */
 export class DisconnectedError extends Error {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { channel, Receiver, Sender } from '../src/channel/index.js'
-import { INTERNAL } from '../src/channel/brand.js'
+import { CONSTRUCT, OPEN_SESSION } from '../src/brand.js'
 import { ConnectionLostError, DisconnectedError, HandleError, LimitExceededError, ProtocolError, TimeoutError, UnsupportedValueError } from '../src/errors.js'
 import { currentCall, Endpoint, expose, remote, RemoteError } from '../src/procedures/index.js'
 import { CALL, CANCEL, CLOSE, CREDIT, DEFAULT_WINDOW, DONE, END, ERROR, FAIL, ITEM, MAX_WINDOW, PULL, RESULT, STOP, YIELD } from '../src/procedures/messages.js'
@@ -41,7 +41,7 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
   async function rawSession(w: World, ep: Endpoint<unknown>) {
     const [callTx, callRx] = channel<unknown>()
     const [replyTx, replyRx] = channel<unknown[]>()
-    ;(ep as any)[INTERNAL]({ calls: callRx, reply: replyTx })
+    ;(ep as any)[OPEN_SESSION]({ calls: callRx, reply: replyTx })
     return {
       send: (m: unknown) => callTx.send(m),
       next: () => within(replyRx.recv(), GUARD, 'a reply'),
@@ -275,7 +275,7 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
 
   it('malformed session openings are dropped (their handles closed) and the endpoint goes on', async () => {
     const { w, ep } = await setup()
-    const open = (v: unknown) => (ep as any)[INTERNAL](v)
+    const open = (v: unknown) => (ep as any)[OPEN_SESSION](v)
     const [tx1, rx1] = channel<unknown>()
     const [tx2, rx2] = channel<unknown>()
     const [tx3, rx3] = channel<unknown>()
@@ -298,7 +298,7 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
   async function handCallee() {
     const w = await world(mode)
     const [tx, rx] = channel<{ calls: Receiver<unknown[]>; reply: Sender<unknown> }>()
-    const ep = await w.toA(new Endpoint(INTERNAL, tx as any))
+    const ep = await w.toA(new Endpoint(CONSTRUCT, tx as any))
     const api: any = remote(ep)
     ep.close()
     cleanups.push(() => api[Symbol.dispose](), () => rx.close())

@@ -3,7 +3,7 @@ import { ConnectionLostError, DisconnectedError, HandleError, TimeoutError } fro
 import type { HandleAccess } from '../link/handles.js'
 import { waitBegin, waitEnd } from '../link/event-loop.js'
 import type { Cap, Entry, Port, Waiter } from '../link/port.js'
-import { INTERNAL, brandClass } from './brand.js'
+import { CONSTRUCT, PORT_OF, brandClass } from '../brand.js'
 import { trackReceiver, untrackReceiver } from './finalize.js'
 
 export interface RecvOptions {
@@ -65,8 +65,8 @@ export class Receiver<T> {
   #movedTo = ''
 
   /** @internal Receivers come from `channel()` or arrive in messages. */
-  constructor(token: typeof INTERNAL, port: Port) {
-    if (token !== INTERNAL) throw new TypeError('use channel() to make a channel')
+  constructor(token: typeof CONSTRUCT, port: Port) {
+    if (token !== CONSTRUCT) throw new TypeError('use channel() to make a channel')
     this.#port = port
     trackReceiver(this, port)
   }
@@ -158,7 +158,7 @@ export class Receiver<T> {
   }
 
   /** @internal Hand the port to a ReceiverSet (the receiver becomes unusable). */
-  [INTERNAL](): Port {
+  [PORT_OF](): Port {
     const port = this.#live()
     if (port.hasWaiters) throw new HandleError('this Receiver cannot join a ReceiverSet while a recv() is pending on it')
     return this.#take('was added to a ReceiverSet').port
@@ -186,7 +186,7 @@ brandClass(Receiver, 'Receiver')
 
 /** @internal */
 export function receiverFromPort<T>(port: Port): Receiver<T> {
-  return new Receiver<T>(INTERNAL, port)
+  return new Receiver<T>(CONSTRUCT, port)
 }
 
 /** Wait for the next entry on a home port, with timeout and abort; nothing is lost if we give up. */

@@ -1,7 +1,7 @@
 import { TimeoutError } from '../errors.js'
 import { waitBegin, waitEnd } from '../link/event-loop.js'
 import type { Port } from '../link/port.js'
-import { INTERNAL, brandClass } from './brand.js'
+import { PORT_OF, brandClass } from '../brand.js'
 import type { RecvOptions, Receiver } from './receiver.js'
 
 export type SelectEvent<T> = { id: number; kind: 'message'; value: T } | { id: number; kind: 'closed' }
@@ -18,7 +18,7 @@ export class ReceiverSet<T = unknown> {
   #wake: (() => void) | null = null
 
   add(receiver: Receiver<T>): number {
-    const port = receiver[INTERNAL]()
+    const port = receiver[PORT_OF]()
     const id = this.#nextId++
     this.#ports.set(id, port)
     port.watcher = () => this.#wake?.()

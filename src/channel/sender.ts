@@ -2,7 +2,7 @@ import { HANDLE } from '../codec/walk.js'
 import { HandleError } from '../errors.js'
 import type { HandleAccess } from '../link/handles.js'
 import type { Cap, Port } from '../link/port.js'
-import { INTERNAL, brandClass } from './brand.js'
+import { CONSTRUCT, brandClass } from '../brand.js'
 import { trackSender, untrackSender } from './finalize.js'
 import { localEntry } from './transfer.js'
 
@@ -29,8 +29,8 @@ export class Sender<T> {
   #state = LIVE
 
   /** @internal Senders come from `channel()`, `clone()`, or arrive in messages. */
-  constructor(token: typeof INTERNAL, port: Port) {
-    if (token !== INTERNAL) throw new TypeError('use channel() to make a channel')
+  constructor(token: typeof CONSTRUCT, port: Port) {
+    if (token !== CONSTRUCT) throw new TypeError('use channel() to make a channel')
     this.#port = port
     trackSender(this, port)
   }
@@ -70,7 +70,7 @@ export class Sender<T> {
   clone(): Sender<T> {
     const port = this.#live()
     port.addSender()
-    return new Sender<T>(INTERNAL, port)
+    return new Sender<T>(CONSTRUCT, port)
   }
 
   /** Close this sender (idempotent). When the last one closes, the receiver sees the disconnect. */
@@ -128,5 +128,5 @@ brandClass(Sender, 'Sender')
 
 /** @internal Adopt a reference the caller already counted. */
 export function senderFromPort<T>(port: Port): Sender<T> {
-  return new Sender<T>(INTERNAL, port)
+  return new Sender<T>(CONSTRUCT, port)
 }

@@ -6,7 +6,7 @@
  */
 import { TAG_FUNCTION } from '../codec/msgpack.js'
 import { HANDLE } from '../codec/walk.js'
-import { INTERNAL } from '../channel/brand.js'
+import { CONSTRUCT } from '../brand.js'
 import { channel } from '../channel/index.js'
 import type { HandleAccess } from '../link/handles.js'
 import type { Lent } from './caller/call.js'
@@ -21,7 +21,7 @@ type Fn = (...args: never[]) => unknown
 function exposeFunction(fn: Fn): { endpoint: Endpoint<unknown>; stop: () => void } {
   const [tx, rx] = channel<SessionOpen>()
   const callee = new Callee(fn, rx, DEFAULT_PROCEDURE_LIMITS)
-  const endpoint = new Endpoint(INTERNAL, tx)
+  const endpoint = new Endpoint(CONSTRUCT, tx)
   return {
     endpoint,
     stop: () => {

@@ -8,7 +8,7 @@ import { TAG_ENDPOINT } from '../codec/msgpack.js'
 import { ProtocolError } from '../errors.js'
 import { Sender, senderFromPort } from '../channel/index.js'
 import { registerHandleFactory, type HandleAccess } from '../link/handles.js'
-import { INTERNAL, brandClass } from '../channel/brand.js'
+import { CONSTRUCT, OPEN_SESSION, brandClass } from '../brand.js'
 import type { SessionOpen } from './messages.js'
 
 export class Endpoint<T = unknown> {
@@ -17,14 +17,14 @@ export class Endpoint<T = unknown> {
   declare readonly __exposes?: T
 
   /** @internal Endpoints come from `expose()` or arrive in messages. */
-  constructor(token: typeof INTERNAL, sender: Sender<SessionOpen>) {
-    if (token !== INTERNAL) throw new TypeError('use expose() to make an endpoint')
+  constructor(token: typeof CONSTRUCT, sender: Sender<SessionOpen>) {
+    if (token !== CONSTRUCT) throw new TypeError('use expose() to make an endpoint')
     this.#sender = sender
   }
 
   /** Another handle to the same procedures. */
   clone(): Endpoint<T> {
-    return new Endpoint<T>(INTERNAL, this.#sender.clone())
+    return new Endpoint<T>(CONSTRUCT, this.#sender.clone())
   }
 
   /** Close this handle (idempotent). Once every handle is closed the callee stops taking sessions. */
@@ -48,7 +48,7 @@ export class Endpoint<T = unknown> {
   }
 
   /** @internal Open a session (caller/session.ts). */
-  [INTERNAL](open: SessionOpen): void {
+  [OPEN_SESSION](open: SessionOpen): void {
     this.#sender.send(open)
   }
 
@@ -60,5 +60,5 @@ brandClass(Endpoint, 'Endpoint')
 
 registerHandleFactory(TAG_ENDPOINT, (cap) => {
   if (cap.kind !== 'sender') throw new ProtocolError('an endpoint handle must be a sender capability')
-  return new Endpoint(INTERNAL, senderFromPort<SessionOpen>(cap.port))
+  return new Endpoint(CONSTRUCT, senderFromPort<SessionOpen>(cap.port))
 })

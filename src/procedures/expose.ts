@@ -1,5 +1,5 @@
 /** `expose(impl)`: serve an object's methods (or one function) behind a sendable Endpoint. */
-import { INTERNAL } from '../channel/brand.js'
+import { CONSTRUCT } from '../brand.js'
 import { channel } from '../channel/index.js'
 import { Endpoint } from './endpoint.js'
 import { resolveProcedureLimits, type ProcedureLimits } from './limits.js'
@@ -49,5 +49,5 @@ export function expose<T extends object>(impl: T, options: ExposeOptions = {}): 
     // A long-lived signal must not keep procedures that ended by themselves (and their object) alive.
     callee.whenEnded(() => signal.removeEventListener('abort', withdraw))
   }
-  return new Endpoint<T>(INTERNAL, tx)
+  return new Endpoint<T>(CONSTRUCT, tx)
 }

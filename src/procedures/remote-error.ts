@@ -14,8 +14,8 @@ import {
   TimeoutError,
   UnsupportedValueError,
 } from '../errors.js'
+import { brandClass } from '../brand.js'
 
-const REMOTE = Symbol.for('ipfi.RemoteError')
 
 /**
  * ipfi's own errors, by name. The codec rebuilds an unregistered class as a plain Error with its
@@ -48,12 +48,9 @@ export const REMOTE_STACK_MARKER = '    --- remote stack ---'
  * in its cause chain), whatever its own class: a remote `TypeError` is a `TypeError` and a
  * `RemoteError`. Not meant to be constructed by applications.
  */
-export class RemoteError extends Error {
-  static override [Symbol.hasInstance](x: unknown): boolean {
-    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[REMOTE] === true
-  }
-}
-Object.defineProperty(RemoteError.prototype, REMOTE, { value: true })
+export class RemoteError extends Error {}
+/** Set on the prototype and on every error `fromRemote` marks. */
+const REMOTE = brandClass(RemoteError, 'RemoteError')
 
 /** Mark what a procedure threw, as it arrived here. Non-Error values are returned unchanged. */
 export function fromRemote(thrown: unknown, procedure: string): unknown {

@@ -5,7 +5,7 @@
 import { TAG_FUNCTION } from '../codec/msgpack.js'
 import { HANDLE, type Branded } from '../codec/walk.js'
 import { ProtocolError } from '../errors.js'
-import { INTERNAL } from '../channel/brand.js'
+import { CONSTRUCT } from '../brand.js'
 import { senderFromPort } from '../channel/index.js'
 import { registerHandleFactory } from '../link/handles.js'
 import { cloningAccess } from './callback.js'
@@ -51,5 +51,5 @@ export function remoteFunction(endpoint: Endpoint<unknown>): RemoteFunction {
 
 registerHandleFactory(TAG_FUNCTION, (cap) => {
   if (cap.kind !== 'sender') throw new ProtocolError('a function handle must be a sender capability')
-  return remoteFunction(new Endpoint(INTERNAL, senderFromPort<SessionOpen>(cap.port))) as RemoteFunction & Branded
+  return remoteFunction(new Endpoint(CONSTRUCT, senderFromPort<SessionOpen>(cap.port))) as RemoteFunction & Branded
 })

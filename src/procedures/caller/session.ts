@@ -4,7 +4,7 @@
  * no wait (the process may exit) and a forgotten one can be garbage collected, which closes it.
  */
 import { DisconnectedError } from '../../errors.js'
-import { INTERNAL } from '../../channel/brand.js'
+import { OPEN_SESSION } from '../../brand.js'
 import { RECV_SIZED, TAKE_SIZED, channel, Interrupt, type Receiver, type Sender, type Sized } from '../../channel/index.js'
 import { ArgPump } from './arg-pump.js'
 import { CallerCall, type CallHost, type CallResult, type CallSettings } from './call.js'
@@ -42,7 +42,7 @@ export class CallerSession implements CallHost {
     this.#calls = callTx
     this.#replies = replyRx
     try {
-      endpoint[INTERNAL]({ calls: callRx, reply: replyTx })
+      endpoint[OPEN_SESSION]({ calls: callRx, reply: replyTx })
     } catch (e) {
       callRx.close()
       replyTx.close()
