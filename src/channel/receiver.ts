@@ -1,17 +1,13 @@
 import { HANDLE } from '../codec/walk.js'
-import { ConnectionLostError, DisconnectedError, HandleError, TimeoutError } from '../errors.js'
+import { ConnectionLostError, DisconnectedError, HandleError } from '../errors.js'
 import type { HandleAccess } from '../link/handles.js'
 import { waitBegin, waitEnd } from '../link/event-loop.js'
 import type { Cap, Entry, Port, Waiter } from '../link/port.js'
 import { CONSTRUCT, PORT_OF, brandClass } from '../brand.js'
 import { trackReceiver, untrackReceiver } from './finalize.js'
+import { giveUpWith, type RecvOptions } from './give-up.js'
 
-export interface RecvOptions {
-  /** Reject with `TimeoutError` after this many milliseconds. */
-  timeout?: number
-  /** Reject with `signal.reason` when aborted. */
-  signal?: AbortSignal
-}
+export type { RecvOptions } from './give-up.js'
 
 /** @internal Receive with the message's encoded size (used by the procedures layer's limits). */
 export const RECV_SIZED: unique symbol = Symbol('ipfi.recvSized')
@@ -189,7 +185,6 @@ export function receiverFromPort<T>(port: Port): Receiver<T> {
   return new Receiver<T>(CONSTRUCT, port)
 }
 
-/** Wait for the next entry on a home port, with timeout and abort; nothing is lost if we give up. */
 /** The waiter of a plain receive (no timeout, signal or interrupt): no closures to make. */
 class PlainWaiter implements Waiter {
   constructor(
@@ -241,14 +236,9 @@ function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, 
       waitBegin()
     })
   }
-  const signal = options?.signal
-  if (signal?.aborted) return Promise.reject(signal.reason)
-  const timeout = options?.timeout
-  return new Promise((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined
+  // With a timeout or a signal: nothing is lost if we give up (the waiter is removed first).
+  return giveUpWith<unknown>(options, 'recv', (resolve, reject) => {
     const done = () => {
-      if (timer) clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
       if (interrupt) interrupt.pending = null
       waitEnd()
     }
@@ -262,19 +252,6 @@ function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, 
         reject(err)
       },
     }
-    const onAbort = () => {
-      port.removeWaiter(w)
-      done()
-      reject(signal!.reason)
-    }
-    if (timeout !== undefined) {
-      timer = setTimeout(() => {
-        port.removeWaiter(w)
-        done()
-        reject(new TimeoutError(`recv timed out after ${timeout} ms`))
-      }, timeout)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
     if (interrupt) {
       interrupt.pending = {
         interrupt(reason) {
@@ -286,5 +263,9 @@ function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, 
     }
     port.addWaiter(w)
     waitBegin()
+    return () => {
+      port.removeWaiter(w)
+      done()
+    }
   })
 }

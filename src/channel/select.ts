@@ -1,8 +1,8 @@
-import { TimeoutError } from '../errors.js'
 import { waitBegin, waitEnd } from '../link/event-loop.js'
 import type { Port } from '../link/port.js'
 import { PORT_OF, brandClass } from '../brand.js'
-import type { RecvOptions, Receiver } from './receiver.js'
+import { giveUpWith, type RecvOptions } from './give-up.js'
+import type { Receiver } from './receiver.js'
 
 export type SelectEvent<T> = { id: number; kind: 'message'; value: T } | { id: number; kind: 'closed' }
 
@@ -54,19 +54,10 @@ export class ReceiverSet<T = unknown> {
     const now = this.trySelect()
     if (now.length) return Promise.resolve(now)
     if (this.#wake) return Promise.reject(new Error('another select() is already waiting on this ReceiverSet'))
-    const signal = options?.signal
-    if (signal?.aborted) return Promise.reject(signal.reason)
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
+    return giveUpWith<SelectEvent<T>[]>(options, 'select', (resolve) => {
       const done = () => {
         this.#wake = null
-        if (timer) clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
         waitEnd()
-      }
-      const onAbort = () => {
-        done()
-        reject(signal!.reason)
       }
       this.#wake = () => {
         const events = this.trySelect()
@@ -74,14 +65,8 @@ export class ReceiverSet<T = unknown> {
         done()
         resolve(events)
       }
-      if (options?.timeout !== undefined) {
-        timer = setTimeout(() => {
-          done()
-          reject(new TimeoutError(`select timed out after ${options.timeout} ms`))
-        }, options.timeout)
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
       waitBegin()
+      return done
     })
   }
 

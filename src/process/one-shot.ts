@@ -7,8 +7,8 @@ import { mkdtemp, chmod, rm, stat } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { channel, setConnector, Sender, type Receiver, type RecvOptions } from '../channel/index.js'
-import { DisconnectedError, TimeoutError } from '../errors.js'
+import { channel, giveUpWith, setConnector, Sender, type Receiver, type RecvOptions } from '../channel/index.js'
+import { DisconnectedError } from '../errors.js'
 import { LinkImpl } from '../link/link.js'
 import type { LinkLimits } from '../link/limits.js'
 import { duplexWire } from '../wire/duplex.js'
@@ -98,31 +98,12 @@ export class OneShotServer<T> {
   }
 }
 
+/** `p`, or a TimeoutError / the abort reason first (the first client still comes to a later accept). */
 function withOptions<T>(p: Promise<T>, options?: RecvOptions): Promise<T> {
-  if (!options?.timeout && !options?.signal) return p
-  const { timeout, signal } = options
-  return new Promise<T>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined
-    const done = () => {
-      if (timer) clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-    }
-    const onAbort = () => {
-      done()
-      reject(signal!.reason)
-    }
-    if (signal?.aborted) return reject(signal.reason)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    if (timeout !== undefined) {
-      timer = setTimeout(() => {
-        done()
-        reject(new TimeoutError(`accept timed out after ${timeout} ms`))
-      }, timeout)
-    }
-    p.then(
-      (v) => (done(), resolve(v)),
-      (e) => (done(), reject(e)),
-    )
+  if (options?.timeout === undefined && options?.signal === undefined) return p
+  return giveUpWith<T>(options, 'accept', (resolve, reject) => {
+    p.then(resolve, reject)
+    return () => {}
   })
 }
 

@@ -6,6 +6,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { DisconnectedError, TimeoutError } from '../errors.js'
+import { giveUpWith, type RecvOptions } from '../channel/index.js'
 import type { LinkLimits } from '../link/limits.js'
 import { formatAddress, parseAddress, type Address } from './address.js'
 import { admitClient, secretBytes } from './admission.js'
@@ -56,35 +57,14 @@ export class Server<ToClient, ToServer> implements AsyncIterable<Peer<ToClient, 
   }
 
   /** The next client. Rejects with `DisconnectedError` once the server is closed. */
-  accept(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<Peer<ToClient, ToServer>> {
+  accept(options?: RecvOptions): Promise<Peer<ToClient, ToServer>> {
     const p = this.#ready.shift()
     if (p) return Promise.resolve(p)
     if (this.#closing) return Promise.reject(new DisconnectedError('the server is closed'))
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
-      const w = {
-        resolve: (p: Peer<ToClient, ToServer>) => (done(), resolve(p)),
-        reject: (e: unknown) => (done(), reject(e)),
-      }
-      const onAbort = () => {
-        this.#waiters.splice(this.#waiters.indexOf(w), 1)
-        done()
-        reject(options.signal!.reason)
-      }
-      const done = () => {
-        if (timer) clearTimeout(timer)
-        options.signal?.removeEventListener('abort', onAbort)
-      }
-      if (options.signal?.aborted) return reject(options.signal.reason)
-      options.signal?.addEventListener('abort', onAbort, { once: true })
-      if (options.timeout !== undefined) {
-        timer = setTimeout(() => {
-          this.#waiters.splice(this.#waiters.indexOf(w), 1)
-          done()
-          reject(new TimeoutError(`accept timed out after ${options.timeout} ms`))
-        }, options.timeout)
-      }
+    return giveUpWith<Peer<ToClient, ToServer>>(options, 'accept', (resolve, reject) => {
+      const w = { resolve, reject }
       this.#waiters.push(w)
+      return () => this.#waiters.splice(this.#waiters.indexOf(w), 1)
     })
   }
 
