@@ -2,7 +2,7 @@
  * ipfi: typed channels that cross threads, processes and any byte stream, with handles that travel
  * inside messages. Layers, each importing only from those above it in this list:
  *   errors, codec -> wire -> link -> channel -> procedures -> process, server
- * Every name here is API; `@internal` members are stripped from the typings (ARCHITECTURE.md).
+ * Every name here is API; members marked internal are stripped from the typings (ARCHITECTURE.md).
  */
 export {
   DisconnectedError,

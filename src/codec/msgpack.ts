@@ -152,37 +152,31 @@ function encodePrepared(prepared: unknown): Buffer {
   return out
 }
 
-/** Bytes left free in front of a large plain encoding (`Encoded.frame`) for the link's frame header. */
-export const HEADROOM = 14
-/** Plain data of at least this many bytes is encoded into a buffer of its own, with HEADROOM. */
+/** Plain data of at least this many bytes is encoded into a buffer of its own (`Encoded.frame`). */
 const OWN_BUFFER_FROM = 64 * 1024
-
-/**
- * Buffers that ipfi filled and then let go of entirely (large encodings): a wire may hand them to
- * the other side (transfer them) instead of copying. Whoever transfers one removes it.
- */
-export const handedOver = new WeakSet<ArrayBufferLike>()
 
 export interface Encoded {
   payload: Buffer
   /** The handles found, in table order: `payload` refers to them by index. */
   handles: Branded[]
   /**
-   * For a large value: `payload` with HEADROOM free bytes in front of it, in a buffer of its own
-   * (listed in `handedOver`), so that the link can write a whole frame without a copy.
+   * For a large value: `payload` with `headroom` free bytes in front of it, in a buffer of its own
+   * that nothing else refers to, so that the caller can write a header there and send the whole
+   * frame without a copy (and a wire may transfer the buffer).
    */
   frame?: Buffer
 }
 
 /**
  * Encode `value` for a wire. Handles are collected (not moved: the caller commits the move once the
- * whole message is known to be sendable) and replaced by their index.
+ * whole message is known to be sendable) and replaced by their index. `headroom`: bytes to leave
+ * free in front of a large value's encoding (`Encoded.frame`), for the caller's header.
  */
-export function encode(value: unknown): Encoded {
+export function encode(value: unknown, headroom = 0): Encoded {
   // Plain data (the common case) goes to msgpackr as it is, with no walk to copy it.
   if (isPlainData(value)) {
     const size = plainDataBytes()
-    if (size >= OWN_BUFFER_FROM) return encodeLarge(value, size)
+    if (size >= OWN_BUFFER_FROM) return encodeLarge(value, size, headroom)
     return { payload: packChecked(value), handles: NO_HANDLES }
   }
   const handles: Branded[] = []
@@ -200,19 +194,18 @@ export function encode(value: unknown): Encoded {
 
 /**
  * A large plain value, packed into a buffer sized for it (msgpackr would otherwise grow its own to
- * four times the size and copy), with HEADROOM bytes in front; the buffer is then let go of.
+ * four times the size and copy), with `headroom` bytes in front; the buffer is then let go of.
  */
-function encodeLarge(value: unknown, size: number): Encoded {
+function encodeLarge(value: unknown, size: number, headroom: number): Encoded {
   // Strings may take up to 3 bytes a character; msgpackr grows the buffer if the guess is short.
-  packr.useBuffer(Buffer.allocUnsafeSlow(HEADROOM + size + (size >> 6) + 4096))
+  packr.useBuffer(Buffer.allocUnsafeSlow(headroom + size + (size >> 6) + 4096))
   let frame: Buffer
   try {
-    frame = packChecked(value, RESERVE_START_SPACE | HEADROOM)
+    frame = packChecked(value, RESERVE_START_SPACE | headroom)
   } finally {
     packr.useBuffer(Buffer.allocUnsafeSlow(8192))
   }
-  handedOver.add(frame.buffer)
-  return { payload: frame.subarray(HEADROOM), handles: NO_HANDLES, frame }
+  return { payload: frame.subarray(headroom), handles: NO_HANDLES, frame }
 }
 
 /** The `handles` of every message without any (shared: never written). */

@@ -6,9 +6,10 @@
  *
  * Export 0 on each side is the link's bootstrap inbox, so a link starts as a pair of channels.
  */
-import { HEADROOM, encode, encodePlain, decodePlain, newChunk } from '../codec/msgpack.js'
+import { encode, encodePlain, decodePlain, newChunk } from '../codec/msgpack.js'
 import { ConnectionLostError, DisconnectedError, LimitExceededError, ProtocolError, describeCause, keepable } from '../errors.js'
 import { FRAME_HEADER, FrameDecoder } from '../wire/framing.js'
+import { handOver } from '../wire/hand-over.js'
 import type { Wire } from '../wire/wire.js'
 import * as F from './frames.js'
 import { unwatchExit, watchExit, type ExitingLink } from './at-exit.js'
@@ -53,7 +54,6 @@ export interface PeerEnd {
 
 const EMPTY = new Uint8Array(0)
 const NO_CAPS: Cap[] = []
-if (HEADROOM !== F.MSG_PREFIXED) throw new Error('ipfi internal error: HEADROOM does not fit a MSG header')
 /** A batch is written as soon as it holds this many frames (and otherwise at the end of the tick). */
 const FLUSH_AT = 32
 /** Parts at least this large are written by reference instead of being copied into the batch. */
@@ -164,7 +164,7 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
 
   /** Send a value into the channel that `route` leads to. Throws before anything moves if it can't. */
   sendValue(route: Route, value: unknown, target: Port): void {
-    const { payload, handles, frame } = encode(value)
+    const { payload, handles, frame } = encode(value, F.MSG_PREFIXED)
     if (handles.length > this.peerMaxHandles) {
       throw new LimitExceededError(`message holds ${handles.length} handles; the peer accepts at most ${this.peerMaxHandles}`)
     }
@@ -180,6 +180,7 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
   /** A large message without handles, encoded with room for its header: the whole frame goes as it is. */
   private sendFrame(route: Route, frame: Buffer): void {
     F.writeMsgHeader(frame, 0, frame.length - FRAME_HEADER, route, 0)
+    handOver(frame) // its buffer is the frame's alone: a wire may transfer it
     this.batch.frame(frame)
     this.wrote()
     if (this.batch.frames >= FLUSH_AT) this.flush()

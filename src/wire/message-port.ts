@@ -5,7 +5,7 @@
  * large ones as bytes, transferred rather than copied where ipfi owns the buffer.
  */
 import type { MessagePort } from 'node:worker_threads'
-import { handedOver } from '../codec/msgpack.js'
+import { isHandedOver, takeHandedOver } from './hand-over.js'
 import type { Wire } from './wire.js'
 
 /** Copies of at least this size are transferred rather than cloned a second time. */
@@ -26,15 +26,14 @@ export function messagePortWire(port: MessagePort): Wire {
     onEndCb = null
     cb?.()
   }
-  /** Post bytes ipfi handed over: transferred, whatever part of their buffer they cover. */
+  /** Post bytes the link handed over: transferred, whatever part of their buffer they cover. */
   const postOwned = (bytes: Uint8Array) => {
-    if (closed) return
-    handedOver.delete(bytes.buffer)
+    if (closed || !takeHandedOver(bytes)) return
     port.postMessage(bytes, [bytes.buffer as ArrayBuffer])
   }
   const post = (bytes: Uint8Array) => {
     if (closed) return
-    if (bytes.byteLength >= TRANSFER_FROM && handedOver.has(bytes.buffer)) return postOwned(bytes)
+    if (bytes.byteLength >= TRANSFER_FROM && isHandedOver(bytes)) return postOwned(bytes)
     if (bytes.byteLength < STRING_BELOW) {
       port.postMessage(latin1(bytes))
       return
@@ -60,7 +59,7 @@ export function messagePortWire(port: MessagePort): Wire {
       let from = 0
       for (let i = 0; i < chunks.length; i++) {
         const c = chunks[i]!
-        if (c.byteLength < TRANSFER_FROM || !handedOver.has(c.buffer)) continue
+        if (c.byteLength < TRANSFER_FROM || !isHandedOver(c)) continue
         if (i > from) post(join(chunks, from, i))
         postOwned(c)
         from = i + 1
