@@ -16,7 +16,7 @@
  * in rounds: one warm-up round (a quarter of the iterations), then 3 measured rounds, every
  * scenario once per round (order reversed every other round), so raw baselines, ipfi and the peer
  * libraries see the same machine conditions. Figures are medians over the rounds
- * (bench/lib/summary.mjs). What one round measures: bench/lib/round.mjs. Every reply is checked,
+ * (bench/lib/measure/summary.mjs). What one round measures: bench/lib/measure/round.mjs. Every reply is checked,
  * and each echo transport first echoes a unique probe.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -83,7 +83,7 @@ async function main() {
   const iters = CONFIG[mode]
 
   // Pin before anything starts a thread or a process: they inherit the CPU mask.
-  const { pinToOneCpu, allowedCpus } = await import('./lib/pin.mjs')
+  const { pinToOneCpu, allowedCpus } = await import('./lib/measure/pin.mjs')
   const pin = args.pin ? pinToOneCpu() : { pinned: false, note: null }
   if (args.pin && !pin.pinned) console.error(`note: ${pin.note}`)
 
@@ -91,12 +91,12 @@ async function main() {
   const unknown = (args.only ?? []).filter((id) => !all.some((s) => s.id === id))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((s) => s.id).join(', ')}`)
   const scenarios = args.only ? all.filter((s) => args.only.includes(s.id)) : all
-  const { makeSink, probe, makePayload, askUsage } = await import('./lib/measure.mjs')
-  const { STATS_REQUEST, isUsage } = await import('./lib/usage.mjs')
-  const { measureRound } = await import('./lib/round.mjs')
-  const { summarizeResults, rawIdOf } = await import('./lib/summary.mjs')
-  const { writeRatioChart } = await import('./lib/chart.mjs')
-  const { markdown } = await import('./lib/report.mjs')
+  const { makeSink, probe, makePayload, askUsage } = await import('./lib/measure/echo.mjs')
+  const { STATS_REQUEST, isUsage } = await import('./lib/peers/usage.mjs')
+  const { measureRound } = await import('./lib/measure/round.mjs')
+  const { summarizeResults, rawIdOf } = await import('./lib/measure/summary.mjs')
+  const { writeRatioChart } = await import('./lib/report/chart.mjs')
+  const { markdown } = await import('./lib/report/markdown.mjs')
 
   const payloads = new Map() // bytes -> the payload Buffer, made once
   const ctx = {

@@ -21,7 +21,7 @@ const ECHO_SCENARIOS = scenarios.filter((s) => s.type === 'echo').map((s) => s.i
 const ONEWAY_SCENARIOS = scenarios.filter((s) => s.type === 'oneway').map((s) => s.id)
 const PAYLOAD_SCENARIOS = scenarios.filter((s) => s.type === 'payload').map((s) => s.id)
 // @ts-expect-error plain JS, no declarations
-const { METRICS } = (await import('../bench/lib/summary.mjs')) as { METRICS: Record<string, string[]> }
+const { METRICS } = (await import('../bench/lib/measure/summary.mjs')) as { METRICS: Record<string, string[]> }
 const RATIO_PAIRS = scenarios.flatMap((s) => (s.compareWith ?? []).map((b) => `${s.id}/${b}`))
 
 interface Run {

@@ -1,7 +1,7 @@
-/** The Markdown report printed to stdout: the header and echo tables here, the rest in report-*.mjs. */
-import { KIND, fmtRate, fmtRatio, fmtUs } from './stats.mjs'
-import { payloadSection } from './report-payload.mjs'
-import { costSection, ratesSection } from './report-rates.mjs'
+/** The Markdown report printed to stdout: the header and echo tables here, the rest in payload.mjs and rates.mjs. */
+import { KIND, fmtRate, fmtRatio, fmtUs } from './format.mjs'
+import { payloadSection } from './payload.mjs'
+import { costSection, ratesSection } from './rates.mjs'
 
 /** The round trips a scenario runs, when not the suite's: marked ¹ and explained in the notes. */
 const fewer = (s, result) => s.iterations.latency !== result.iterations.latency || s.iterations.throughput !== result.iterations.throughput
