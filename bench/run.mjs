@@ -10,16 +10,19 @@
  *   --only    run only these scenarios (ids as in bench/scenarios/index.mjs), e.g. for profiling:
  *             node --cpu-prof --cpu-prof-dir bench/results bench/run.mjs --quick --only ipfi-worker
  *             then node bench/profile-summary.mjs bench/results/*.cpuprofile
- *   --out     where to write the JSON (default bench/results/latest.json; with --only, none unless given)
+ *   --out     where to write the results: FILE.md the tables, FILE.json every figure, FILE.svg the
+ *             ratio chart (a .md or .json ending of FILE is dropped first). Default bench/results/latest,
+ *             or bench/results/pinned with --pin; with --only, nothing unless given. The tables also go
+ *             to stdout.
  *
  * Every transport (echo, payload, and one-way scenarios with open()) is opened once, then measured
  * in rounds: one warm-up round (a quarter of the iterations), then 3 measured rounds, every
  * scenario once per round (order reversed every other round), so raw baselines, ipfi and the peer
  * libraries see the same machine conditions. Figures are medians over the rounds
- * (bench/lib/summary.mjs). What one round measures: bench/lib/round.mjs. Every reply is checked,
+ * (bench/lib/measure/summary.mjs). What one round measures: bench/lib/measure/round.mjs. Every reply is checked,
  * and each echo transport first echoes a unique probe.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -34,8 +37,8 @@ function parseArgs(argv) {
     if (a === '--quick') o.quick = true
     else if (a === '--tiny') o.tiny = true
     else if (a === '--pin') o.pin = true
-    else if (a === '--out') o.out = resolve(argv[++i] ?? '')
-    else if (a.startsWith('--out=')) o.out = resolve(a.slice(6))
+    else if (a === '--out') o.out = outBase(argv[++i])
+    else if (a.startsWith('--out=')) o.out = outBase(a.slice(6))
     else if (a === '--only') o.only = (argv[++i] ?? '').split(',').filter(Boolean)
     else if (a.startsWith('--only=')) o.only = a.slice(7).split(',').filter(Boolean)
     else if (a === '--help' || a === '-h') {
@@ -43,8 +46,14 @@ function parseArgs(argv) {
       process.exit(0)
     } else throw new Error(`unknown argument ${a} (try --help)`)
   }
-  if (!o.only) o.out ??= resolve(here, 'results/latest.json')
+  if (!o.only) o.out ??= resolve(here, o.pin ? 'results/pinned' : 'results/latest')
   return o
+}
+
+/** --out FILE: the path the three files share, FILE without a .md or .json ending. */
+function outBase(file) {
+  if (!file) throw new Error('--out needs a file name (try --help)')
+  return resolve(file).replace(/\.(md|json)$/, '')
 }
 
 const CONFIG = {
@@ -83,7 +92,7 @@ async function main() {
   const iters = CONFIG[mode]
 
   // Pin before anything starts a thread or a process: they inherit the CPU mask.
-  const { pinToOneCpu, allowedCpus } = await import('./lib/pin.mjs')
+  const { pinToOneCpu, allowedCpus } = await import('./lib/measure/pin.mjs')
   const pin = args.pin ? pinToOneCpu() : { pinned: false, note: null }
   if (args.pin && !pin.pinned) console.error(`note: ${pin.note}`)
 
@@ -91,12 +100,12 @@ async function main() {
   const unknown = (args.only ?? []).filter((id) => !all.some((s) => s.id === id))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((s) => s.id).join(', ')}`)
   const scenarios = args.only ? all.filter((s) => args.only.includes(s.id)) : all
-  const { makeSink, probe, makePayload, askUsage } = await import('./lib/measure.mjs')
-  const { STATS_REQUEST, isUsage } = await import('./lib/usage.mjs')
-  const { measureRound } = await import('./lib/round.mjs')
-  const { summarizeResults, rawIdOf } = await import('./lib/summary.mjs')
-  const { writeRatioChart } = await import('./lib/chart.mjs')
-  const { markdown } = await import('./lib/report.mjs')
+  const { makeSink, probe, makePayload, askUsage } = await import('./lib/measure/echo.mjs')
+  const { STATS_REQUEST, isUsage } = await import('./lib/peers/usage.mjs')
+  const { measureRound } = await import('./lib/measure/round.mjs')
+  const { summarizeResults, rawIdOf } = await import('./lib/measure/summary.mjs')
+  const { writeRatioChart } = await import('./lib/report/chart.mjs')
+  const { markdown, resultsFile } = await import('./lib/report/markdown.mjs')
 
   const payloads = new Map() // bytes -> the payload Buffer, made once
   const ctx = {
@@ -206,13 +215,16 @@ async function main() {
     children,
     totalSeconds: (performance.now() - t0) / 1000,
   }
-  console.log(markdown(result))
+  const tables = markdown(result)
+  console.log(tables)
   if (args.out) {
+    const [md, json, svg] = ['md', 'json', 'svg'].map((ext) => `${args.out}.${ext}`)
     mkdirSync(dirname(args.out), { recursive: true })
-    const svg = resolve(dirname(args.out), 'ratios.svg')
-    if (writeRatioChart(result, svg)) console.log(`\nChart: ${svg}`)
-    writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`)
-    console.log(`\nJSON: ${args.out}`)
+    const charted = writeRatioChart(result, svg)
+    if (!charted) rmSync(svg, { force: true }) // not an earlier run's chart beside these figures
+    writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`)
+    writeFileSync(md, resultsFile(tables, { md, json, svg: charted && svg, readme: resolve(here, 'README.md') }))
+    console.log(`\nWritten: ${[md, json, ...(charted ? [svg] : [])].join(', ')}`)
   }
 
   const unclean = children.filter((c) => c.forced || c.code !== 0)

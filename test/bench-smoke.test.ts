@@ -21,7 +21,7 @@ const ECHO_SCENARIOS = scenarios.filter((s) => s.type === 'echo').map((s) => s.i
 const ONEWAY_SCENARIOS = scenarios.filter((s) => s.type === 'oneway').map((s) => s.id)
 const PAYLOAD_SCENARIOS = scenarios.filter((s) => s.type === 'payload').map((s) => s.id)
 // @ts-expect-error plain JS, no declarations
-const { METRICS } = (await import('../bench/lib/summary.mjs')) as { METRICS: Record<string, string[]> }
+const { METRICS } = (await import('../bench/lib/measure/summary.mjs')) as { METRICS: Record<string, string[]> }
 const RATIO_PAIRS = scenarios.flatMap((s) => (s.compareWith ?? []).map((b) => `${s.id}/${b}`))
 
 interface Run {
@@ -46,14 +46,14 @@ describe('benchmark suite (smoke)', () => {
   // The suite opens some 50 workers and children: allow it time on a loaded 2-vCPU machine.
   it('runs --quick --tiny, exits 0, and reports every scenario with positive numbers', { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-smoke-'))
-    const out = join(dir, 'result.json')
     try {
-      const run = await runBench(['--quick', '--tiny', '--out', out])
+      // --out FILE.md: the tables there, every figure in FILE.json, the chart in FILE.svg.
+      const run = await runBench(['--quick', '--tiny', '--out', join(dir, 'result.md')])
       expect(run.stderr).not.toMatch(/bench failed/)
       expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null })
       expect(run.stdout).toContain('| transport |')
 
-      const r = JSON.parse(readFileSync(out, 'utf8'))
+      const r = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'))
       expect(r.mode).toBe('tiny')
       expect(Number.isNaN(Date.parse(r.date))).toBe(false)
       expect(r.node).toBe(process.version)
@@ -122,8 +122,16 @@ describe('benchmark suite (smoke)', () => {
         for (const k of METRICS[x.type]) expect(positive(x[k]), `${x.ipfi}/${x.baseline} ${k}`).toBe(true)
       }
 
-      // The ratio chart is written next to the JSON, one bar per ratio.
-      const svg = readFileSync(join(dir, 'ratios.svg'), 'utf8')
+      // The tables printed are the tables written, followed by where the JSON and the chart are.
+      const md = readFileSync(join(dir, 'result.md'), 'utf8')
+      const tables = md.slice(0, md.indexOf('\n\nWritten by bench/run.mjs'))
+      expect(tables).toContain('| transport |')
+      expect(run.stdout).toContain(tables)
+      expect(md).toContain('[result.json](result.json)')
+      expect(md).toContain('[result.svg](result.svg)')
+
+      // The ratio chart, one bar per ratio.
+      const svg = readFileSync(join(dir, 'result.svg'), 'utf8')
       expect(svg).toMatch(/^<svg /)
       expect(svg.match(/<rect /g)?.length).toBe(1 + r.ratios.length)
 

@@ -2,7 +2,7 @@
 // JSON-encoded (no proto file needed). argv: address ('unix:/path' or 'host:port'). Tells the
 // parent its address.
 import grpc from '@grpc/grpc-js'
-import { benchService } from '../lib/grpc-service.mjs'
+import { benchService } from '../lib/peers/grpc-service.mjs'
 
 const server = new grpc.Server()
 server.addService(benchService, {

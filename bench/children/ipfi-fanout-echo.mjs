@@ -2,7 +2,7 @@
 // over the bootstrap channel (the handles move here); every pair gets its own echo loop, rx -> tx.
 // Each loop ends when the parent closes that channel; the child ends when all are done.
 import { parent } from 'ipfi'
-import { drain } from '../lib/ipfi-pump.mjs'
+import { drain } from '../lib/peers/ipfi-pump.mjs'
 
 const { receiver, sender } = await parent()
 const loops = []

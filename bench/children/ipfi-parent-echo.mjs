@@ -2,8 +2,8 @@
 // message from parent() back (a stats request gets this process's memory figures) until the
 // parent closes its sender, then close ours and end.
 import { parent } from 'ipfi'
-import { drain } from '../lib/ipfi-pump.mjs'
-import { isStatsRequest, usage } from '../lib/usage.mjs'
+import { drain } from '../lib/peers/ipfi-pump.mjs'
+import { isStatsRequest, usage } from '../lib/peers/usage.mjs'
 
 const { receiver, sender } = await parent()
 await drain(receiver, (m) => sender.send(isStatsRequest(m) ? usage() : m))

@@ -1,6 +1,6 @@
 // Peer library: birpc over a forked process, Node IPC with serialization 'json' (process.send), echo(m).
 import { createBirpc } from 'birpc'
-import { startIpcChild } from '../lib/open-ipc.mjs'
+import { startIpcChild } from '../lib/open/ipc.mjs'
 
 export default {
   id: 'birpc-fork',

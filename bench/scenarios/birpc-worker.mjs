@@ -1,6 +1,6 @@
 // Peer library: birpc over a worker thread (structured clone over the worker's port), echo(m).
 import { createBirpc } from 'birpc'
-import { startWorker } from '../lib/open-worker.mjs'
+import { startWorker } from '../lib/open/worker.mjs'
 
 export default {
   id: 'birpc-worker',

@@ -1,7 +1,7 @@
 // Peer library: comlink over a worker thread (its node adapter around the Worker), echo(m).
 import * as Comlink from 'comlink/dist/esm/comlink.mjs'
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs'
-import { startWorker } from '../lib/open-worker.mjs'
+import { startWorker } from '../lib/open/worker.mjs'
 
 export default {
   id: 'comlink-worker',

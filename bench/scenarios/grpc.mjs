@@ -1,7 +1,7 @@
 // Peer library: grpc-js echo over a Unix socket and loopback TCP, as unary calls (one Echo call per
 // round trip) and as one bidirectional stream (every message written comes back). grpc-js is far
 // slower than the rest, so it runs fewer iterations (noted in the report).
-import { openGrpcEcho } from '../lib/grpc-echo.mjs'
+import { openGrpcEcho } from '../lib/open/grpc-echo.mjs'
 
 const WIRE = { unix: 'Unix socket', tcp: 'loopback TCP' }
 const RAW = { unix: 'raw-unix-socket', tcp: 'raw-tcp' }

@@ -1,7 +1,7 @@
 // ipfi in-process channel(), one way: send N messages, then receive N (await recv()).
 import { performance } from 'node:perf_hooks'
 import { channel } from 'ipfi'
-import { MSG, isEcho } from '../lib/measure.mjs'
+import { MSG, isEcho } from '../lib/measure/echo.mjs'
 
 export default {
   id: 'ipfi-channel-oneway',

@@ -1,6 +1,6 @@
 // ipfi in-process channel(): an echo task in the same thread, one channel each way.
 import { channel } from 'ipfi'
-import { pump } from '../lib/ipfi-pump.mjs'
+import { pump } from '../lib/peers/ipfi-pump.mjs'
 
 export default {
   id: 'ipfi-channel',

@@ -1,5 +1,5 @@
 // ipfi fork(), one channel made here and moved to the child (the reference for ipfi-fork-1000ch).
-import { fanoutScenario } from '../lib/ipfi-fanout.mjs'
+import { fanoutScenario } from '../lib/open/ipfi-fanout.mjs'
 
 export default fanoutScenario(1, {
   id: 'ipfi-fork-1ch',

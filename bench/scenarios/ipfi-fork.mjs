@@ -1,5 +1,5 @@
 // ipfi fork(): a child process linked over an extra fd-3 pipe with ipfi's own framing.
-import { openIpfiFork } from '../lib/open-ipfi.mjs'
+import { openIpfiFork } from '../lib/open/ipfi.mjs'
 
 export default {
   id: 'ipfi-fork',

@@ -1,7 +1,7 @@
 // ipfi over memoryWirePair({ chunk: 1 }): every write reaches the peer one byte per chunk (a
 // stress test of the frame decoder, not a real transport). Expected to be slow; run with fewer
 // iterations (iterScale). Reports its wire bytes, for the cost per byte.
-import { openMemoryChannels } from '../lib/ipfi-memory.mjs'
+import { openMemoryChannels } from '../lib/open/ipfi-memory.mjs'
 
 export default {
   id: 'ipfi-memory-chunk1',

@@ -1,6 +1,6 @@
 // ipfi over memoryWirePair() with whole writes: the same in-memory wire as the 1-byte-chunk
 // scenario, the reference its cost per byte is measured against.
-import { openMemoryChannels } from '../lib/ipfi-memory.mjs'
+import { openMemoryChannels } from '../lib/open/ipfi-memory.mjs'
 
 export default {
   id: 'ipfi-memory',

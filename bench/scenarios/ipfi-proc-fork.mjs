@@ -1,5 +1,5 @@
 // ipfi procedures over a forked process: remote(endpoint).echo(m), one call per round trip.
-import { openProcedureFork } from '../lib/ipfi-procedures.mjs'
+import { openProcedureFork } from '../lib/open/ipfi-procedures.mjs'
 
 export default {
   id: 'ipfi-proc-fork',

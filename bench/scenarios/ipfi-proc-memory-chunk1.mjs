@@ -1,6 +1,6 @@
 // ipfi procedures over memoryWirePair({ chunk: 1 }): remote(endpoint).echo(m) with every byte of
 // every frame arriving as a chunk of its own. Expected to be slow; fewer iterations.
-import { openMemoryProcedures } from '../lib/ipfi-memory.mjs'
+import { openMemoryProcedures } from '../lib/open/ipfi-memory.mjs'
 
 export default {
   id: 'ipfi-proc-memory-chunk1',

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, remote } from 'ipfi'
-import { watchExit } from '../lib/procs.mjs'
-import { startServer } from '../lib/server-child.mjs'
+import { watchExit } from '../lib/open/procs.mjs'
+import { startServer } from '../lib/open/server-child.mjs'
 
 const WIRE = { unix: 'Unix socket', tcp: 'loopback TCP' }
 const COMPARE = {

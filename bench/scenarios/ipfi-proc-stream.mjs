@@ -2,7 +2,7 @@
 // window), items per second with a fast consumer (takes each item and moves on) and a slow one
 // (SLOW_US of synchronous work per item, so it cannot take more than 1e6 / SLOW_US a second).
 import { performance } from 'node:perf_hooks'
-import { openProcedureFork, streamRate } from '../lib/ipfi-procedures.mjs'
+import { openProcedureFork, streamRate } from '../lib/open/ipfi-procedures.mjs'
 
 export const SLOW_US = 20
 

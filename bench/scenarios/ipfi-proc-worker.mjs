@@ -1,5 +1,5 @@
 // ipfi procedures over a worker thread: remote(endpoint).echo(m), one call per round trip.
-import { openProcedureWorker } from '../lib/ipfi-procedures.mjs'
+import { openProcedureWorker } from '../lib/open/ipfi-procedures.mjs'
 
 export default {
   id: 'ipfi-proc-worker',

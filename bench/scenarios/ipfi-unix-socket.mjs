@@ -1,9 +1,9 @@
 // ipfi over a Unix socket: connectWire(duplexWire(socket)) on both ends; the echo child is a
 // plain spawned node process that connects to our server.
 import { connectWire, duplexWire } from 'ipfi'
-import { pump } from '../lib/ipfi-pump.mjs'
-import { waitExit, watchExit, withDeadline } from '../lib/procs.mjs'
-import { acceptChild } from '../lib/socket-child.mjs'
+import { pump } from '../lib/peers/ipfi-pump.mjs'
+import { waitExit, watchExit, withDeadline } from '../lib/open/procs.mjs'
+import { acceptChild } from '../lib/open/socket-child.mjs'
 
 export default {
   id: 'ipfi-unix-socket',

@@ -1,5 +1,5 @@
 // ipfi spawnWorker(): a worker thread linked over a dedicated MessagePort.
-import { openIpfiWorker } from '../lib/open-ipfi.mjs'
+import { openIpfiWorker } from '../lib/open/ipfi.mjs'
 
 export default {
   id: 'ipfi-worker',

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { connect, remote } from 'ipfi'
-import { MSG, isEcho } from '../lib/measure.mjs'
-import { BenchClient, grpc } from '../lib/grpc-service.mjs'
-import { grpcAddress } from '../lib/grpc-echo.mjs'
-import { watchExit } from '../lib/procs.mjs'
-import { startServer } from '../lib/server-child.mjs'
+import { MSG, isEcho } from '../lib/measure/echo.mjs'
+import { BenchClient, grpc } from '../lib/peers/grpc-service.mjs'
+import { grpcAddress } from '../lib/open/grpc-echo.mjs'
+import { watchExit } from '../lib/open/procs.mjs'
+import { startServer } from '../lib/open/server-child.mjs'
 
 const IN_FLIGHT = 10
 const WIRE = { unix: 'Unix socket', tcp: 'loopback TCP' }

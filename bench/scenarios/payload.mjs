@@ -1,7 +1,7 @@
 // Payload echo, MiB/s, sequential round trips, at 1 MiB and 50 MiB: the same transports as the
 // small-message scenarios (each payload scenario opens its own worker or child), message
 // `{a:1, b:2, data}` with a Buffer in `data`. A worker shares this process, so only process
-// children report their peak RSS (on request, bench/lib/usage.mjs). `large` scenarios take their
+// children report their peak RSS (on request, bench/lib/peers/usage.mjs). `large` scenarios take their
 // size and round trips from CONFIG in run.mjs (50 MiB, a few round trips); the runner appends the
 // size to the label.
 import rawWorker from './raw-worker.mjs'

@@ -1,9 +1,9 @@
-// Pipelined one-way small messages (bench/lib/oneway.mjs): msg/s from here to a counting peer that
+// Pipelined one-way small messages (bench/lib/measure/oneway.mjs): msg/s from here to a counting peer that
 // stays open across rounds. Raw: one postMessage / process.send per message; ipfi: a channel to a
 // spawnWorker() / fork() child.
-import { openRawIpc } from '../lib/open-ipc.mjs'
-import { openIpfiFork, openIpfiWorker } from '../lib/open-ipfi.mjs'
-import { openRawWorker } from '../lib/open-worker.mjs'
+import { openRawIpc } from '../lib/open/ipc.mjs'
+import { openIpfiFork, openIpfiWorker } from '../lib/open/ipfi.mjs'
+import { openRawWorker } from '../lib/open/worker.mjs'
 
 const oneway = (o) => ({ type: 'oneway', pipelined: true, ...o })
 

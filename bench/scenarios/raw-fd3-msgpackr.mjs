@@ -2,9 +2,8 @@
 // 4-byte length framing + msgpackr, one write per message. Written minimal on purpose.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
-import { framedTransport } from '../lib/framed-transport.mjs'
-import { track } from '../lib/procs.mjs'
+import { framedTransport } from '../lib/open/framed-transport.mjs'
+import { childPath, track } from '../lib/open/procs.mjs'
 
 export default {
   id: 'raw-fd3-msgpackr',
@@ -14,7 +13,7 @@ export default {
   type: 'echo',
   async open(sink) {
     const child = track(
-      spawn(process.execPath, [fileURLToPath(new URL('../children/raw-fd3-echo.mjs', import.meta.url))], {
+      spawn(process.execPath, [childPath('raw-fd3-echo.mjs')], {
         stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
       }),
     )

@@ -1,6 +1,6 @@
 // Raw baseline: child_process.fork() with Node's IPC channel, serialization 'advanced' (the
 // structured clone algorithm, v8.serialize), the same echo child as 'json'.
-import { openRawIpc } from '../lib/open-ipc.mjs'
+import { openRawIpc } from '../lib/open/ipc.mjs'
 
 export default {
   id: 'raw-ipc-advanced',

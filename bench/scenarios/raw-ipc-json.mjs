@@ -1,5 +1,5 @@
 // Raw baseline: child_process.fork() with Node's IPC channel, serialization 'json'.
-import { openRawIpc } from '../lib/open-ipc.mjs'
+import { openRawIpc } from '../lib/open/ipc.mjs'
 
 export default {
   id: 'raw-ipc-json',

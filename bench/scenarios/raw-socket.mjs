@@ -1,7 +1,7 @@
 // Raw baselines: a child process connected over a Unix socket, or loopback TCP, with the same
 // framing as the fd-3 pipe (4-byte length + msgpackr, one write per message).
-import { framedTransport } from '../lib/framed-transport.mjs'
-import { acceptChild } from '../lib/socket-child.mjs'
+import { framedTransport } from '../lib/open/framed-transport.mjs'
+import { acceptChild } from '../lib/open/socket-child.mjs'
 
 const rawSocket = (wire) => ({
   id: wire === 'unix' ? 'raw-unix-socket' : 'raw-tcp',

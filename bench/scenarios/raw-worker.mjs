@@ -1,5 +1,5 @@
 // Raw baseline: a worker thread echoing with parentPort; we use worker.postMessage.
-import { openRawWorker } from '../lib/open-worker.mjs'
+import { openRawWorker } from '../lib/open/worker.mjs'
 
 export default {
   id: 'raw-worker',

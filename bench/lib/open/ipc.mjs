@@ -4,8 +4,7 @@
 // and the raw one-way scenarios.
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
-import { track, waitExit, watchExit } from './procs.mjs'
+import { childPath, track, waitExit, watchExit } from './procs.mjs'
 
 /**
  * An early exit fails the sink. Returns { child, spawned, close(before) -> exits }: wire up the
@@ -13,7 +12,7 @@ import { track, waitExit, watchExit } from './procs.mjs'
  */
 export function startIpcChild(file, serialization, sink, what) {
   const child = track(
-    fork(fileURLToPath(new URL(`../children/${file}`, import.meta.url)), [], {
+    fork(childPath(file), [], {
       serialization,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     }),

@@ -4,14 +4,14 @@
  *            transport counts its wire bytes (`wireBytes()`), bytes per round trip and bytes/s too
  *   payload  sequential payload round trips, MiB/s, peak RSS of this process and of a child process
  *   oneway   `run(n)` of the scenario (a fresh run, in this thread) or of its open transport, or
- *            else the one-way driver (bench/lib/oneway.mjs) over the transport's send()
+ *            else the one-way driver (bench/lib/measure/oneway.mjs) over the transport's send()
  * Returns the round's row of figures.
  */
-import { askUsage, latency, payloadRoundTrips, pipelined } from './measure.mjs'
+import { askUsage, latency, payloadRoundTrips, pipelined } from './echo.mjs'
 import { oneWay } from './oneway.mjs'
 import { settleMemory } from './gc.mjs'
 import { summarize } from './stats.mjs'
-import { STATS_REQUEST, isUsage } from './usage.mjs'
+import { STATS_REQUEST, isUsage } from '../peers/usage.mjs'
 
 export async function measureRound(s, it, opened, ctx) {
   if (s.type === 'oneway') return oneway(s, it, opened, ctx)

@@ -2,12 +2,12 @@
  * Pipelined one-way throughput: send `n` small messages without waiting for anything, BURST of them
  * per event-loop turn (a producer that yields to the loop now and then, so nothing queues without
  * bound and both sides run at once); the peer counts them and answers the end marker sent after the
- * last with its count (bench/lib/oneway-count.mjs). msg/s from the first send to that answer.
+ * last with its count (bench/lib/peers/oneway-count.mjs). msg/s from the first send to that answer.
  */
 import { performance } from 'node:perf_hooks'
 import { inspect } from 'node:util'
-import { MSG } from './measure.mjs'
-import { END, isCount } from './oneway-count.mjs'
+import { MSG } from './echo.mjs'
+import { END, isCount } from '../peers/oneway-count.mjs'
 
 export const BURST = 1000
 

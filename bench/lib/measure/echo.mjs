@@ -177,7 +177,7 @@ export function payloadRoundTrips(name, t, sink, n, data, timeoutMs) {
     .finally(() => clearInterval(sampler))
 }
 
-/** Ask the echo peer for its memory figures (`request` is answered with usage(), bench/lib/usage.mjs). */
+/** Ask the echo peer for its memory figures (`request` is answered with usage(), bench/lib/peers/usage.mjs). */
 export function askUsage(name, t, sink, request, isUsage, timeoutMs = 15_000) {
   return sink.phase('usage', timeoutMs, (r, ok, bad) => {
     if (isUsage(r)) ok(r)

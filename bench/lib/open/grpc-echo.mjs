@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BenchClient, grpc } from './grpc-service.mjs'
+import { BenchClient, grpc } from '../peers/grpc-service.mjs'
 import { watchExit } from './procs.mjs'
 import { startServer } from './server-child.mjs'
 

@@ -3,7 +3,7 @@
 // the sink, `null` tells it to end), for the raw echo and the raw one-way scenarios.
 import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
-import { waitWorkerExit } from './procs.mjs'
+import { childPath, waitWorkerExit } from './procs.mjs'
 
 /**
  * An error or an early exit fails the sink. Returns { worker, online, close(end) -> exits }: wire up
@@ -11,7 +11,7 @@ import { waitWorkerExit } from './procs.mjs'
  * end) and waits for it to exit.
  */
 export function startWorker(file, sink, what) {
-  const worker = new Worker(new URL(`../children/${file}`, import.meta.url))
+  const worker = new Worker(childPath(file))
   const exited = once(worker, 'exit').then(([code]) => code)
   let closing = false
   worker.on('error', (e) => sink.fail(e))

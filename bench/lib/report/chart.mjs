@@ -1,5 +1,5 @@
 /**
- * A plain SVG bar chart of the throughput ratios (scenario ÷ its baseline, bench/results/ratios.svg):
+ * A plain SVG bar chart of the throughput ratios (scenario ÷ its baseline, bench/results/latest.svg):
  * echo scenarios by round trips per second with 100 in flight, payloads (1 MiB and 50 MiB) by MiB/s,
  * one-way scenarios (pipelined, streams, many clients) by msg/s. Log scale, a line at 1×; bars right of it are faster than the baseline. No dependency.
  */

@@ -1,8 +1,8 @@
 // The many-channels scenarios: one fork() link carrying `k` echo channels (each a request channel
 // and a reply channel made here, moved to the child), messages sent round-robin over them.
 import { channel } from 'ipfi'
-import { ipfiChild } from './open-ipfi.mjs'
-import { pump } from './ipfi-pump.mjs'
+import { ipfiChild } from './ipfi.mjs'
+import { pump } from '../peers/ipfi-pump.mjs'
 import { withDeadline } from './procs.mjs'
 
 export function fanoutScenario(k, extra) {

@@ -1,4 +1,4 @@
-// Child side of socket-child.mjs: connect to 'unix:/path' or 'tcp://host:port' (Node's defaults,
+// Child side of bench/lib/open/socket-child.mjs: connect to 'unix:/path' or 'tcp://host:port' (Node's defaults,
 // Nagle's algorithm on, as ipfi's own connect()).
 import net from 'node:net'
 

@@ -1,7 +1,7 @@
 // Parent side of the raw framed baselines: a transport over a byte stream `sock` (fd-3 pipe, Unix
-// socket, TCP) whose peer is framed-echo.mjs. `child` is the peer process; close() ends the stream
+// socket, TCP) whose peer is bench/lib/peers/framed-echo.mjs. `child` is the peer process; close() ends the stream
 // and waits for it to exit.
-import { FrameReader, decodeBody, encodeFrame } from './raw-wires.mjs'
+import { FrameReader, decodeBody, encodeFrame } from '../peers/raw-wires.mjs'
 import { waitExit, watchExit } from './procs.mjs'
 
 export function framedTransport(sock, child, sink, what) {

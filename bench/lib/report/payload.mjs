@@ -1,5 +1,5 @@
 /** The payload table of the Markdown report: MiB/s and peak RSS, also as multiples of the payload. */
-import { KIND, fmtRatio } from './stats.mjs'
+import { KIND, fmtRatio } from './format.mjs'
 
 const MiB = (bytes) => (bytes / 1048576).toFixed(0)
 const times = (x) => (x == null ? '' : `${x.toFixed(1)}×`)

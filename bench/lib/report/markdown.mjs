@@ -1,7 +1,11 @@
-/** The Markdown report printed to stdout: the header and echo tables here, the rest in report-*.mjs. */
-import { KIND, fmtRate, fmtRatio, fmtUs } from './stats.mjs'
-import { payloadSection } from './report-payload.mjs'
-import { costSection, ratesSection } from './report-rates.mjs'
+/**
+ * The Markdown report, printed to stdout and written to bench/results/latest.md (or --out): the
+ * header and echo tables here, the rest in payload.mjs and rates.mjs.
+ */
+import { basename, dirname, relative } from 'node:path'
+import { KIND, fmtRate, fmtRatio, fmtUs } from './format.mjs'
+import { payloadSection } from './payload.mjs'
+import { costSection, ratesSection } from './rates.mjs'
 
 /** The round trips a scenario runs, when not the suite's: marked ¹ and explained in the notes. */
 const fewer = (s, result) => s.iterations.latency !== result.iterations.latency || s.iterations.throughput !== result.iterations.throughput
@@ -36,7 +40,8 @@ function echoSection(result, L) {
 export function markdown(result) {
   const L = []
   const pin = result.pinned ? 'pinned to one CPU' : 'unpinned'
-  L.push(`### ipfi benchmarks (${result.mode}): ${result.date}, Node ${result.node}, ${result.cpus} CPUs, ${pin}`)
+  const machine = [result.platform, `${result.cpus} CPUs${result.cpuModel ? ` (${result.cpuModel})` : ''}`].filter(Boolean).join(', ')
+  L.push(`### ipfi benchmarks (${result.mode}): ${result.date}, Node ${result.node}, ${machine}, ${pin}`)
   L.push('')
   L.push(
     `Median of ${result.rounds} rounds after ${result.warmupRounds} warm-up round, all scenarios alternating within each round ` +
@@ -57,4 +62,11 @@ export function markdown(result) {
   const clean = result.children.filter((c) => !c.forced && c.code === 0).length
   L.push(`Children and workers: ${clean} of ${result.children.length} exited cleanly with code 0. Total time ${result.totalSeconds.toFixed(1)} s.`)
   return L.join('\n')
+}
+
+/** The results file: the report, then where the rest of the run is (paths beside it, linked relatively). */
+export function resultsFile(tables, { md, json, svg, readme }) {
+  const link = (file) => `[${basename(file)}](${relative(dirname(md), file)})`
+  const rest = [`every figure as JSON: ${link(json)}`, ...(svg ? [`the throughput ratios drawn: ${link(svg)}`] : [])]
+  return `${tables}\n\nWritten by bench/run.mjs; ${rest.join('; ')}. What each figure measures and how to read it: ${link(readme)}.\n`
 }

@@ -1,7 +1,7 @@
 /**
  * Listen on a fresh Unix socket path or loopback TCP port, start a plain node child
  * (bench/children/<file>) that connects to the address given in its argv ('unix:/path' or
- * 'tcp://127.0.0.1:port', see connect-address.mjs), accept that one connection and stop
+ * 'tcp://127.0.0.1:port', see bench/lib/peers/connect-address.mjs), accept that one connection and stop
  * listening. Used by the raw socket baselines and ipfi's connectWire Unix socket scenario.
  */
 import { spawn } from 'node:child_process'
@@ -10,8 +10,7 @@ import { rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { track, withDeadline } from './procs.mjs'
+import { childPath, track, withDeadline } from './procs.mjs'
 
 let seq = 0
 
@@ -33,7 +32,7 @@ export async function acceptChild(file, wire) {
   }
   const accepted = once(server, 'connection')
   const child = track(
-    spawn(process.execPath, [fileURLToPath(new URL(`../children/${file}`, import.meta.url)), address], {
+    spawn(process.execPath, [childPath(file), address], {
       stdio: ['ignore', 'inherit', 'inherit'],
     }),
   )

@@ -6,7 +6,7 @@
  */
 import { connectWire, expose, memoryWirePair, remote } from 'ipfi'
 import { countingWire } from './counting-wire.mjs'
-import { pump } from './ipfi-pump.mjs'
+import { pump } from '../peers/ipfi-pump.mjs'
 
 async function linkPair(chunk) {
   const counter = { bytes: 0 }

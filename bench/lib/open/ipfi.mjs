@@ -4,8 +4,8 @@
 // everything the child sends on its bootstrap channel goes to the sink. Shared by the ipfi echo,
 // payload, one-way, procedures and many-channels scenarios.
 import { fork, spawnWorker } from 'ipfi'
-import { pump } from './ipfi-pump.mjs'
-import { track, waitExit, withDeadline } from './procs.mjs'
+import { pump } from '../peers/ipfi-pump.mjs'
+import { childPath, track, waitExit, withDeadline } from './procs.mjs'
 
 /**
  * how: 'fork' or 'worker'. Returns { c, close(before) -> exits }: `c` the handle from fork() or
@@ -13,8 +13,8 @@ import { track, waitExit, withDeadline } from './procs.mjs'
  * and waits (asyncDispose SIGTERMs a child, terminates a worker, after 2 s).
  */
 export function ipfiChild(how, file, sink, what) {
-  const url = new URL(`../children/${file}`, import.meta.url)
-  const c = how === 'fork' ? fork(url, { stdio: 'inherit' }) : spawnWorker(url)
+  const path = childPath(file)
+  const c = how === 'fork' ? fork(path, { stdio: 'inherit' }) : spawnWorker(path)
   if (how === 'fork') track(c.process)
   let closing = false
   c.exited.then((e) => closing || sink.fail(new Error(`${what} exited early (${how === 'fork' ? (e.code ?? e.signal) : `code ${e.code}`})`)))

@@ -2,8 +2,8 @@
  * The rate tables of the Markdown report: one-way messages (pipelined, in-process), streams and
  * many-clients calls, msg/s with their ratios; and the cost per byte of the wires that count bytes.
  */
-import { BURST } from './oneway.mjs'
-import { KIND, fmtRate, fmtRatio } from './stats.mjs'
+import { BURST } from '../measure/oneway.mjs'
+import { KIND, fmtRate, fmtRatio } from './format.mjs'
 
 export function ratesSection(result, L) {
   const { scenarios, ratios } = result

@@ -3,6 +3,10 @@
  * timeout (and say so), and kill whatever is still alive if the runner itself dies.
  */
 import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+/** The path of a child's entry point, bench/children/<file>. */
+export const childPath = (file) => fileURLToPath(new URL(`../../children/${file}`, import.meta.url))
 
 const live = new Set()
 

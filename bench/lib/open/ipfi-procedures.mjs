@@ -2,7 +2,7 @@
 // ipfi-procedures-echo.mjs) with fork() or spawnWorker(), and measure a stream.
 import { performance } from 'node:perf_hooks'
 import { remote } from 'ipfi'
-import { ipfiChild } from './open-ipfi.mjs'
+import { ipfiChild } from './ipfi.mjs'
 
 /** A procedures child, how: 'fork' or 'worker'; { api, send, close() -> exits }. */
 async function openProcedures(how, sink, what) {

@@ -1,5 +1,5 @@
 /**
- * The counting side of the one-way scenarios (bench/lib/oneway.mjs), loaded by the children: count
+ * The counting side of the one-way scenarios (bench/lib/measure/oneway.mjs), loaded by the children: count
  * the small messages; the end marker is answered with `{ count, wrong }` and the counts restart.
  */
 export const END = Object.freeze({ end: 'ipfi-bench-oneway' })
