@@ -101,6 +101,34 @@ describe('in-process channel', () => {
     expect(seen).toEqual([0, 1, 2, 3, 4])
   })
 
+  it('the iterator of a receiver: waits, ends once, throws what is not an orderly end, and is its own iterator', async () => {
+    const [tx, rx] = channel<number>()
+    const it = rx[Symbol.asyncIterator]()
+    expect(it[Symbol.asyncIterator]()).toBe(it)
+    const waiting = it.next() // nothing queued yet: it waits
+    const early = it.next() // a second step in flight takes the next message, in order
+    tx.send(1)
+    tx.send(2)
+    expect(await waiting).toEqual({ value: 1, done: false })
+    expect(await early).toEqual({ value: 2, done: false })
+    tx.close()
+    expect(await it.next()).toEqual({ value: undefined, done: true })
+    expect(await it.next()).toEqual({ value: undefined, done: true }) // ended stays ended
+    // return() (what `break` calls) ends this iterator only; throw() rejects with what it is given.
+    const [tx2, rx2] = channel<number>()
+    const a = rx2[Symbol.asyncIterator]()
+    tx2.send(7)
+    expect(await a.return!(undefined)).toEqual({ value: undefined, done: true })
+    expect(await a.next()).toEqual({ value: undefined, done: true })
+    await expect(rx2[Symbol.asyncIterator]().throw!(new Error('stop'))).rejects.toThrow('stop')
+    expect(await rx2.recv()).toBe(7)
+    // A receiver moved away mid-loop: the loop throws the HandleError that says so.
+    const b = rx2[Symbol.asyncIterator]()
+    const [tx3] = channel<unknown>()
+    tx3.send(rx2)
+    await expect(b.next()).rejects.toBeInstanceOf(HandleError)
+  })
+
   it('using a closed sender or receiver throws HandleError', async () => {
     const [tx, rx] = channel<number>()
     tx.close()

@@ -129,15 +129,8 @@ export class Receiver<T> {
    * order, a child that exited with code 0, ends it normally). Breaking out of the loop
    * leaves the receiver open.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    for (;;) {
-      try {
-        yield await this.recv()
-      } catch (e) {
-        if (e instanceof DisconnectedError && !(e instanceof ConnectionLostError)) return
-        throw e
-      }
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    return new Messages<T>(this) as unknown as AsyncGenerator<T, void, undefined>
   }
 
   /** @internal The brand by which the codec finds this handle in a message. */
@@ -183,6 +176,48 @@ brandClass(Receiver, 'Receiver')
 /** @internal */
 export function receiverFromPort<T>(port: Port): Receiver<T> {
   return new Receiver<T>(CONSTRUCT, port)
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true as const })
+
+/**
+ * `for await (const m of rx)`: each step is one `recv`, resolved straight to its iterator result
+ * (an async generator would add a promise and a resumption per message). Ends at an orderly
+ * disconnect, throws anything else; `return()` (a `break`) ends the loop and leaves the receiver open.
+ */
+class Messages<T> {
+  #rx: Receiver<T> | null
+  constructor(rx: Receiver<T>) {
+    this.#rx = rx
+  }
+  next(): Promise<IteratorResult<T, undefined>> {
+    const rx = this.#rx
+    if (!rx) return Promise.resolve(DONE)
+    const e = rx[TAKE_SIZED]()
+    if (e) return Promise.resolve({ value: e.value, done: false })
+    return rx.recv().then(
+      (value) => ({ value, done: false }),
+      (err) => {
+        this.#rx = null
+        if (err instanceof DisconnectedError && !(err instanceof ConnectionLostError)) return DONE
+        throw err
+      },
+    )
+  }
+  return(): Promise<IteratorResult<T, undefined>> {
+    this.#rx = null
+    return Promise.resolve(DONE)
+  }
+  throw(err: unknown): Promise<IteratorResult<T, undefined>> {
+    this.#rx = null
+    return Promise.reject(err)
+  }
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#rx = null
+  }
 }
 
 /** The waiter of a plain receive (no timeout, signal or interrupt): no closures to make. */
