@@ -2,11 +2,8 @@
  * Channels over each kind of wire: a one-byte-at-a-time memory wire, a Unix socket, a
  * MessageChannel, and a custom Wire written here; many channels on one link; closing a link.
  */
-import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
+import type net from 'node:net'
 import { PassThrough } from 'node:stream'
 import { MessageChannel } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -27,6 +24,7 @@ import {
 } from 'ipfi'
 import { expectOrderly } from './support/ends.js'
 import { GOODBYE, RawPeer, control, hello } from './support/raw-peer.js'
+import { socketPair } from './support/sockets.js'
 
 type Conn = Connection<unknown, unknown>
 
@@ -140,31 +138,15 @@ describe('channels over a one-byte-at-a-time memory wire', () => {
 })
 
 /** A connected pair of Unix sockets (closed after the test). */
-async function socketPair(): Promise<[net.Socket, net.Socket]> {
-  const sockPath = path.join(os.tmpdir(), `ipfi-wire-${process.pid}-${randomUUID().slice(0, 8)}.sock`)
-  const server = net.createServer()
-  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(sockPath, resolve)
-  })
-  const client = net.connect(sockPath)
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', resolve)
-    client.once('error', reject)
-  })
-  const other = await accepted
-  cleanups.push(() => {
-    client.destroy()
-    other.destroy()
-    return new Promise<void>((r) => server.close(() => r()))
-  })
-  return [client, other]
+async function unixSocketPair(): Promise<[net.Socket, net.Socket]> {
+  const pair = await socketPair('unix')
+  cleanups.push(() => pair.forEach((s) => s.destroy()))
+  return pair
 }
 
 describe('a socket wire whose peer does not read for a while', () => {
   it('bytes written while the kernel buffer is full wait, in order, whole; bufferedBytes counts them; whenDrained fires once all are in the kernel', async () => {
-    const [a, b] = await socketPair()
+    const [a, b] = await unixSocketPair()
     const wire = duplexWire(a)
     b.pause()
     // Writes of every size, small ones far more than large: the kernel takes a few hundred KB, the rest waits.
@@ -200,24 +182,7 @@ describe('a socket wire whose peer does not read for a while', () => {
 
 describe('channels over a real Unix socket', () => {
   it('duplexWire over net.createServer + net.connect', async () => {
-    const sockPath = path.join(os.tmpdir(), `ipfi-wire-${process.pid}-${randomUUID().slice(0, 8)}.sock`)
-    const server = net.createServer()
-    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(sockPath, resolve)
-    })
-    cleanups.push(() => new Promise<void>((r) => server.close(() => r())))
-    const client = net.connect(sockPath)
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', resolve)
-      client.once('error', reject)
-    })
-    const serverSide = await accepted
-    cleanups.push(() => {
-      client.destroy()
-      serverSide.destroy()
-    })
+    const [client, serverSide] = await unixSocketPair()
     const [a, b] = await link(duplexWire(client), duplexWire(serverSide))
     await exercise(a, b, 500)
     // A large message crosses too (many socket reads).
