@@ -218,6 +218,27 @@ describe('channels over a MessageChannel', () => {
   })
 })
 
+describe('a MessagePort wire whose peer posts something other than bytes', () => {
+  it('ends once, with a TypeError, and delivers nothing after', async () => {
+    const { port1, port2 } = messageChannel()
+    const wire = messagePortWire(port1)
+    const got: string[] = []
+    const ends: unknown[] = []
+    wire.start(
+      (chunk, end) => got.push(Buffer.from(chunk.subarray(0, end)).toString('latin1')),
+      (e) => ends.push(e),
+    )
+    port2.postMessage('before')
+    port2.postMessage({ not: 'bytes' })
+    port2.postMessage('after')
+    port2.close()
+    await new Promise((r) => setTimeout(r, 50))
+    expect(got).toEqual(['before'])
+    expect(ends).toHaveLength(1)
+    expect(ends[0]).toBeInstanceOf(TypeError)
+  })
+})
+
 describe('large messages over a MessagePort travel without copies, and nothing of the sender is lost', () => {
   it('a large binary, large strings and mixed batches arrive intact and in order; what the sender holds stays whole', async () => {
     const { port1, port2 } = messageChannel()
