@@ -2,11 +2,8 @@
  * Channels over each kind of wire: a one-byte-at-a-time memory wire, a Unix socket, a
  * MessageChannel, and a custom Wire written here; many channels on one link; closing a link.
  */
-import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
+import type net from 'node:net'
 import { PassThrough } from 'node:stream'
 import { MessageChannel } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -27,6 +24,7 @@ import {
 } from 'ipfi'
 import { expectOrderly, failLink } from './support/ends.js'
 import { GOODBYE, RawPeer, control, hello } from './support/raw-peer.js'
+import { socketPair } from './support/sockets.js'
 
 type Conn = Connection<unknown, unknown>
 
@@ -140,31 +138,15 @@ describe('channels over a one-byte-at-a-time memory wire', () => {
 })
 
 /** A connected pair of Unix sockets (closed after the test). */
-async function socketPair(): Promise<[net.Socket, net.Socket]> {
-  const sockPath = path.join(os.tmpdir(), `ipfi-wire-${process.pid}-${randomUUID().slice(0, 8)}.sock`)
-  const server = net.createServer()
-  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(sockPath, resolve)
-  })
-  const client = net.connect(sockPath)
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', resolve)
-    client.once('error', reject)
-  })
-  const other = await accepted
-  cleanups.push(() => {
-    client.destroy()
-    other.destroy()
-    return new Promise<void>((r) => server.close(() => r()))
-  })
-  return [client, other]
+async function unixSocketPair(): Promise<[net.Socket, net.Socket]> {
+  const pair = await socketPair('unix')
+  cleanups.push(() => pair.forEach((s) => s.destroy()))
+  return pair
 }
 
 describe('a socket wire whose peer does not read for a while', () => {
   it('bytes written while the kernel buffer is full wait, in order, whole; bufferedBytes counts them; whenDrained fires once all are in the kernel', async () => {
-    const [a, b] = await socketPair()
+    const [a, b] = await unixSocketPair()
     const wire = duplexWire(a)
     b.pause()
     // Writes of every size, small ones far more than large: the kernel takes a few hundred KB, the rest waits.
@@ -200,24 +182,7 @@ describe('a socket wire whose peer does not read for a while', () => {
 
 describe('channels over a real Unix socket', () => {
   it('duplexWire over net.createServer + net.connect', async () => {
-    const sockPath = path.join(os.tmpdir(), `ipfi-wire-${process.pid}-${randomUUID().slice(0, 8)}.sock`)
-    const server = net.createServer()
-    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(sockPath, resolve)
-    })
-    cleanups.push(() => new Promise<void>((r) => server.close(() => r())))
-    const client = net.connect(sockPath)
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', resolve)
-      client.once('error', reject)
-    })
-    const serverSide = await accepted
-    cleanups.push(() => {
-      client.destroy()
-      serverSide.destroy()
-    })
+    const [client, serverSide] = await unixSocketPair()
     const [a, b] = await link(duplexWire(client), duplexWire(serverSide))
     await exercise(a, b, 500)
     // A large message crosses too (many socket reads).
@@ -250,6 +215,27 @@ describe('channels over a MessageChannel', () => {
     await exercise(a, b, 300)
     a.close()
     expectOrderly(await b.closed)
+  })
+})
+
+describe('a MessagePort wire whose peer posts something other than bytes', () => {
+  it('ends once, with a TypeError, and delivers nothing after', async () => {
+    const { port1, port2 } = messageChannel()
+    const wire = messagePortWire(port1)
+    const got: string[] = []
+    const ends: unknown[] = []
+    wire.start(
+      (chunk, end) => got.push(Buffer.from(chunk.subarray(0, end)).toString('latin1')),
+      (e) => ends.push(e),
+    )
+    port2.postMessage('before')
+    port2.postMessage({ not: 'bytes' })
+    port2.postMessage('after')
+    port2.close()
+    await new Promise((r) => setTimeout(r, 50))
+    expect(got).toEqual(['before'])
+    expect(ends).toHaveLength(1)
+    expect(ends[0]).toBeInstanceOf(TypeError)
   })
 })
 

@@ -1,7 +1,7 @@
 /**
  * A Wire over a Node Duplex stream: sockets, pipes, child stdio, TLS. A plain socket with a file
  * descriptor is written directly (socket-writer.ts), so what was sent before the process exits is
- * written at `exit`; any other stream is written as a stream.
+ * written at `exit`; any other stream is written as a stream (and the wire has no `flushSync`).
  */
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -35,7 +35,10 @@ export function duplexWire(stream: Duplex, options: { input?: NodeJS.ReadableStr
         ended = true
         onEnd(err)
       }
-      input.on('data', (chunk: Uint8Array) => onData(chunk))
+      // Nothing after the end: with two streams, the input may still deliver once the output closed.
+      input.on('data', (chunk: Uint8Array) => {
+        if (!ended) onData(chunk)
+      })
       input.on('end', () => end())
       input.on('close', () => end())
       input.on('error', (e) => end(e))
@@ -57,7 +60,7 @@ export function duplexWire(stream: Duplex, options: { input?: NodeJS.ReadableStr
     },
     bufferedBytes: () => out.buffered,
     whenDrained: (f) => out.whenDrained(f),
-    flushSync: (deadline) => out.flushSync(deadline),
+    flushSync: out.flushSync ? (deadline) => out.flushSync!(deadline) : undefined,
     ref: handles.length ? () => handles.forEach((h) => h.ref()) : undefined,
     unref: handles.length ? () => handles.forEach((h) => h.unref()) : undefined,
   }
@@ -67,7 +70,8 @@ interface StreamWriter {
   write(chunks: readonly Uint8Array[]): void
   readonly buffered: number
   whenDrained(f: () => void): void
-  flushSync(deadline: number): boolean
+  /** Only a writer that can write synchronously (a socket's fd) has one. */
+  flushSync?(deadline: number): boolean
 }
 
 /** The socket's fd directly when it has one; otherwise the stream, counting what it has not written. */
@@ -97,7 +101,6 @@ function streamWriter(stream: Duplex): StreamWriter {
       if (pending === 0 || stream.destroyed) f()
       else waiters.push(f)
     },
-    // A stream writes when the event loop runs again, which it will not at exit: nothing to do here.
-    flushSync: () => stream.writableLength === 0,
+    // No flushSync: a stream writes when the event loop runs again, which it will not at exit.
   }
 }

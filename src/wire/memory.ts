@@ -67,6 +67,7 @@ class MemoryEnd implements Wire {
   }
 
   private deliver(c: Uint8Array) {
+    if (this.ended) return // this end closed (or heard the peer close): nothing arrives after that
     this.inbox.push(c)
     this.schedule()
   }

@@ -2,7 +2,8 @@
  * A Wire over a MessagePort (worker threads, MessageChannel). Each write posts one message holding
  * the bytes: small writes as a latin1 string (one byte per character: a string is several times
  * cheaper to post and to receive than a typed array, which costs an ArrayBuffer on each side),
- * large ones as bytes, transferred rather than copied where ipfi owns the buffer.
+ * large ones as bytes, transferred rather than copied where ipfi owns the buffer (a writer's own
+ * buffer is copied, never taken from it).
  */
 import type { MessagePort } from 'node:worker_threads'
 import { isHandedOver, takeHandedOver } from './hand-over.js'
@@ -20,31 +21,35 @@ export function messagePortWire(port: MessagePort): Wire {
   let closed = false
   /** Where small messages (strings) are read into: under 64 KiB, so reused (see Wire.start). */
   let scratch = Buffer.allocUnsafeSlow(4096)
-  const finish = () => {
+  /** The end, once: the peer closed, the port closed, or (`error`) something other than bytes came. */
+  const finish = (error?: unknown) => {
     closed = true
     const cb = onEndCb
     onEndCb = null
-    cb?.()
+    cb?.(error)
   }
   /** Post bytes the link handed over: transferred, whatever part of their buffer they cover. */
   const postOwned = (bytes: Uint8Array) => {
     if (closed || !takeHandedOver(bytes)) return
     port.postMessage(bytes, [bytes.buffer as ArrayBuffer])
   }
-  const post = (bytes: Uint8Array) => {
+  /**
+   * Post bytes; `ours`: this wire made them (a join), so their buffer may be transferred. Any other
+   * buffer stays the writer's (a transfer would empty it under the writer's feet): it is copied.
+   */
+  const post = (bytes: Uint8Array, ours = false) => {
     if (closed) return
     if (bytes.byteLength >= TRANSFER_FROM && isHandedOver(bytes)) return postOwned(bytes)
     if (bytes.byteLength < STRING_BELOW) {
       port.postMessage(latin1(bytes))
       return
     }
-    const buf = bytes.buffer
-    if (bytes.byteOffset === 0 && bytes.byteLength === buf.byteLength && !(buf instanceof SharedArrayBuffer)) {
-      // The view owns its whole buffer: hand it over without a copy.
-      port.postMessage(bytes, [buf as ArrayBuffer])
+    if (ours) {
+      // A join made here owns its whole buffer: hand it over without a copy.
+      port.postMessage(bytes, [bytes.buffer as ArrayBuffer])
     } else if (bytes.byteLength < TRANSFER_FROM) {
-      // A slice of a pooled or larger buffer: structured clone would copy the whole buffer behind it
-      // (8 KiB for Node's pool). Post an exact copy instead.
+      // An exact copy, cloned: a clone of the view itself would copy the whole buffer behind it
+      // (8 KiB for Node's pool).
       port.postMessage(Uint8Array.prototype.slice.call(bytes))
     } else {
       const own = Uint8Array.prototype.slice.call(bytes) as Uint8Array
@@ -52,7 +57,7 @@ export function messagePortWire(port: MessagePort): Wire {
     }
   }
   return {
-    write: post,
+    write: (bytes) => post(bytes),
     writev(chunks) {
       // Consecutive chunks are joined into one message; a chunk whose buffer ipfi handed over (a
       // whole large frame) goes on its own, transferred: no copy at all.
@@ -60,15 +65,16 @@ export function messagePortWire(port: MessagePort): Wire {
       for (let i = 0; i < chunks.length; i++) {
         const c = chunks[i]!
         if (c.byteLength < TRANSFER_FROM || !isHandedOver(c)) continue
-        if (i > from) post(join(chunks, from, i))
+        if (i > from) post(join(chunks, from, i), i - from > 1)
         postOwned(c)
         from = i + 1
       }
-      if (from < chunks.length) post(join(chunks, from, chunks.length))
+      if (from < chunks.length) post(join(chunks, from, chunks.length), chunks.length - from > 1)
     },
     start(onData, onEnd) {
       onEndCb = onEnd
       port.on('message', (m: unknown) => {
+        if (!onEndCb) return // ended: nothing more is delivered
         if (typeof m === 'string') {
           // Into one reused buffer (a fresh one per message costs its allocation, and msgpackr a
           // DataView for each): the link copies what it keeps of small chunks (see Wire.start).
@@ -78,9 +84,9 @@ export function messagePortWire(port: MessagePort): Wire {
         }
         else if (m instanceof Uint8Array) onData(m)
         else if (m === null) finish() // the other side closed
-        else onEnd(new TypeError('a non-binary message arrived on an ipfi MessagePort'))
+        else finish(new TypeError('a non-binary message arrived on an ipfi MessagePort'))
       })
-      port.on('close', finish)
+      port.on('close', () => finish())
       port.start()
     },
     close() {

@@ -4,16 +4,19 @@
  * other in the same order, split into chunks of any size.
  */
 export interface Wire {
-  /** Send bytes. Never called after `close()`. The wire may keep a reference until it is done. */
+  /**
+   * Send bytes. Never called after `close()`. The wire may keep a reference until it is done, to
+   * read: the bytes stay the writer's (not written over, not transferred away).
+   */
   write(bytes: Uint8Array): void
   /** Optional: send several chunks at once (a wire that can gather writes should). */
   writev?(chunks: Uint8Array[]): void
   /**
    * Start delivering: `onData` for each chunk that arrives (its bytes are `chunk[0, end)`, all of it
-   * when `end` is not given), `onEnd` once when the stream ends or fails (with the error, if any).
-   * Called once. A wire may write into a chunk again once `onData` returned if the chunk's buffer
-   * is under 64 KiB (ipfi copies what it keeps of those); it must not touch larger ones again
-   * (ipfi may keep views of a large message it read in place).
+   * when `end` is not given), `onEnd` once when the stream ends or fails (with the error, if any),
+   * and no `onData` after it. Called once. A wire may write into a chunk again once `onData`
+   * returned if the chunk's buffer is under 64 KiB (ipfi copies what it keeps of those); it must not
+   * touch larger ones again (ipfi may keep views of a large message it read in place).
    */
   start(onData: (chunk: Uint8Array, end?: number) => void, onEnd: (error?: unknown) => void): void
   /** Close the stream (after what was written is flushed, where the transport allows). */
