@@ -799,3 +799,107 @@ describe('msgpackr extensions a peer may not use', () => {
     }
   })
 })
+
+/** Hand-written bytes: hex digits, spaces ignored. */
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex')
+/** What decode() throws for `bytes` (it must throw a ProtocolError). */
+function refusal(bytes: Buffer): ProtocolError {
+  try {
+    decode(bytes, (i) => ({ handle: i }))
+  } catch (e) {
+    expect(e, bytes.toString('hex')).toBeInstanceOf(ProtocolError)
+    return e as ProtocolError
+  }
+  throw new Error(`${bytes.toString('hex')} was accepted`)
+}
+/** Words of msgpackr's own refusals: ipfi's messages say what the protocol says instead. */
+const MSGPACKR_WORDS = /currentExtensions|Unknown extension|Could not find typed array|is not iterable|is not a function|Structured clone extension is disabled|Invalid flags/
+
+describe('the Error tag (0x03) is followed by a map', () => {
+  it('anything else after it (an array, a binary, a scalar, nil, another tag) is a ProtocolError', () => {
+    for (const value of ['90', '92 a1 61 a1 62', 'c4 01 01', '05', 'a1 61', 'c0', 'c3', 'd4 02 00 90', 'd4 06 00 80', 'd6 ff 00 00 00 01', 'd4 73 00 90']) {
+      const e = refusal(hex(`d4 03 00 ${value}`))
+      expect(e.message, value).toMatch(/the Error tag must be followed by a map/)
+    }
+    // Also in a payload decoded with its maps as Maps (one with a __proto__ key), at depth.
+    const e = refusal(Buffer.concat([hex('92 d4 03 00 91'), encode(JSON.parse('{"__proto__": 1}')).payload, hex('01')]))
+    expect(e.message).toMatch(/the Error tag must be followed by a map/)
+  })
+
+  it('an empty map is an Error named "Error" with message ""; members of the wrong type count as absent', () => {
+    const empty = decode(hex('d4 03 00 80'), null) as Error
+    expect(Object.getPrototypeOf(empty)).toBe(Error.prototype)
+    expect([empty.name, empty.message, empty.stack]).toEqual(['Error', '', 'Error: '])
+    // { name: 5, message: true, stack: 7, errors: 1, fields: [1, 2] }
+    const odd = new Packr({ useRecords: false }).pack({ name: 5, message: true, stack: 7, errors: 1, fields: [1, 2] })
+    const got = decode(Buffer.concat([hex('d4 03 00'), odd]), null) as Error
+    expect([got.name, got.message, got.stack]).toEqual(['Error', '', 'Error: '])
+    expect(Object.keys(got)).toEqual([])
+    expect('errors' in got).toBe(false)
+  })
+})
+
+describe('ext types: tags are fixext 1 of a tag-table type; other ext types are ordinary or refused', () => {
+  it('d4 42 05 is an ordinary 1-byte BigInt (5n), like any other length of ext 0x42', () => {
+    expect(decode(hex('d4 42 05'), null)).toBe(5n)
+    expect(decode(hex('d4 42 ff'), null)).toBe(-1n)
+    expect(decode(hex('d5 42 01 00'), null)).toBe(256n)
+    expect(decode(hex('c7 03 42 01 00 00'), null)).toBe(65536n)
+    expect(decode(hex('92 d4 42 05 01'), null)).toEqual([5n, 1]) // one element: no value follows it
+  })
+
+  it('a tag type in any ext format but fixext 1 is refused with a ProtocolError that says so', () => {
+    for (const t of [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x65, 0x73, 0x78]) {
+      const tt = t.toString(16).padStart(2, '0')
+      for (const bytes of [`d5 ${tt} 00 00 90`, `d6 ${tt} 00 00 00 00 90`, `d7 ${tt} ${'00'.repeat(8)} 90`, `d8 ${tt} ${'00'.repeat(16)} 90`, `c7 00 ${tt} 90`, `c7 01 ${tt} 00 90`, `c8 00 01 ${tt} 00 90`, `c9 00 00 00 01 ${tt} 00 90`]) {
+        const e = refusal(hex(bytes))
+        expect(e.message, bytes).toMatch(new RegExp(`ext type 0x${tt} .* a tag is the fixext 1 d4 ${tt} 00 followed by its value`))
+        expect(e.message).not.toMatch(MSGPACKR_WORDS)
+      }
+    }
+    // undefined is d4 00 00 only (its filler is ignored).
+    expect(decode(hex('d4 00 00'), null)).toBeUndefined()
+    expect(decode(hex('d4 00 7f'), null)).toBeUndefined()
+    for (const bytes of ['d5 00 00 00', 'c7 00 00', 'c7 01 00 00', 'd6 00 00 00 00 00']) {
+      expect(refusal(hex(bytes)).message, bytes).toMatch(/undefined is the fixext 1 d4 00 00/)
+    }
+  })
+
+  it('an ext type outside the tables is refused in every ext format, with an ipfi message', () => {
+    for (const bytes of ['d4 09 00', 'd4 09 00 01', 'c7 01 09 00', 'd5 08 00 00', 'd4 80 00', 'd6 fe 00 00 00 00', 'c7 00 41', 'd4 75 00']) {
+      const e = refusal(hex(bytes))
+      expect(e.message, bytes).toMatch(/ext type 0x[0-9a-f]{2} is not part of the ipfi protocol/)
+      expect(e.message).not.toMatch(MSGPACKR_WORDS)
+    }
+    // A record definition in a format msgpackr does not read as one.
+    expect(refusal(hex('c7 01 72 00')).message).toMatch(/ext type 0x72 \(a msgpackr record definition\) is not part of the ipfi protocol/)
+    // Structured-clone references (msgpackr refuses them itself: the message is ipfi's).
+    for (const bytes of ['d6 69 00 00 00 01 90', 'd6 70 00 00 00 01']) {
+      const e = refusal(hex(bytes))
+      expect(e.message, bytes).toMatch(/structured-clone references \(ext types 0x69, 0x70\) are not part of the ipfi protocol/)
+    }
+  })
+
+  it('a Set, a RegExp or a typed array that is malformed is a ProtocolError with an ipfi message', () => {
+    expect(decode(hex('d4 73 00 92 01 a1 61'), null)).toEqual(new Set([1, 'a']))
+    expect(decode(hex('d4 78 00 92 a1 61 a1 67'), null)).toEqual(/a/g)
+    expect(decode(hex('c7 05 74 07 00 00 80 3f'), null)).toEqual(new Float32Array([1]))
+    const cases: [string, RegExp][] = [
+      ['d4 73 00 05', /malformed Set/],
+      ['d4 73 00 80', /malformed Set/],
+      ['d4 78 00 a3 61 62 63', /malformed RegExp/],
+      ['d4 78 00 91 a1 61', /malformed RegExp/],
+      ['d4 78 00 92 a1 28 a0', /malformed RegExp: Invalid regular expression/],
+      ['d4 78 00 92 a1 61 a1 51', /malformed RegExp: Invalid flags/],
+      ['c7 00 74', /malformed typed array: ext 0x74 without a type code/],
+      ['c7 02 74 20 00', /malformed typed array: unknown type code 32/],
+      ['c7 04 74 09 01 02 03', /malformed typed array: 3 bytes are not a whole number of BigInt64Array elements/],
+      ['c7 04 74 03 01 02 03', /malformed typed array: 3 bytes are not a whole number of Int16Array elements/],
+    ]
+    for (const [bytes, message] of cases) {
+      const e = refusal(hex(bytes))
+      expect(e.message, bytes).toMatch(message)
+      expect(e.message.replace(/Invalid (flags|regular expression)/, '')).not.toMatch(MSGPACKR_WORDS)
+    }
+  })
+})

@@ -280,6 +280,27 @@ const attacks: Attack[] = [
     fragment: /undecodable message/,
   },
   {
+    name: 'an Error tag followed by an array instead of a map (an error record)',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.from([0x91, 0xd4, 0x03, 0x00, 0x92, 0xa1, 0x61, 0xa1, 0x62])),
+    error: ProtocolError,
+    fragment: /the Error tag must be followed by a map/,
+  },
+  {
+    name: 'a handle tag written as fixext 2 (d5 01 00 00) instead of fixext 1',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, [[CAP_SENDER_HOSTED, 8]], Buffer.from([0xd5, 0x01, 0x00, 0x00, 0x00])),
+    error: ProtocolError,
+    fragment: /ext type 0x01 \(handle\) with 2 bytes of data: a tag is the fixext 1 d4 01 00 followed by its value/,
+  },
+  {
+    name: 'an ext type that is not part of the protocol',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.from([0xc7, 0x02, 0x09, 0x00, 0x00])),
+    error: ProtocolError,
+    fragment: /ext type 0x09 is not part of the ipfi protocol/,
+  },
+  {
     name: 'a MSG payload cut short (array of 3 with 1 element)',
     handshake: true,
     bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.from([0x93, 0x01])),
