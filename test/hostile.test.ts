@@ -301,6 +301,20 @@ const attacks: Attack[] = [
     fragment: /ext type 0x09 is not part of the ipfi protocol/,
   },
   {
+    name: 'a MSG payload nested one level deeper than MAX_NESTING_DEPTH (513 arrays)',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.concat([Buffer.alloc(513, 0x91), Buffer.from([0x01])])),
+    error: LimitExceededError,
+    fragment: /arrays and maps nested deeper than 512 levels \(MAX_NESTING_DEPTH\)/,
+  },
+  {
+    name: 'a MSG payload nested deeper than the JS stack would take (100,000 arrays)',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.concat([Buffer.alloc(100_000, 0x91), Buffer.from([0x01])])),
+    error: LimitExceededError,
+    fragment: /arrays and maps nested deeper than 512 levels/,
+  },
+  {
     name: 'a MSG payload cut short (array of 3 with 1 element)',
     handshake: true,
     bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.from([0x93, 0x01])),

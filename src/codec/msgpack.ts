@@ -12,7 +12,8 @@
  * refused on decode: they would make the decoder generate code from bytes the peer chose.
  */
 import { C1, Packr, RESERVE_START_SPACE, Unpackr, addExtension } from 'msgpackr'
-import { ProtocolError, UnsupportedValueError } from '../errors.js'
+import { LimitExceededError, ProtocolError, UnsupportedValueError } from '../errors.js'
+import { MAX_NESTING_DEPTH, nestsTooDeep } from './depth.js'
 import { errorToRecord, recordToError } from './error-record.js'
 import { later, mayHoldProtoKey, objectsFromMaps } from './proto-key.js'
 import { c1 } from './scan.js'
@@ -322,7 +323,8 @@ const range = { start: 0, end: 0 }
 
 /**
  * Decode one value from `bytes[start, end)`. `onHandle(i)` supplies the object for handle table
- * entry `i`. Anything malformed throws `ProtocolError`.
+ * entry `i`. Anything malformed throws `ProtocolError`; arrays and maps nested deeper than
+ * MAX_NESTING_DEPTH, `LimitExceededError`.
  */
 export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start = 0, end = bytes.length): unknown {
   const previous = shared.readHandle
@@ -333,6 +335,9 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
   let value: unknown
   try {
     if (start >= end) throw new ProtocolError('undecodable message: empty')
+    if (nestsTooDeep(source, start, end)) {
+      throw new LimitExceededError(`undecodable message: arrays and maps nested deeper than ${MAX_NESTING_DEPTH} levels (MAX_NESTING_DEPTH)`)
+    }
     range.start = start
     range.end = end
     const size = end - start
@@ -345,7 +350,7 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
       value = unpackr.unpack(source, range)
     }
   } catch (e) {
-    if (e instanceof ProtocolError) throw e
+    if (e instanceof ProtocolError || e instanceof LimitExceededError) throw e
     throw new ProtocolError(`undecodable message: ${msgpackrMessage(e)}`, { cause: e })
   } finally {
     shared.readHandle = previous
