@@ -315,6 +315,20 @@ const attacks: Attack[] = [
     fragment: /arrays and maps nested deeper than 512 levels/,
   },
   {
+    name: 'an endpoint tag (0x04) naming a moved receiver instead of a sender',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, [[CAP_RECEIVER, 5]], Buffer.from([0xd4, 0x04, 0x00, 0x00])),
+    error: ProtocolError,
+    fragment: /an endpoint handle \(tag 0x04\) must name a sender capability \(descriptor tag 0, 1 or 2\), not a moved receiver/,
+  },
+  {
+    name: 'a function tag (0x05) naming a moved receiver instead of a sender',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, [[CAP_SENDER_HOSTED, 9], [CAP_RECEIVER, 5]], Buffer.from([0x92, 0xd4, 0x01, 0x00, 0x00, 0xd4, 0x05, 0x00, 0x01])),
+    error: ProtocolError,
+    fragment: /a function handle \(tag 0x05\) must name a sender capability/,
+  },
+  {
     name: 'a MSG payload cut short (array of 3 with 1 element)',
     handshake: true,
     bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.from([0x93, 0x01])),
