@@ -1,5 +1,5 @@
 /**
- * Protocol conformance of procedures (docs/PROTOCOL.md §13) under hostile input, beside test/hostile.test.ts:
+ * Protocol conformance of procedures (docs/PROTOCOL.md §10) under hostile input, beside test/hostile.test.ts:
  * call messages crafted by hand on a session opened by hand (the callee must refuse or close, never
  * crash or leak), and replies crafted by hand read by a real proxy (the caller must fail the call).
  */

@@ -1,5 +1,5 @@
 /**
- * The nesting limit of the wire (docs/PROTOCOL.md names it): a payload, a caps array or a control
+ * The nesting limit of the wire (docs/PROTOCOL.md §9.18 names it): a payload, a caps array or a control
  * body may nest arrays and maps at most MAX_NESTING_DEPTH deep. A tag and its value count as the
  * value alone (a Map is its one array, an Error its record's map, a RegExp its [source, flags]);
  * ext data, strings and binaries are scalars. `[[1]]` is 2 deep; 512 nested arrays are accepted,
