@@ -745,6 +745,20 @@ describe('msgpackr extensions a peer may not use', () => {
     peer.write(frame(Buffer.concat([Buffer.from([0x01, 0x49, 0x50, 0x46, 0x49, 0x01]), handleRef(0)])))
     await expectClosed(victim, peer, armed, ProtocolError, /handle reference where none may appear/)
   })
+
+  for (const tag of [0x01, 0x04, 0x05]) {
+    it(`a handle tag 0x0${tag} in a control frame (RELEASE) or in the caps array is refused`, async () => {
+      for (const where of ['control', 'caps']) {
+        const { victim, peer } = victimLink()
+        const armed = await arm(victim, peer, true)
+        const ref = Buffer.from([0xd4, tag, 0x00, 0x00])
+        if (where === 'control') peer.write(frame(Buffer.concat([Buffer.from([RELEASE, 0x92]), ref, Buffer.from([0x01])])))
+        // caps [[0, <handle tag> 0]] (7 bytes), then the payload nil.
+        else peer.write(frame(Buffer.concat([Buffer.from([MSG, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0x91, 0x92, 0x00]), ref, Buffer.from([0xc0])])))
+        await expectClosed(victim, peer, armed, ProtocolError, /handle reference where none may appear/)
+      }
+    })
+  }
 })
 
 describe('limits on the sending side', () => {
