@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 /**
  * The value codec: round trips through encode/decode and through a real link, prototype safety,
  * and the msgpackr extensions a peer must not be able to use.
@@ -10,9 +11,9 @@
 import { Packr } from 'msgpackr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { channel, Receiver, Sender } from '../src/channel/index.js'
-import { decode, encode, registerErrorClass } from '../src/codec/index.js'
+import { decode, encode, MAX_NESTING_DEPTH, registerErrorClass } from '../src/codec/index.js'
 import { mayHoldProtoKey } from '../src/codec/proto-key.js'
-import { ProtocolError, UnsupportedValueError } from '../src/errors.js'
+import { LimitExceededError, ProtocolError, UnsupportedValueError } from '../src/errors.js'
 import { connectWire, type Connection } from '../src/process/connect.js'
 import { memoryWirePair } from '../src/wire/memory.js'
 import { expectSame } from './support/same.js'
@@ -796,6 +797,321 @@ describe('msgpackr extensions a peer may not use', () => {
         thrown = e
       }
       expect(thrown, Buffer.from(c).toString('hex')).toBeInstanceOf(ProtocolError)
+    }
+  })
+})
+
+/** Hand-written bytes: hex digits, spaces ignored. */
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex')
+/** What decode() throws for `bytes` (it must throw a ProtocolError). */
+function refusal(bytes: Buffer): ProtocolError {
+  try {
+    decode(bytes, (i) => ({ handle: i }))
+  } catch (e) {
+    expect(e, bytes.toString('hex')).toBeInstanceOf(ProtocolError)
+    return e as ProtocolError
+  }
+  throw new Error(`${bytes.toString('hex')} was accepted`)
+}
+/** Words of msgpackr's own refusals: ipfi's messages say what the protocol says instead. */
+const MSGPACKR_WORDS = /currentExtensions|Unknown extension|Could not find typed array|is not iterable|is not a function|Structured clone extension is disabled|Invalid flags/
+
+describe('the Error tag (0x03) is followed by a map', () => {
+  it('anything else after it (an array, a binary, a scalar, nil, another tag) is a ProtocolError', () => {
+    for (const value of ['90', '92 a1 61 a1 62', 'c4 01 01', '05', 'a1 61', 'c0', 'c3', 'd4 02 00 90', 'd4 06 00 80', 'd6 ff 00 00 00 01', 'd4 73 00 90']) {
+      const e = refusal(hex(`d4 03 00 ${value}`))
+      expect(e.message, value).toMatch(/the Error tag must be followed by a map/)
+    }
+    // Also in a payload decoded with its maps as Maps (one with a __proto__ key), at depth.
+    const e = refusal(Buffer.concat([hex('92 d4 03 00 91'), encode(JSON.parse('{"__proto__": 1}')).payload, hex('01')]))
+    expect(e.message).toMatch(/the Error tag must be followed by a map/)
+  })
+
+  it('an empty map is an Error named "Error" with message ""; members of the wrong type count as absent', () => {
+    const empty = decode(hex('d4 03 00 80'), null) as Error
+    expect(Object.getPrototypeOf(empty)).toBe(Error.prototype)
+    expect([empty.name, empty.message, empty.stack]).toEqual(['Error', '', 'Error: '])
+    // { name: 5, message: true, stack: 7, errors: 1, fields: [1, 2] }
+    const odd = new Packr({ useRecords: false }).pack({ name: 5, message: true, stack: 7, errors: 1, fields: [1, 2] })
+    const got = decode(Buffer.concat([hex('d4 03 00'), odd]), null) as Error
+    expect([got.name, got.message, got.stack]).toEqual(['Error', '', 'Error: '])
+    expect(Object.keys(got)).toEqual([])
+    expect('errors' in got).toBe(false)
+  })
+})
+
+describe('ext types: tags are fixext 1 of a tag-table type; other ext types are ordinary or refused', () => {
+  it('d4 42 05 is an ordinary 1-byte BigInt (5n), like any other length of ext 0x42', () => {
+    expect(decode(hex('d4 42 05'), null)).toBe(5n)
+    expect(decode(hex('d4 42 ff'), null)).toBe(-1n)
+    expect(decode(hex('d5 42 01 00'), null)).toBe(256n)
+    expect(decode(hex('c7 03 42 01 00 00'), null)).toBe(65536n)
+    expect(decode(hex('92 d4 42 05 01'), null)).toEqual([5n, 1]) // one element: no value follows it
+  })
+
+  it('a tag type in any ext format but fixext 1 is refused with a ProtocolError that says so', () => {
+    for (const t of [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x65, 0x73, 0x78]) {
+      const tt = t.toString(16).padStart(2, '0')
+      for (const bytes of [`d5 ${tt} 00 00 90`, `d6 ${tt} 00 00 00 00 90`, `d7 ${tt} ${'00'.repeat(8)} 90`, `d8 ${tt} ${'00'.repeat(16)} 90`, `c7 00 ${tt} 90`, `c7 01 ${tt} 00 90`, `c8 00 01 ${tt} 00 90`, `c9 00 00 00 01 ${tt} 00 90`]) {
+        const e = refusal(hex(bytes))
+        expect(e.message, bytes).toMatch(new RegExp(`ext type 0x${tt} .* a tag is the fixext 1 d4 ${tt} 00 followed by its value`))
+        expect(e.message).not.toMatch(MSGPACKR_WORDS)
+      }
+    }
+    // undefined is d4 00 00 only (its filler is ignored).
+    expect(decode(hex('d4 00 00'), null)).toBeUndefined()
+    expect(decode(hex('d4 00 7f'), null)).toBeUndefined()
+    for (const bytes of ['d5 00 00 00', 'c7 00 00', 'c7 01 00 00', 'd6 00 00 00 00 00']) {
+      expect(refusal(hex(bytes)).message, bytes).toMatch(/undefined is the fixext 1 d4 00 00/)
+    }
+  })
+
+  it("an application's own msgpackr extensions keep working beside ipfi, whichever is loaded first", () => {
+    // msgpackr's extension table is process-wide: ipfi registers only the types it uses. Run in a
+    // child, so the extension registered there does not reach this process's decoder.
+    const script = (ipfiFirst: boolean) => `
+      ${ipfiFirst ? "await import('ipfi')" : ''}
+      const { Packr, addExtension } = await import('msgpackr')
+      class Point { constructor(x, y) { this.x = x; this.y = y } }
+      addExtension({ Class: Point, type: 0x30, write: (p) => [p.x, p.y], read: ([x, y]) => new Point(x, y) })
+      ${ipfiFirst ? '' : "await import('ipfi')"}
+      const back = new Packr().unpack(new Packr().pack({ p: new Point(1, 2) }))
+      console.log(back.p instanceof Point, back.p.x, back.p.y)`
+    for (const first of [true, false]) {
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script(first)], { cwd: new URL('..', import.meta.url), encoding: 'utf8' })
+      expect(out.trim(), `ipfi loaded ${first ? 'first' : 'second'}`).toBe('true 1 2')
+    }
+  })
+
+  it('an ext type outside the tables is refused in every ext format, with an ipfi message', () => {
+    for (const bytes of ['d4 09 00', 'd4 09 00 01', 'c7 01 09 00', 'd5 08 00 00', 'd4 80 00', 'd6 fe 00 00 00 00', 'c7 00 41', 'd4 75 00']) {
+      const e = refusal(hex(bytes))
+      expect(e.message, bytes).toMatch(/ext type 0x[0-9a-f]{2} is not part of the ipfi protocol/)
+      expect(e.message).not.toMatch(MSGPACKR_WORDS)
+    }
+    // A record definition in a format msgpackr does not read as one.
+    expect(refusal(hex('c7 01 72 00')).message).toMatch(/ext type 0x72 \(a msgpackr record definition\) is not part of the ipfi protocol/)
+    // Structured-clone references (msgpackr refuses them itself: the message is ipfi's).
+    for (const bytes of ['d6 69 00 00 00 01 90', 'd6 70 00 00 00 01']) {
+      const e = refusal(hex(bytes))
+      expect(e.message, bytes).toMatch(/structured-clone references \(ext types 0x69, 0x70\) are not part of the ipfi protocol/)
+    }
+  })
+
+  it('a Set, a RegExp or a typed array that is malformed is a ProtocolError with an ipfi message', () => {
+    expect(decode(hex('d4 73 00 92 01 a1 61'), null)).toEqual(new Set([1, 'a']))
+    expect(decode(hex('d4 78 00 92 a1 61 a1 67'), null)).toEqual(/a/g)
+    expect(decode(hex('c7 05 74 07 00 00 80 3f'), null)).toEqual(new Float32Array([1]))
+    const cases: [string, RegExp][] = [
+      ['d4 73 00 05', /malformed Set/],
+      ['d4 73 00 80', /malformed Set/],
+      ['d4 78 00 a3 61 62 63', /malformed RegExp/],
+      ['d4 78 00 91 a1 61', /malformed RegExp/],
+      ['d4 78 00 92 a1 28 a0', /malformed RegExp: Invalid regular expression/],
+      ['d4 78 00 92 a1 61 a1 51', /malformed RegExp: Invalid flags/],
+      ['c7 00 74', /malformed typed array: ext 0x74 without a type code/],
+      ['c7 02 74 20 00', /malformed typed array: unknown type code 32/],
+      ['c7 04 74 09 01 02 03', /malformed typed array: 3 bytes are not a whole number of BigInt64Array elements/],
+      ['c7 04 74 03 01 02 03', /malformed typed array: 3 bytes are not a whole number of Int16Array elements/],
+    ]
+    for (const [bytes, message] of cases) {
+      const e = refusal(hex(bytes))
+      expect(e.message, bytes).toMatch(message)
+      expect(e.message.replace(/Invalid (flags|regular expression)/, '')).not.toMatch(MSGPACKR_WORDS)
+    }
+  })
+})
+
+describe('nesting depth: at most MAX_NESTING_DEPTH (512) arrays and maps', () => {
+  const rep = (hexBytes: string, n: number) => hex(hexBytes.repeat(n))
+  /** `n` arrays, one in the other, around `inner`. */
+  const arrays = (n: number, inner: unknown): unknown => (n === 0 ? inner : [arrays(n - 1, inner)])
+  const depthOf = (v: unknown): number => (Array.isArray(v) ? 1 + Math.max(0, ...v.map(depthOf)) : v instanceof Map ? 1 + Math.max(0, ...[...v].flat().map(depthOf)) : typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && !(v instanceof Date) ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0)
+
+  it('is the constant the protocol page names', () => {
+    expect(MAX_NESTING_DEPTH).toBe(512)
+  })
+
+  it('decoding: 512 levels are accepted and 513 refused with LimitExceededError, in every array and map format', () => {
+    const formats: [string, string, string][] = [
+      ['fixarray', '91', '90'],
+      ['array 16', 'dc 00 01', 'dc 00 00'],
+      ['array 32', 'dd 00 00 00 01', 'dd 00 00 00 00'],
+      ['fixmap', '81 a0', '80'],
+      ['map 16', 'de 00 01 a1 6b', 'de 00 00'],
+      ['map 32', 'df 00 00 00 01 c0', 'df 00 00 00 00'],
+    ]
+    for (const [name, open, empty] of formats) {
+      for (const innermost of [hex('01'), hex(empty)]) {
+        const ok = Buffer.concat([rep(open, innermost.equals(hex('01')) ? 512 : 511), innermost])
+        expect(depthOf(decode(ok, null)), name).toBe(512)
+        const deep = Buffer.concat([rep(open, innermost.equals(hex('01')) ? 513 : 512), innermost])
+        let thrown: unknown
+        try {
+          decode(deep, null)
+        } catch (e) {
+          thrown = e
+        }
+        expect(thrown, name).toBeInstanceOf(LimitExceededError)
+        expect((thrown as Error).message).toMatch(/nested deeper than 512 levels \(MAX_NESTING_DEPTH\)/)
+      }
+    }
+    // Far deeper than the JS stack would take (msgpackr recurses once per level): the same refusal.
+    expect(() => decode(Buffer.concat([rep('91', 200_000), hex('01')]), null)).toThrow(LimitExceededError)
+  })
+
+  it('decoding: tags count as their value, and strings, binaries and ext data as scalars', () => {
+    // A Map tag at level 512 (its array), a handle, a Set, an Error record, undefined, a Date.
+    const inner511 = (s: string) => Buffer.concat([rep('91', 511), hex(s)])
+    expect(decode(inner511('d4 02 00 92 01 02'), null)).toBeDefined()
+    expect(decode(inner511('d4 73 00 91 01'), null)).toBeDefined()
+    expect(decode(inner511('d4 03 00 81 a4 6e 61 6d 65 a1 45'), null)).toBeDefined()
+    expect(decode(inner511('d4 78 00 92 a1 61 a0'), null)).toBeDefined()
+    expect(decode(Buffer.concat([rep('91', 512), hex('d4 01 00 00')]), (i) => ({ handle: i }))).toBeDefined()
+    expect(decode(Buffer.concat([rep('91', 512), hex('d4 00 00')]), null)).toBeDefined()
+    expect(decode(Buffer.concat([rep('91', 512), hex('d6 ff 00 00 00 01')]), null)).toBeDefined()
+    // ... one level further, each is refused.
+    for (const s of ['d4 02 00 92 01 02', 'd4 73 00 91 01', 'd4 03 00 81 a4 6e 61 6d 65 a1 45', 'd4 78 00 92 a1 61 a0']) {
+      expect(() => decode(Buffer.concat([rep('91', 512), hex(s)]), null), s).toThrow(LimitExceededError)
+    }
+    // Bytes that look like array headers inside strings and binaries are data.
+    expect(decode(Buffer.concat([hex('d9 ff'), Buffer.alloc(255, 0x91)]), null)).toHaveLength(255)
+    expect(decode(Buffer.concat([hex('c5 04 00'), Buffer.alloc(1024, 0x91)]), null)).toHaveLength(1024)
+    expect(decode(Buffer.concat([hex('c7 ff 42'), Buffer.alloc(255, 0x91)]), null)).toBeTypeOf('bigint')
+    // Deep branches side by side are each within the limit.
+    const branch = Buffer.concat([rep('91', 511), hex('01')])
+    expect(depthOf(decode(Buffer.concat([hex('93'), branch, branch, branch]), null))).toBe(512)
+    // A wide value is not deep.
+    expect(decode(encode(Array.from({ length: 5000 }, (_, i) => [i, { k: [i] }])).payload, null)).toHaveLength(5000)
+  })
+
+  it('encoding: what decodes is sendable and what does not is refused with UnsupportedValueError before anything is sent', () => {
+    const builders: [string, (n: number) => unknown][] = [
+      ['arrays', (n) => arrays(n, 1)],
+      ['objects', (n) => (n === 0 ? 1 : { k: builders[1]![1](n - 1) })],
+      ['Maps', (n) => (n === 0 ? 1 : new Map([[1, builders[2]![1](n - 1)]]))],
+      ['Sets', (n) => (n === 0 ? 1 : new Set([builders[3]![1](n - 1)]))],
+      ['objects without a prototype', (n) => (n === 0 ? 1 : noProto({ k: builders[4]![1](n - 1) }))],
+      ['an Error at the bottom', (n) => arrays(n - 1, new Error('e'))],
+      ['an Error with fields at the bottom', (n) => arrays(n - 2, Object.assign(new Error('e'), { code: 'E' }))],
+      ['a RegExp at the bottom', (n) => arrays(n - 1, /x/g)],
+    ]
+    for (const [name, build] of builders) {
+      const { payload } = encode(build(512))
+      expect(() => decode(payload, null), `${name} 512`).not.toThrow()
+      expect(() => encode(build(513)), `${name} 513`).toThrow(UnsupportedValueError)
+      expect(() => encode(build(513)), `${name} 513`).toThrow(/nested deeper than 512 levels of arrays and maps \(MAX_NESTING_DEPTH\)/)
+    }
+    // Leaves at level 513 are no level of their own.
+    for (const leaf of [new Date(1), new Uint8Array(2), Buffer.from('x'), new URL('http://x/'), 5n, 'str', -0]) {
+      expect(() => decode(encode(arrays(512, leaf)).payload, null)).not.toThrow()
+    }
+  })
+
+  it('a value nested too deep is refused in process and over a link alike, and the link stays up', async () => {
+    const [tx] = channel<unknown>()
+    expect(() => tx.send(arrays(513, 1))).toThrow(UnsupportedValueError)
+    tx.close()
+    expect(() => A.sender.send(arrays(513, 1))).toThrow(UnsupportedValueError)
+    const deep = arrays(512, 'ok')
+    expect(depthOf(await overLink(deep))).toBe(512)
+  })
+})
+
+describe('maps, keys and strings as hand-written bytes decode them', () => {
+  /** The same map with a `__proto__` key added, so that it is decoded the other way (its maps as Maps first). */
+  const withProto = (entries: string, n: number) => hex(`${(0x80 + n + 1).toString(16)} a9 5f5f70726f746f5f5f c0 ${entries}`)
+
+  it('a key that occurs twice: the last value wins, at the place of the first (objects, error fields, Maps)', () => {
+    const entries = 'a1 61 01 a1 62 03 a1 61 02' // { a: 1, b: 3, a: 2 }
+    const plain = decode(hex(`83 ${entries}`), null) as Record<string, unknown>
+    expect(plain).toEqual({ a: 2, b: 3 })
+    expect(Object.keys(plain)).toEqual(['a', 'b'])
+    const proto = decode(withProto(entries, 3), null) as Record<string, unknown>
+    expect(Object.keys(proto)).toEqual(['__proto__', 'a', 'b'])
+    expect([proto.a, proto.b]).toEqual([2, 3])
+    // Keys that become the same string: 1 and "1".
+    expect(decode(hex('82 01 a1 78 a1 31 a1 79'), null)).toEqual({ 1: 'y' })
+    expect((decode(withProto('01 a1 78 a1 31 a1 79', 2), null) as Record<string, unknown>)['1']).toBe('y')
+    // Error record members and fields.
+    const e = decode(hex('d4 03 00 83 a7 6d657373616765 a1 61 a6 6669656c6473 81 a1 6b 01 a7 6d657373616765 a1 62'), null) as Error & { k: number }
+    expect([e.message, e.k]).toEqual(['b', 1])
+    // A Map tag: keys compare as in a JS Map (SameValueZero: 0 and -0 are one key, [1] and [1] two).
+    const m = decode(hex('d4 02 00 94 00 a1 78 cb 8000000000000000 a1 79'), null) as Map<unknown, unknown>
+    expect([...m]).toEqual([[0, 'y']])
+    expect(Object.is([...m.keys()][0], 0)).toBe(true)
+    expect((decode(hex('d4 02 00 94 91 01 a1 78 91 01 a1 79'), null) as Map<unknown, unknown>).size).toBe(2)
+  })
+
+  it('keys that are not strings become the JavaScript String() of their value; other key types are refused', () => {
+    const cases: [string, string][] = [
+      ['01', '1'],
+      ['ff', '-1'],
+      ['cd 01 00', '256'],
+      ['cf ffffffffffffffff', '18446744073709551615'],
+      ['d3 0000000000000005', '5'],
+      ['d4 42 05', '5'],
+      ['ca 3fc00000', '1.5'],
+      ['cb 3ff8000000000000', '1.5'],
+      ['cb 3fb999999999999a', '0.1'],
+      ['cb 8000000000000000', '0'],
+      ['cb 7ff8000000000000', 'NaN'],
+      ['cb 7ff0000000000000', 'Infinity'],
+      ['cb fff0000000000000', '-Infinity'],
+      ['cb 444b1ae4d6e2ef50', '1e+21'],
+      ['cb 4415af1d78b58c40', '100000000000000000000'],
+      ['c3', 'true'],
+      ['c2', 'false'],
+      ['c0', 'null'],
+      ['d4 00 00', 'undefined'],
+    ]
+    for (const [key, name] of cases) {
+      for (const bytes of [hex(`81 ${key} a1 76`), withProto(`${key} a1 76`, 1)]) {
+        const o = decode(bytes, null) as Record<string, unknown>
+        expect(Object.keys(o).filter((k) => k !== '__proto__'), key).toEqual([name])
+        expect(o[name]).toBe('v')
+      }
+    }
+    // Containers, binaries, Dates and tags as keys are refused.
+    for (const key of ['90', '80', 'c4 01 61', 'd6 ff 00000001', 'd4 02 00 90', 'd4 73 00 90', 'd4 03 00 80', 'd4 07 00 a8 687474703a2f2f78', 'c7 02 74 01 00']) {
+      for (const bytes of [hex(`81 ${key} a1 76`), withProto(`${key} a1 76`, 1)]) refusal(bytes)
+    }
+  })
+
+  it('a JavaScript object lists integer-like keys first, in numeric order (as any JS object does)', () => {
+    expect(Object.keys(decode(hex('83 a1 62 01 a1 32 02 a1 31 03'), null) as object)).toEqual(['1', '2', 'b'])
+  })
+
+  it('invalid UTF-8 decodes with U+FFFD for each maximal bad subsequence (WHATWG, as TextDecoder), in values and keys', () => {
+    const cases: [string, string][] = [
+      ['61 ff 62', 'a\uFFFDb'],
+      ['ed a0 80', '\uFFFD\uFFFD\uFFFD'], // an encoded surrogate
+      ['c0 af', '\uFFFD\uFFFD'], // an overlong form
+      ['e2 82 41', '\uFFFDA'], // a truncated sequence, then a letter
+      ['61 f0 9f 98', 'a\uFFFD'], // truncated at the end
+      ['f4 90 80 80', '\uFFFD\uFFFD\uFFFD\uFFFD'], // past U+10FFFF
+      ['ef bb bf 61', '\uFEFFa'], // a byte order mark is a character like any other
+      ['f0 9f 98 80', '\u{1F600}'],
+    ]
+    for (const [bytes, want] of cases) {
+      const b = hex(bytes)
+      const str = Buffer.concat([Buffer.from([0xa0 + b.length]), b])
+      expect(decode(str, null), bytes).toBe(want)
+      expect(Object.keys(decode(Buffer.concat([hex('81'), str, hex('01')]), null) as object), bytes).toEqual([want])
+      // Longer strings (read another way by msgpackr): the same.
+      const long = Buffer.concat([hex('d9 c8'), Buffer.alloc(200 - b.length, 0x61), b])
+      expect(decode(long, null), bytes).toBe('a'.repeat(200 - b.length) + want)
+    }
+    // Random bytes, short and long: exactly what TextDecoder makes of them.
+    const td = new TextDecoder('utf-8', { ignoreBOM: true })
+    let seed = 7
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31)
+    const pool = [0x41, 0x7f, 0x80, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff]
+    for (let i = 0; i < 2000; i++) {
+      const len = [1, 3, 7, 15, 16, 40, 70, 150][i % 8]!
+      const b = Buffer.from(Array.from({ length: len }, () => (next() % 3 ? pool[next() % pool.length]! : next() % 256)))
+      const str = Buffer.concat([len < 32 ? Buffer.from([0xa0 + len]) : Buffer.from([0xd9, len]), b])
+      expect(decode(str, null), b.toString('hex')).toBe(td.decode(b))
     }
   })
 })

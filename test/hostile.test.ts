@@ -280,6 +280,55 @@ const attacks: Attack[] = [
     fragment: /undecodable message/,
   },
   {
+    name: 'an Error tag followed by an array instead of a map (an error record)',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.from([0x91, 0xd4, 0x03, 0x00, 0x92, 0xa1, 0x61, 0xa1, 0x62])),
+    error: ProtocolError,
+    fragment: /the Error tag must be followed by a map/,
+  },
+  {
+    name: 'a handle tag written as fixext 2 (d5 01 00 00) instead of fixext 1',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, [[CAP_SENDER_HOSTED, 8]], Buffer.from([0xd5, 0x01, 0x00, 0x00, 0x00])),
+    error: ProtocolError,
+    fragment: /ext type 0x01 \(handle\) with 2 bytes of data: a tag is the fixext 1 d4 01 00 followed by its value/,
+  },
+  {
+    name: 'an ext type that is not part of the protocol',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.from([0xc7, 0x02, 0x09, 0x00, 0x00])),
+    error: ProtocolError,
+    fragment: /ext type 0x09 is not part of the ipfi protocol/,
+  },
+  {
+    name: 'a MSG payload nested one level deeper than MAX_NESTING_DEPTH (513 arrays)',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.concat([Buffer.alloc(513, 0x91), Buffer.from([0x01])])),
+    error: LimitExceededError,
+    fragment: /arrays and maps nested deeper than 512 levels \(MAX_NESTING_DEPTH\)/,
+  },
+  {
+    name: 'a MSG payload nested deeper than the JS stack would take (100,000 arrays)',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.concat([Buffer.alloc(100_000, 0x91), Buffer.from([0x01])])),
+    error: LimitExceededError,
+    fragment: /arrays and maps nested deeper than 512 levels/,
+  },
+  {
+    name: 'an endpoint tag (0x04) naming a moved receiver instead of a sender',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, [[CAP_RECEIVER, 5]], Buffer.from([0xd4, 0x04, 0x00, 0x00])),
+    error: ProtocolError,
+    fragment: /an endpoint handle \(tag 0x04\) must name a sender capability \(descriptor tag 0, 1 or 2\), not a moved receiver/,
+  },
+  {
+    name: 'a function tag (0x05) naming a moved receiver instead of a sender',
+    handshake: true,
+    bytes: () => msg(TARGET_EXPORT, 0, [[CAP_SENDER_HOSTED, 9], [CAP_RECEIVER, 5]], Buffer.from([0x92, 0xd4, 0x01, 0x00, 0x00, 0xd4, 0x05, 0x00, 0x01])),
+    error: ProtocolError,
+    fragment: /a function handle \(tag 0x05\) must name a sender capability/,
+  },
+  {
     name: 'a MSG payload cut short (array of 3 with 1 element)',
     handshake: true,
     bytes: () => msg(TARGET_EXPORT, 0, null, Buffer.from([0x93, 0x01])),
@@ -696,6 +745,20 @@ describe('msgpackr extensions a peer may not use', () => {
     peer.write(frame(Buffer.concat([Buffer.from([0x01, 0x49, 0x50, 0x46, 0x49, 0x01]), handleRef(0)])))
     await expectClosed(victim, peer, armed, ProtocolError, /handle reference where none may appear/)
   })
+
+  for (const tag of [0x01, 0x04, 0x05]) {
+    it(`a handle tag 0x0${tag} in a control frame (RELEASE) or in the caps array is refused`, async () => {
+      for (const where of ['control', 'caps']) {
+        const { victim, peer } = victimLink()
+        const armed = await arm(victim, peer, true)
+        const ref = Buffer.from([0xd4, tag, 0x00, 0x00])
+        if (where === 'control') peer.write(frame(Buffer.concat([Buffer.from([RELEASE, 0x92]), ref, Buffer.from([0x01])])))
+        // caps [[0, <handle tag> 0]] (7 bytes), then the payload nil.
+        else peer.write(frame(Buffer.concat([Buffer.from([MSG, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0x91, 0x92, 0x00]), ref, Buffer.from([0xc0])])))
+        await expectClosed(victim, peer, armed, ProtocolError, /handle reference where none may appear/)
+      }
+    })
+  }
 })
 
 describe('limits on the sending side', () => {

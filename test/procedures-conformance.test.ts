@@ -1,5 +1,5 @@
 /**
- * Protocol conformance of procedures (docs/PROTOCOL.md §13) under hostile input, beside test/hostile.test.ts:
+ * Protocol conformance of procedures (docs/PROTOCOL.md §10) under hostile input, beside test/hostile.test.ts:
  * call messages crafted by hand on a session opened by hand (the callee must refuse or close, never
  * crash or leak), and replies crafted by hand read by a real proxy (the caller must fail the call).
  */
@@ -11,6 +11,7 @@ import { currentCall, Endpoint, expose, remote, RemoteError } from '../src/proce
 import { CALL, CANCEL, CLOSE, CREDIT, DEFAULT_WINDOW, DONE, END, ERROR, FAIL, ITEM, MAX_WINDOW, PULL, RESULT, STOP, YIELD } from '../src/procedures/messages.js'
 import { deferred, rejection, turn, until, within } from './support/async.js'
 import { GUARD, TURNS, cleanups, parked, MODES, world, RegisteredError, type World } from './support/procedures-world.js'
+import { CalleeCall } from '../src/procedures/callee/call.js'
 
 describe.each(MODES)('hostile call messages (%s)', (mode) => {
   const started: string[] = []
@@ -251,7 +252,7 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
     await stillWorks(ep)
   })
 
-  it('huge credit is capped, a window of MAX_WINDOW is accepted, and CANCEL stops a stream', async () => {
+  it('huge credit is accepted, a window of MAX_WINDOW is accepted, and CANCEL stops a stream', async () => {
     const { w, ep } = await setup()
     const s = await rawSession(w, ep)
     s.send([CALL, 1, 'ticks', [5], MAX_WINDOW, []])
@@ -368,19 +369,68 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     expect(await nextCall()).toEqual([CANCEL, 0])
   })
 
-  it('YIELDs past the credit granted fail the stream with ProtocolError (a hostile producer cannot grow the queue)', async () => {
+  it('YIELDs past the credit granted fail the stream with ProtocolError, after the items that came within it', async () => {
     const { api, nextCall, reply } = await handCallee()
     const s = api.ticks.with({ window: 4 })()
     await nextCall()
     for (let i = 0; i < 4; i++) reply([YIELD, 0, i]) // exactly the window: fine
     reply([YIELD, 0, 4]) // one past it
+    reply([YIELD, 0, 5]) // and what follows is dropped
     const got: unknown[] = []
     const e = await rejection((async () => {
       for await (const x of s) got.push(x)
     })(), GUARD)
+    expect(got).toEqual([0, 1, 2, 3])
     expect(e).toBeInstanceOf(ProtocolError)
     expect(e.message).toMatch(/more stream items than the credit/)
     expect(await nextCall()).toEqual([CANCEL, 0])
+  })
+
+  it('the credit is the window plus every CREDIT granted (not twice the window)', async () => {
+    const { api, nextCall, reply } = await handCallee()
+    const s = api.ticks.with({ window: 4 })()
+    await nextCall()
+    for (let i = 0; i < 4; i++) reply([YIELD, 0, i])
+    expect(await within(s.next(), GUARD, 'item 0')).toEqual({ value: 0, done: false })
+    expect(await within(s.next(), GUARD, 'item 1')).toEqual({ value: 1, done: false })
+    // Half a window consumed: the caller grants 2 more. The credit is now 4 + 2 = 6 items in all.
+    expect(await nextCall()).toEqual([CREDIT, 0, 2])
+    reply([YIELD, 0, 4])
+    reply([YIELD, 0, 5])
+    reply([YIELD, 0, 6]) // the 7th item: within twice the window, but past 4 + 2
+    // Nothing more is read meanwhile (reading would grant more credit): the caller stops the call.
+    expect(await nextCall()).toEqual([CANCEL, 0])
+    const got: unknown[] = []
+    const e = await rejection((async () => {
+      for await (const x of s) got.push(x)
+    })(), GUARD)
+    expect(got).toEqual([2, 3, 4, 5])
+    expect(e).toBeInstanceOf(ProtocolError)
+  })
+
+  it('PULL of 0 items is nothing; a PULL that is not a whole number of items fails the call with ProtocolError', async () => {
+    for (const bad of [-1, 1.5, 'two', null]) {
+      const { api, nextCall, reply } = await handCallee()
+      const finallyRan = deferred()
+      async function* source() {
+        try {
+          for (let i = 0; ; i++) yield i
+        } finally {
+          finallyRan.resolve()
+        }
+      }
+      const p = api.sum.with({ window: 4 })(source())
+      await nextCall()
+      reply([PULL, 0, 0, 0])
+      reply([PULL, 0, 0, 1])
+      expect(await nextCall(), String(bad)).toEqual([ITEM, 0, 0, 0]) // the PULL 0 asked for nothing
+      reply([PULL, 0, 0, bad])
+      const e = await rejection(p, GUARD)
+      expect(e, String(bad)).toBeInstanceOf(ProtocolError)
+      expect(e.message).toMatch(/malformed number of items/)
+      expect(await nextCall()).toEqual([CANCEL, 0])
+      await within(finallyRan.promise, GUARD, "the source's finally")
+    }
   })
 
   it('CLOSE fails every pending call with its ProtocolError (as a RemoteError), and later calls too', async () => {
@@ -434,5 +484,30 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     session().reply.close()
     expect(await rejection(p, GUARD)).toBeInstanceOf(DisconnectedError)
     expect(await rejection(api.g(), GUARD)).toBeInstanceOf(DisconnectedError)
+  })
+})
+
+describe('the callee counts credit as the window plus every CREDIT, with no cap', () => {
+  it('a caller that grants more than MAX_WINDOW ahead gets all of it', { timeout: 60_000 }, async () => {
+    const yields: unknown[] = []
+    const session = {
+      callee: { impl: null, asyncContext: false },
+      send: (m: unknown[]) => (m[0] === YIELD && yields.push(m[2]), true),
+      callDone: () => {},
+    }
+    const call = new CalleeCall(session as any, 0, 'ticks', 1)
+    // Granted ahead, before a single item was consumed: 1 + MAX_WINDOW + 10 items in all.
+    call.addCredit(MAX_WINDOW)
+    call.addCredit(10)
+    const total = 1 + MAX_WINDOW + 10
+    void call.run(async function* () {
+      for (let i = 0; ; i++) yield i
+    } as any, [])
+    await until(() => yields.length >= total, 10 * total, 'the credited items')
+    for (let i = 0; i < 20; i++) await turn()
+    expect(yields.length).toBe(total) // and not one more: the stream waits for credit
+    call.addCredit(1)
+    await until(() => yields.length === total + 1, TURNS, 'one more item')
+    call.cancel(null)
   })
 })

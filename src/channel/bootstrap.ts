@@ -1,6 +1,6 @@
 /**
  * A link's bootstrap channel as channel ends: export 0 on each side is its inbox, so every link
- * starts as a pair of channels (PROTOCOL §5). The process layer, servers and connectWire begin here.
+ * starts as a pair of channels (PROTOCOL §1.3). The process layer, servers and connectWire begin here.
  */
 import type { LinkImpl } from '../link/link.js'
 import { Receiver, receiverFromPort } from './receiver.js'

@@ -60,8 +60,12 @@ function define(target: object, key: string, value: unknown, enumerable: boolean
   Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable })
 }
 
-export function recordToError(input: unknown): Error {
-  if (typeof input !== 'object' || input === null) throw new TypeError('malformed error record')
+/**
+ * An error from its record (a map: the caller checks). A member of the wrong type counts as absent:
+ * `name`, `message`, `stack` that are not strings, `errors` that is not an array, `fields` that is
+ * not a map.
+ */
+export function recordToError(input: object): Error {
   const r = input as Partial<ErrorRecord>
   const name = typeof r.name === 'string' ? r.name : 'Error'
   const message = typeof r.message === 'string' ? r.message : ''
@@ -82,7 +86,7 @@ export function recordToError(input: unknown): Error {
   if (custom && Array.isArray(r.errors)) define(error, 'errors', r.errors, false)
   define(error, 'stack', typeof r.stack === 'string' ? r.stack : `${name}: ${message}`, false)
   if ('cause' in r) define(error, 'cause', r.cause, false)
-  if (r.fields && typeof r.fields === 'object') {
+  if (typeof r.fields === 'object' && r.fields !== null && Object.getPrototypeOf(r.fields) === Object.prototype) {
     // Defined, not assigned: a field named `__proto__` or `constructor` is an own property, as sent.
     for (const key of Object.keys(r.fields)) define(error, key, (r.fields as Record<string, unknown>)[key], true)
   }

@@ -14,3 +14,4 @@ export {
 } from './msgpack.js'
 export { walk, isHandle, HANDLE, type Branded } from './walk.js'
 export { registerErrorClass, type ErrorRecord } from './error-record.js'
+export { MAX_NESTING_DEPTH } from './depth.js'

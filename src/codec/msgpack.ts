@@ -12,7 +12,8 @@
  * refused on decode: they would make the decoder generate code from bytes the peer chose.
  */
 import { C1, Packr, RESERVE_START_SPACE, Unpackr, addExtension } from 'msgpackr'
-import { ProtocolError, UnsupportedValueError } from '../errors.js'
+import { LimitExceededError, ProtocolError, UnsupportedValueError } from '../errors.js'
+import { MAX_NESTING_DEPTH, nestsTooDeep } from './depth.js'
 import { errorToRecord, recordToError } from './error-record.js'
 import { later, mayHoldProtoKey, objectsFromMaps } from './proto-key.js'
 import { c1 } from './scan.js'
@@ -50,26 +51,17 @@ class NoPrototype {
     return Object.getPrototypeOf(v) === null
   }
 }
+// Writing. Each class below is written as its tag and then one value (what `write` returns); how each
+// tag is read is in the table of decoders further down, with everything else a peer may send.
 // The map follows the tag (`write` returning the object itself makes msgpackr write it as a map).
-addExtension({ Class: NoPrototype, type: TAG_NO_PROTOTYPE, write: (o: object) => o, read: later((o: unknown) => {
-  if (typeof o !== 'object' || o === null || Object.getPrototypeOf(o) !== Object.prototype) throw new ProtocolError('malformed object without prototype')
-  return Object.setPrototypeOf(o, null)
-}) })
-addExtension({ Class: URL, type: TAG_URL, write: (u: URL) => u.href, read: (href: unknown) => {
-  if (typeof href !== 'string' || !URL.canParse(href)) throw new ProtocolError('malformed URL')
-  return new URL(href)
-} })
+addExtension({ Class: NoPrototype, type: TAG_NO_PROTOTYPE, write: (o: object) => o })
+addExtension({ Class: URL, type: TAG_URL, write: (u: URL) => u.href })
 
 const tagClasses = new Map<number, new (index: number) => HandleTag>()
 for (const tag of HANDLE_TAGS) {
   const Class = class extends HandleTag {}
   tagClasses.set(tag, Class)
-  addExtension({ Class, type: tag, write: (h: HandleTag) => h.index, read: (i: unknown) => {
-    const reader = shared.readHandle
-    if (!reader) throw new ProtocolError('handle reference where none may appear')
-    if (typeof i !== 'number' || !Number.isInteger(i) || i < 0) throw new ProtocolError('malformed handle reference')
-    return reader(i, tag)
-  } })
+  addExtension({ Class, type: tag, write: (h: HandleTag) => h.index })
 }
 
 /** The payload tag a handle is written with (its access object may name one; 0x01 otherwise). */
@@ -77,20 +69,9 @@ export function tagOf(h: Branded): HandleTagNumber {
   const t = (h[HANDLE] as { tag?: number } | undefined)?.tag
   return t === TAG_ENDPOINT || t === TAG_FUNCTION ? t : TAG_HANDLE
 }
-addExtension({ Class: MapTag, type: TAG_MAP, write: (m: MapTag) => m.entries, read: later((a: unknown) => {
-  if (!Array.isArray(a) || a.length % 2 !== 0) throw new ProtocolError('malformed Map')
-  const m = new Map()
-  for (let i = 0; i < a.length; i += 2) m.set(a[i], a[i + 1])
-  return m
-}) })
-const readError = later(recordToError)
-addExtension({ Class: Error, type: TAG_ERROR, write: errorToRecord, read: readError })
-addExtension({ Class: ErrorTag, type: TAG_ERROR, write: (e: ErrorTag) => e.record, read: readError })
-// msgpackr's own error tag, as another implementation may send it: rebuilt the same safe way.
-addExtension({ type: 0x65, read: later((a: unknown) => {
-  if (!Array.isArray(a)) throw new ProtocolError('malformed error')
-  return recordToError({ name: a[0], message: a[1], ...(a[2] === undefined ? {} : { cause: a[2] }) })
-}) } as Parameters<typeof addExtension>[0])
+addExtension({ Class: MapTag, type: TAG_MAP, write: (m: MapTag) => m.entries })
+addExtension({ Class: Error, type: TAG_ERROR, write: errorToRecord })
+addExtension({ Class: ErrorTag, type: TAG_ERROR, write: (e: ErrorTag) => e.record })
 /**
  * Stands for -0 in a prepared value: msgpackr writes -0 as the integer 0, and this as float64 -0
  * (`cb 80 00 00 00 00 00 00 00`), through the `allocateForWrite` that msgpackr hands a `pack`
@@ -110,6 +91,111 @@ addExtension({ Class: MinusZero, type: 0x62, pack: ((_: MinusZero, allocate: All
 addExtension({ type: 0x62, unpack: () => {
   throw new ProtocolError('msgpackr string bundles are not part of the ipfi protocol')
 } } as unknown as Parameters<typeof addExtension>[0])
+
+/*
+ * Reading. Every ext type a peer may send is one of:
+ *  - a tag: fixext 1 `d4 TT` + a filler byte (ignored), then one MessagePack value that the tag
+ *    gives a meaning (undefined, 0x00, is complete in itself). Only these types are tags, and only
+ *    as fixext 1: the same type in any other ext format is refused;
+ *  - an ordinary ext whose data is the value: BigInt (0x42), typed arrays (0x74), Date (-1 = 0xff),
+ *    in any ext format (so `d4 42 05` is the BigInt 5);
+ *  - refused: every other type (record definitions 0x72 are refused before they reach this table,
+ *    structured-clone references 0x69/0x70 by msgpackr itself, as this codec never enables them).
+ * msgpackr calls a decoder with the ext data for any ext format, except a fixext 1 of a decoder that
+ * has `read` (then it skips the filler and hands `read` the next value) or `noBuffer` (it skips the
+ * filler and calls it with nothing). The table is process-wide: these decoders also answer for any
+ * other user of msgpackr in this process (the same for valid input, an ipfi error otherwise); the
+ * types ipfi does not use are left alone.
+ */
+const hex = (t: number) => `0x${t.toString(16).padStart(2, '0')}`
+
+/** A tag's decoder: its value comes after `d4 TT 00`; any other ext format of the type is refused. */
+function tag(type: number, name: string, read: (value: unknown) => unknown): (data: Uint8Array) => never {
+  const wrongFormat = (data: Uint8Array): never => {
+    throw new ProtocolError(`ext type ${hex(type)} (${name}) with ${data.length} bytes of data: a tag is the fixext 1 d4 ${hex(type).slice(2)} 00 followed by its value`)
+  }
+  return Object.assign(wrongFormat, { read })
+}
+
+const readHandle = (t: HandleTagNumber) => (i: unknown) => {
+  const reader = shared.readHandle
+  if (!reader) throw new ProtocolError('handle reference where none may appear')
+  if (typeof i !== 'number' || !Number.isInteger(i) || i < 0) throw new ProtocolError('malformed handle reference')
+  return reader(i, t)
+}
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype
+
+const decoders: [number, string, (value: unknown) => unknown][] = [
+  [TAG_HANDLE, 'handle', readHandle(TAG_HANDLE)],
+  [TAG_MAP, 'Map', later((a: unknown) => {
+    if (!Array.isArray(a) || a.length % 2 !== 0) throw new ProtocolError('malformed Map: the Map tag must be followed by an array of even length')
+    const m = new Map()
+    for (let i = 0; i < a.length; i += 2) m.set(a[i], a[i + 1])
+    return m
+  })],
+  [TAG_ERROR, 'Error', later((r: unknown) => {
+    if (!isMap(r)) throw new ProtocolError('malformed Error: the Error tag must be followed by a map (an error record)')
+    return recordToError(r)
+  })],
+  [TAG_ENDPOINT, 'endpoint', readHandle(TAG_ENDPOINT)],
+  [TAG_FUNCTION, 'function', readHandle(TAG_FUNCTION)],
+  [TAG_NO_PROTOTYPE, 'object without prototype', later((o: unknown) => {
+    if (!isMap(o)) throw new ProtocolError('malformed object without prototype: the tag must be followed by a map')
+    return Object.setPrototypeOf(o, null)
+  })],
+  [TAG_URL, 'URL', (href: unknown) => {
+    if (typeof href !== 'string' || !URL.canParse(href)) throw new ProtocolError('malformed URL: the URL tag must be followed by a string that parses as a URL')
+    return new URL(href)
+  }],
+  // msgpackr's own error tag, as another implementation may send it: rebuilt the same safe way.
+  [0x65, "msgpackr's error", later((a: unknown) => {
+    if (!Array.isArray(a)) throw new ProtocolError("malformed error: msgpackr's error tag must be followed by an array [name, message, cause?]")
+    return recordToError({ name: a[0], message: a[1], ...(a[2] === undefined ? {} : { cause: a[2] }) })
+  })],
+  [0x73, 'Set', (a: unknown) => {
+    if (!Array.isArray(a)) throw new ProtocolError('malformed Set: the Set tag must be followed by an array')
+    return new Set(a)
+  }],
+  [0x78, 'RegExp', (a: unknown) => {
+    if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== 'string' || typeof a[1] !== 'string') {
+      throw new ProtocolError('malformed RegExp: the RegExp tag must be followed by an array [source, flags] of two strings')
+    }
+    try {
+      return new RegExp(a[0], a[1])
+    } catch (e) {
+      throw new ProtocolError(`malformed RegExp: ${(e as Error).message}`)
+    }
+  }],
+]
+for (const [type, name, read] of decoders) addExtension({ type, unpack: tag(type, name, read) } as unknown as Parameters<typeof addExtension>[0])
+
+/** undefined: `d4 00 00`, complete in itself (msgpackr calls it with nothing for a fixext 1). */
+const readUndefined = Object.assign((data?: Uint8Array): undefined => {
+  if (data !== undefined) throw new ProtocolError(`ext type 0x00 (undefined) with ${data.length} bytes of data: undefined is the fixext 1 d4 00 00`)
+  return undefined
+}, { noBuffer: true })
+addExtension({ type: 0x00, unpack: readUndefined } as unknown as Parameters<typeof addExtension>[0])
+
+/** Typed arrays, ArrayBuffer and DataView (ext 0x74): a type code, then the bytes (msgpackr's layout). */
+const TYPED_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]
+addExtension({ type: 0x74, unpack: (data: Uint8Array) => {
+  if (data.length === 0) throw new ProtocolError('malformed typed array: ext 0x74 without a type code')
+  const code = data[0]!
+  // A copy: aligned for its elements, and owning its memory.
+  const buffer = Uint8Array.prototype.slice.call(data, 1).buffer
+  if (code === 16) return buffer
+  if (code === 17) return new DataView(buffer)
+  const Class = TYPED_ARRAYS[code]
+  if (!Class) throw new ProtocolError(`malformed typed array: unknown type code ${code}`)
+  if (buffer.byteLength % Class.BYTES_PER_ELEMENT !== 0) {
+    throw new ProtocolError(`malformed typed array: ${buffer.byteLength} bytes are not a whole number of ${Class.name} elements`)
+  }
+  return new Class(buffer)
+} } as unknown as Parameters<typeof addExtension>[0])
+
+// Every other ext type is unknown to msgpackr, which refuses it ("Unknown extension type N"), in
+// ipfi's words (msgpackrMessage). No refusal is registered for them: the table is process-wide, and
+// an application's own msgpackr extensions must keep working beside ipfi.
 
 /**
  * msgpackr's record table, made so that it refuses record definitions (they would make the decoder
@@ -225,7 +311,8 @@ const range = { start: 0, end: 0 }
 
 /**
  * Decode one value from `bytes[start, end)`. `onHandle(i)` supplies the object for handle table
- * entry `i`. Anything malformed throws `ProtocolError`.
+ * entry `i`. Anything malformed throws `ProtocolError`; arrays and maps nested deeper than
+ * MAX_NESTING_DEPTH, `LimitExceededError`.
  */
 export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start = 0, end = bytes.length): unknown {
   const previous = shared.readHandle
@@ -236,6 +323,9 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
   let value: unknown
   try {
     if (start >= end) throw new ProtocolError('undecodable message: empty')
+    if (nestsTooDeep(source, start, end)) {
+      throw new LimitExceededError(`undecodable message: arrays and maps nested deeper than ${MAX_NESTING_DEPTH} levels (MAX_NESTING_DEPTH)`)
+    }
     range.start = start
     range.end = end
     const size = end - start
@@ -248,8 +338,8 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
       value = unpackr.unpack(source, range)
     }
   } catch (e) {
-    if (e instanceof ProtocolError) throw e
-    throw new ProtocolError(`undecodable message: ${(e as Error).message}`, { cause: e })
+    if (e instanceof ProtocolError || e instanceof LimitExceededError) throw e
+    throw new ProtocolError(`undecodable message: ${msgpackrMessage(e)}`, { cause: e })
   } finally {
     shared.readHandle = previous
     shared.mapsAsMaps = previousMaps
@@ -261,6 +351,18 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
 }
 
 export { newChunk } from './scan.js'
+
+/** What msgpackr's own refusal says, in the protocol's words where it has some. */
+function msgpackrMessage(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e)
+  if (/structured clone extension is disabled/i.test(m)) return 'msgpackr structured-clone references (ext types 0x69, 0x70) are not part of the ipfi protocol'
+  const unknown = /^Unknown extension (?:type )?(\d+)$/.exec(m)
+  if (unknown) {
+    const type = Number(unknown[1])
+    return `ext type ${hex(type)}${type === 0x72 ? ' (a msgpackr record definition)' : ''} is not part of the ipfi protocol`
+  }
+  return m
+}
 
 /**
  * Copy every binary in a value read in place that is a view of `buffer` smaller than `below`

@@ -5,6 +5,7 @@
  * something that was replaced, so a value without handles comes back as the very same object.
  */
 import { UnsupportedValueError } from '../errors.js'
+import { MAX_NESTING_DEPTH } from './depth.js'
 import { errorToRecord } from './error-record.js'
 import { setOwn } from './proto-key.js'
 
@@ -36,7 +37,13 @@ const noHandleInErrors = (): never => {
   throw new UnsupportedValueError('a handle inside an Error cannot be sent (put it next to the error instead)')
 }
 
-const MAX_DEPTH = 512
+/**
+ * `depth` below is the number of arrays and maps the value is written inside (depth.ts): what is
+ * written as an array or a map itself (plain and null-prototype objects, arrays, Maps, Sets, error
+ * records, RegExps) may be written only at a depth under MAX_NESTING_DEPTH.
+ */
+const tooDeep = () =>
+  new UnsupportedValueError(`value is nested deeper than ${MAX_NESTING_DEPTH} levels of arrays and maps (MAX_NESTING_DEPTH), or is cyclic`)
 
 export function walk(value: unknown, options: WalkOptions): unknown {
   return visit(value, options, 0)
@@ -60,19 +67,25 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
       return value
   }
   if (value === null) return value
-  if (depth > MAX_DEPTH) throw new UnsupportedValueError(`value is nested deeper than ${MAX_DEPTH} levels, or is cyclic`)
   const obj = value as object
   if ((obj as Partial<Branded>)[HANDLE] !== undefined) return o.handle(obj as Branded)
   // The common case first: a plain record skips the class checks below.
   const proto = Object.getPrototypeOf(obj)
   if (proto === Object.prototype || proto === null) {
+    if (depth >= MAX_NESTING_DEPTH) throw tooDeep()
     if (typeof (obj as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') throw asyncIterable()
     return visitRecord(obj, o, depth + 1)
   }
-  if (LEAVES.has(proto)) return obj
+  if (LEAVES.has(proto)) {
+    // A RegExp is written as the array [source, flags].
+    if (proto === RegExp.prototype && depth >= MAX_NESTING_DEPTH) throw tooDeep()
+    return obj
+  }
+  if (depth >= MAX_NESTING_DEPTH) throw tooDeep()
   const d = depth + 1
   if (obj instanceof Error) {
-    const record = visit(errorToRecord(obj), { ...o, handle: noHandleInErrors }, d)
+    // Written as its record, in its place: the record's map is at the error's own depth.
+    const record = visit(errorToRecord(obj), { ...o, handle: noHandleInErrors }, depth)
     return o.error ? o.error(record) : obj
   }
   if (proto === Array.prototype) {
@@ -176,22 +189,22 @@ function plain(value: unknown, depth: number): boolean {
       return true
   }
   if (value === null) return true
-  if (depth > MAX_DEPTH) return false
   const obj = value as Record<string, unknown>
   if (obj[HANDLE as unknown as string] !== undefined) return false
   const proto = Object.getPrototypeOf(obj)
   if (proto === Object.prototype || proto === null) {
-    if (obj[Symbol.asyncIterator as unknown as string] !== undefined) return false
+    if (depth >= MAX_NESTING_DEPTH || obj[Symbol.asyncIterator as unknown as string] !== undefined) return false
     // for-in walks the enum cache (no key array); an inherited enumerable key only adds a check.
     for (const k in obj) if (!plain(obj[k], depth + 1)) return false
     return true
   }
   if (proto === Array.prototype) {
+    if (depth >= MAX_NESTING_DEPTH) return false
     const array = obj as unknown as unknown[]
     for (let i = 0; i < array.length; i++) if (!plain(array[i], depth + 1)) return false
     return true
   }
-  if (!LEAVES.has(proto)) return false
+  if (!LEAVES.has(proto) || (proto === RegExp.prototype && depth >= MAX_NESTING_DEPTH)) return false
   plainBytes += (obj as { byteLength?: number }).byteLength ?? 0
   return true
 }

@@ -1,6 +1,6 @@
 /**
  * The frame vocabulary and its codec: kinds, header layouts, and how each control frame's body is
- * written and read (docs/PROTOCOL.md §3-§4 is the normative description). A new frame kind is a
+ * written and read (docs/PROTOCOL.md §4-§5 is the normative description). A new frame kind is a
  * constant and a reader here, plus one case in Link's dispatch; the framing itself (the length
  * prefix) is wire/framing.ts.
  */

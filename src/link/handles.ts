@@ -90,8 +90,9 @@ export function decodeEntry(bytes: Buffer, start: number, end: number, caps: Cap
       bytes,
       (i, tag) => {
         if (i >= caps.length || used[i]) throw new ProtocolError(`handle reference ${i} is out of range or used twice`)
-        used[i] = true
+        // A cap its tag refuses (an endpoint naming a receiver) stays unused: it is dropped below.
         const h = wrapCap(caps[i]!, tag)
+        used[i] = true
         handles.push(h)
         return h
       },

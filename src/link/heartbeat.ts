@@ -1,5 +1,5 @@
 /**
- * A link's liveness timers (PROTOCOL §3): a PING when we have been silent for the interval the
+ * A link's liveness timers (PROTOCOL §4, §5.8): a PING when we have been silent for the interval the
  * peer asked for, and, with `idleTimeoutMs`, the peer declared lost when nothing arrived from it
  * for that long. Neither timer holds the event loop.
  */

@@ -59,6 +59,6 @@ export class Endpoint<T = unknown> {
 brandClass(Endpoint, 'Endpoint')
 
 registerHandleFactory(TAG_ENDPOINT, (cap) => {
-  if (cap.kind !== 'sender') throw new ProtocolError('an endpoint handle must be a sender capability')
+  if (cap.kind !== 'sender') throw new ProtocolError('an endpoint handle (tag 0x04) must name a sender capability (descriptor tag 0, 1 or 2), not a moved receiver (tag 3)')
   return new Endpoint(CONSTRUCT, senderFromPort<SessionOpen>(cap.port))
 })

@@ -50,6 +50,6 @@ export function remoteFunction(endpoint: Endpoint<unknown>): RemoteFunction {
 }
 
 registerHandleFactory(TAG_FUNCTION, (cap) => {
-  if (cap.kind !== 'sender') throw new ProtocolError('a function handle must be a sender capability')
+  if (cap.kind !== 'sender') throw new ProtocolError('a function handle (tag 0x05) must name a sender capability (descriptor tag 0, 1 or 2), not a moved receiver (tag 3)')
   return remoteFunction(new Endpoint(CONSTRUCT, senderFromPort<SessionOpen>(cap.port))) as RemoteFunction & Branded
 })

@@ -1,7 +1,7 @@
 /**
  * spawn(): any executable, linked over its stdin and stdout (stderr passes through). The program
  * may be written in any language: it speaks docs/PROTOCOL.md on its stdio, and takes its two ends
- * as §11 describes (a Node program calls `stdioLink()`).
+ * as docs/PROTOCOL.md Appendix A describes (a Node program calls `stdioLink()`).
  */
 import { spawn as spawnProcess } from 'node:child_process'
 import type { Duplex } from 'node:stream'

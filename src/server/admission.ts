@@ -1,6 +1,6 @@
 /**
  * Admission: the exchange a `listen()` server and a `connect()` client run on a fresh socket before
- * any link exists (docs/PROTOCOL.md §14). It says whether the server takes the client (it may be
+ * any link exists (docs/PROTOCOL.md §3). It says whether the server takes the client (it may be
  * full) and, when a shared secret is set, proves on both sides that the other knows it, by
  * challenge and response: the secret never crosses the wire, and proofs are compared in constant
  * time. Bytes that arrive after the exchange are put back for the link.

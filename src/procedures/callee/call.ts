@@ -4,7 +4,7 @@
  */
 import { UnsupportedValueError } from '../../errors.js'
 import { runInCall, type CallContext } from '../context.js'
-import { DONE, ERROR, MAX_WINDOW, RESULT, YIELD, isStream, type CalleeMessage } from '../messages.js'
+import { DONE, ERROR, RESULT, YIELD, isStream, type CalleeMessage } from '../messages.js'
 import { ArgStream } from './arg-stream.js'
 import type { CalleeSession } from './session.js'
 
@@ -69,7 +69,11 @@ export class CalleeCall implements CallContext {
     this.session.callDone(this)
   }
 
-  /** Drive a result stream: at most `window` items ahead of what the caller consumed. */
+  /**
+   * Drive a result stream. The credit starts at `window`, each YIELD spends one and each CREDIT n
+   * adds n, so the stream sends at most `window` + (every CREDIT's n) items in all: exactly what
+   * the caller counts (result-stream.ts). Nothing caps the credit (a caller may grant ahead).
+   */
   async #pump(source: AsyncIterable<unknown>): Promise<CalleeMessage> {
     const it = source[Symbol.asyncIterator]()
     const asyncContext = this.session.callee.asyncContext
@@ -115,7 +119,8 @@ export class CalleeCall implements CallContext {
   }
 
   addCredit(n: number): void {
-    this.#credit = Math.min(this.#credit + n, MAX_WINDOW)
+    // Bounded only to stay an exact integer: a caller that granted this much granted "no limit".
+    this.#credit = Math.min(this.#credit + n, Number.MAX_SAFE_INTEGER)
     const w = this.#creditWaiter
     this.#creditWaiter = null
     w?.()

@@ -1,6 +1,6 @@
 /** Feeds one streamed argument to the procedure, as many items as the callee pulls (PULL), until END, FAIL or STOP. */
 import { ProtocolError } from '../../errors.js'
-import { END, FAIL, ITEM } from '../messages.js'
+import { END, FAIL, ITEM, isIndex } from '../messages.js'
 import type { CallerCall } from './call.js'
 
 export class ArgPump {
@@ -15,13 +15,21 @@ export class ArgPump {
     private readonly source: AsyncIterable<unknown>,
   ) {}
 
-  pull(n: number): void {
-    if (this.#stopped || typeof n !== 'number' || !(n > 0)) return
-    if (this.#wanted + n > this.call.settings.window) {
-      // A conforming callee never has more than a window asked for and not yet sent.
-      const e = new ProtocolError(`the procedure ${this.call.label} asked for more items of argument ${this.index} than the window (${this.call.settings.window})`)
-      return this.call.cancel(e)
+  /**
+   * PULL n: n more items. The callee may have at most `window` items asked for and not yet
+   * received; since what it has not received includes what is still on its way, what it asked for
+   * and this side has not sent yet can never be more than the window either.
+   */
+  pull(n: unknown): void {
+    if (this.#stopped) return
+    if (!isIndex(n)) {
+      return this.call.violated(new ProtocolError(`the procedure ${this.call.label} asked for a malformed number of items of argument ${this.index}`))
     }
+    if (this.#wanted + n > this.call.settings.window) {
+      const e = new ProtocolError(`the procedure ${this.call.label} asked for more items of argument ${this.index} than the window (${this.call.settings.window})`)
+      return this.call.violated(e)
+    }
+    if (n === 0) return
     this.#wanted += n
     if (!this.#running) void this.#run()
   }

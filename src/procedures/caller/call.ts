@@ -158,6 +158,20 @@ export class CallerCall {
     this.finish()
   }
 
+  /**
+   * The callee broke the stream rules (past its credit, or a PULL past the window): the callee is
+   * told to stop (CANCEL) and the call fails with `e`, after the stream items that came within the rules.
+   */
+  violated(e: ProtocolError): void {
+    if (this.#finished) return
+    try {
+      this.host.send([CANCEL, this.id])
+    } catch {
+      // the session is gone: nothing to tell
+    }
+    this.finish(e)
+  }
+
   /** Nothing more will come for this call (answered, cancelled, or its session died with `error`). */
   finish(error?: unknown): void {
     if (this.#finished) return

@@ -25,7 +25,8 @@ export class ResultStream implements AsyncIterableIterator<unknown> {
     if (this.#ended) return
     if (++this.#received > this.#allowed) {
       // A producer past its credit would grow this queue without bound: that breaks the protocol.
-      return this.call.cancel(new ProtocolError(`the procedure ${this.call.label} sent more stream items than the credit it was given`))
+      // The items that came within the credit are still read, then the stream fails.
+      return this.call.violated(new ProtocolError(`the procedure ${this.call.label} sent more stream items than the credit it was given`))
     }
     const w = this.#waiter
     if (w) {
