@@ -25,8 +25,10 @@ export function linkChildProcess<ToChild, ToParent>(
 ): ChildProcessHandle<ToChild, ToParent> {
   const exited = new Promise<ExitInfo>((resolve, reject) => {
     child.once('exit', (code, signal) => resolve({ code, signal }))
-    child.once('error', (err) => {
-      if (child.pid === undefined) reject(err) // failed to start; 'exit' will not come
+    child.on('error', (err) => {
+      // Failed to start: 'exit' will not come. Otherwise (an aborted `signal`, a failed kill) the
+      // exit that follows tells the link what happened.
+      if (child.pid === undefined) reject(err)
     })
   })
   exited.catch(() => {})

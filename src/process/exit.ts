@@ -17,13 +17,22 @@ export interface ExitCause extends ExitInfo {
 /**
  * How a child's link ended, once its wire ended or it said it failed: exit code 0 (and no failure
  * said) is an orderly end; a non-zero code or a signal is a loss, carrying the exit status.
+ * `killed`: why the parent ended the child itself (a worker terminated before its code ran exits
+ * with code 0: that is a loss too, and the reason says so).
  */
-export async function childEnd(exited: Promise<ExitInfo>, who: { pid?: number; threadId?: number }, peerFailure: string | null): Promise<PeerEnd | undefined> {
+export async function childEnd(
+  exited: Promise<ExitInfo>,
+  who: { pid?: number; threadId?: number },
+  peerFailure: string | null,
+  killed: string | null = null,
+): Promise<PeerEnd | undefined> {
   const status = await exitCause(exited, who)
   if (!status) return undefined
+  const clean = status.code === 0 && status.signal === null
   // The exit status says as much as a bare 'exited with code N'.
   if (peerFailure !== null && peerFailure !== `exited with code ${status.code}`) status.reason = peerFailure
-  return { cause: status, orderly: peerFailure === null && status.code === 0 && status.signal === null }
+  else if (killed !== null && clean) status.reason = killed
+  return { cause: status, orderly: peerFailure === null && killed === null && clean }
 }
 
 /** Wait up to `ms` for the exit status, so the link's loss can carry it as its cause. */

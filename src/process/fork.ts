@@ -21,13 +21,39 @@ export interface ForkOptions {
   env?: NodeJS.ProcessEnv
   /** The child's working directory. Default: the parent's. */
   cwd?: string
-  /** stdin, stdout and stderr of the child: `'inherit'`, `'pipe'` (then on `handle.process`) or `'ignore'`. Default `'inherit'`. */
-  stdio?: 'inherit' | 'pipe' | 'ignore'
+  /**
+   * The child's stdio, as `child_process.fork`'s: one of `'inherit'`, `'pipe'` (then on
+   * `handle.process`), `'ignore'` or `'overlapped'` for fds 0, 1 and 2; or an array with an entry
+   * per fd (`'pipe'`, `'inherit'`, `'ignore'`, `'ipc'`, a stream, an fd number, or null/undefined
+   * for the default `'inherit'`). Entry 3 must be left out (null/undefined): fd 3 is ipfi's link.
+   * An `'ipc'` entry (at fd 0–2 or 4 and up) gives Node's own IPC channel beside it
+   * (`handle.process.send`). Default `'inherit'`.
+   */
+  stdio?: 'inherit' | 'pipe' | 'ignore' | 'overlapped' | readonly ForkStdioEntry[]
+  /** The Node binary to run. Default: this one (`process.execPath`). */
+  execPath?: string
+  /**
+   * Kill the child when this signal aborts, with `killSignal`, as `child_process` does: pending
+   * receives and calls then fail with `ConnectionLostError` (its cause: the signal the child died
+   * of). Default: none.
+   */
+  signal?: AbortSignal
+  /** The signal `signal` kills the child with. Default `'SIGTERM'`. */
+  killSignal?: NodeJS.Signals | number
+  /** Run the child as this user id (POSIX). Default: this process's. */
+  uid?: number
+  /** Run the child as this group id (POSIX). Default: this process's. */
+  gid?: number
+  /** Start the child as the leader of a new process group (POSIX), as `child_process`'s `detached`. Default: false. */
+  detached?: boolean
   /** Data the child gets from `parent()` (or `ctx.data` for a function), sent over the link. Default: undefined. */
   data?: unknown
   /** Limits for the link to the child. Default: `DEFAULT_LIMITS`. */
   limits?: Partial<LinkLimits>
 }
+
+/** One entry of `ForkOptions.stdio` as an array (Node's `StdioOptions` entries). */
+export type ForkStdioEntry = Exclude<StdioOptions, string>[number]
 
 export type { ChildProcessHandle }
 
@@ -59,10 +85,32 @@ export function fork<ToChild, ToParent, Data = unknown>(
     const path = module instanceof URL || module.startsWith('file:') ? fileURLToPath(module) : module
     argv = [...execArgv, path, ...(options.args ?? [])]
   }
-  const s = options.stdio ?? 'inherit'
-  const stdio: StdioOptions = [s, s, s, 'pipe']
-  const child = spawn(process.execPath, argv, { stdio, env, cwd: options.cwd })
+  const child = spawn(options.execPath ?? process.execPath, argv, {
+    stdio: stdioWithLink(options.stdio),
+    env,
+    cwd: options.cwd,
+    signal: options.signal,
+    killSignal: options.killSignal,
+    uid: options.uid,
+    gid: options.gid,
+    detached: options.detached,
+  })
 
   const socket = child.stdio[3] as net.Socket
   return linkChildProcess<ToChild, ToParent>(child, duplexWire(socket), `child process ${child.pid ?? '(not started)'}`, options)
+}
+
+/** The child's stdio with ipfi's socketpair at fd 3. */
+function stdioWithLink(stdio: ForkOptions['stdio']): StdioOptions {
+  const s = stdio ?? 'inherit'
+  if (typeof s === 'string') {
+    if (!['inherit', 'pipe', 'ignore', 'overlapped'].includes(s)) throw new TypeError(`fork(): stdio must be 'inherit', 'pipe', 'ignore', 'overlapped' or an array, got ${JSON.stringify(s)}`)
+    return [s, s, s, 'pipe']
+  }
+  if (!Array.isArray(s)) throw new TypeError('fork(): stdio must be a string or an array')
+  if (s[3] !== undefined && s[3] !== null) throw new TypeError('fork(): stdio[3] must be left out: fd 3 is the ipfi link to the child')
+  if (s.filter((e) => e === 'ipc').length > 1) throw new TypeError("fork(): stdio may hold 'ipc' once")
+  const out: ForkStdioEntry[] = [0, 1, 2].map((fd) => s[fd] ?? 'inherit')
+  out.push('pipe', ...s.slice(4))
+  return out
 }

@@ -20,10 +20,20 @@ export interface SpawnOptions {
   data?: unknown
   /** Limits for the link to the child. Default: `DEFAULT_LIMITS`. */
   limits?: Partial<LinkLimits>
+  /** Kill the child when this signal aborts, with `killSignal`, as `child_process` does. Default: none. */
+  signal?: AbortSignal
+  /** The signal `signal` kills the child with. Default `'SIGTERM'`. */
+  killSignal?: NodeJS.Signals | number
 }
 
 export function spawn<ToChild, ToParent>(command: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcessHandle<ToChild, ToParent> {
-  const child = spawnProcess(command, args, { stdio: ['pipe', 'pipe', options.stderr ?? 'inherit'], env: options.env, cwd: options.cwd })
+  const child = spawnProcess(command, args, {
+    stdio: ['pipe', 'pipe', options.stderr ?? 'inherit'],
+    env: options.env,
+    cwd: options.cwd,
+    signal: options.signal,
+    killSignal: options.killSignal,
+  })
   child.stdin!.on('error', () => {}) // EPIPE once the child is gone: the link reports the loss
   const wire = duplexWire(child.stdin as unknown as Duplex, { input: child.stdout as unknown as NodeJS.ReadableStream & Duplex })
   return linkChildProcess<ToChild, ToParent>(child, wire, `${command} (process ${child.pid ?? 'not started'}, over stdio)`, options)

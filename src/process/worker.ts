@@ -30,6 +30,17 @@ export interface WorkerOptions {
   resourceLimits?: ResourceLimits
   /** The thread's name (in inspectors and `worker.threadName`). Default: none. */
   name?: string
+  /** Give the worker a `process.stdin` fed from `handle.worker.stdin`, as `new Worker`'s `stdin`. Default: false. */
+  stdin?: boolean
+  /** Keep the worker's stdout on `handle.worker.stdout` instead of this process's stdout, as `new Worker`'s `stdout`. Default: false. */
+  stdout?: boolean
+  /** Keep the worker's stderr on `handle.worker.stderr` instead of this process's stderr, as `new Worker`'s `stderr`. Default: false. */
+  stderr?: boolean
+  /**
+   * Terminate the worker when this signal aborts (as `child_process` kills a child): pending
+   * receives and calls then fail with `ConnectionLostError`. Default: none.
+   */
+  signal?: AbortSignal
   /** Limits for the link to the worker. Default: `DEFAULT_LIMITS`. */
   limits?: Partial<LinkLimits>
 }
@@ -67,14 +78,31 @@ export function spawnWorker<ToChild, ToParent, Data = unknown>(
     env: options.env,
     resourceLimits: options.resourceLimits,
     name: options.name,
+    stdin: options.stdin,
+    stdout: options.stdout,
+    stderr: options.stderr,
   })
   // Node sets threadId to -1 once the thread has exited: keep it from the start.
   const threadId = worker.threadId
   const exited = new Promise<ExitInfo>((r) => worker.once('exit', (code) => r({ code, signal: null })))
+  /** Set when this side ended the worker (kill(), or `signal`): its end is then a loss, whatever its code. */
+  const ended = { by: null as string | null }
+  const signal = options.signal
+  if (signal) {
+    const stop = () => {
+      ended.by ??= 'terminated: the signal given to spawnWorker() aborted'
+      void worker.terminate()
+    }
+    if (signal.aborted) stop()
+    else {
+      signal.addEventListener('abort', stop, { once: true })
+      void exited.then(() => signal.removeEventListener('abort', stop))
+    }
+  }
   const link = new LinkImpl(messagePortWire(port1), {
     name: `worker thread ${threadId}`,
     ...options.limits,
-    onWireEnd: (_, failure) => childEnd(exited, { threadId }, failure),
+    onWireEnd: (_, failure) => childEnd(exited, { threadId }, failure, ended.by),
   })
   worker.on('error', (err) => {
     // An uncaught error ends the thread, as it would a process: say so, as a crashing child's stderr would.
@@ -89,6 +117,7 @@ export function spawnWorker<ToChild, ToParent, Data = unknown>(
     worker,
     threadId,
     kill() {
+      ended.by ??= 'terminated by kill()'
       void worker.terminate()
     },
     [Symbol.asyncDispose]() {
