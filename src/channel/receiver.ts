@@ -124,6 +124,29 @@ export class Receiver<T> {
   }
 
   /**
+   * This receiver as a web `ReadableStream` (`Readable.fromWeb` for a Node stream; `Readable.from(rx)`
+   * works too, as a Receiver is an async iterable). A message is received only when the stream's
+   * reader asks for one, so nothing is read ahead. The stream closes at an orderly disconnect and
+   * errors with anything else (`ConnectionLostError`); cancelling it closes the receiver.
+   */
+  readable(): ReadableStream<T> {
+    return new ReadableStream<T>(
+      {
+        pull: async (controller) => {
+          try {
+            controller.enqueue(await this.recv())
+          } catch (e) {
+            if (e instanceof DisconnectedError && !(e instanceof ConnectionLostError)) controller.close()
+            else controller.error(e)
+          }
+        },
+        cancel: () => this.close(),
+      },
+      { highWaterMark: 0 },
+    )
+  }
+
+  /**
    * Iterate until the channel is disconnected and drained. Ends normally on `DisconnectedError`;
    * throws `ConnectionLostError` if the channel went down with a lost link (a link that ended in
    * order, a child that exited with code 0, ends it normally). Breaking out of the loop

@@ -66,6 +66,26 @@ export class Sender<T> {
     return route ? route.link.drained() : Promise.resolve()
   }
 
+  /**
+   * This sender as a web `WritableStream` (for `Writable.fromWeb` in Node streams, or
+   * `readable.pipeTo(tx.writable())`). Each chunk is one message. A write waits while more than
+   * `highWaterMark` bytes sent on the link have not reached the transport (`bufferedBytes`), so a
+   * producer piped in goes at the pace the wire takes. Closing the stream closes the sender;
+   * aborting it closes the sender too.
+   */
+  writable(options: { highWaterMark?: number } = {}): WritableStream<T> {
+    const mark = options.highWaterMark ?? 1024 * 1024
+    if (!(mark >= 0)) throw new RangeError(`highWaterMark must be a number of bytes, at least 0, got ${String(mark)}`)
+    return new WritableStream<T>({
+      write: (chunk) => {
+        this.send(chunk)
+        if (this.bufferedBytes > mark) return this.drained()
+      },
+      close: () => this.close(),
+      abort: () => this.close(),
+    })
+  }
+
   /** Another sender for the same channel. */
   clone(): Sender<T> {
     const port = this.#live()
