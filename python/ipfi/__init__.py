@@ -17,6 +17,7 @@ from .errors import (AddressInUseError, AuthenticationError, ConnectionLostError
 from .limits import DEFAULT_LIMITS, Limits
 from .link import Link
 from .process import Child, ExitInfo, ParentEnds, spawn, stdio_link
+from .server import Peer, Server, connect, listen
 from .values import UNDEFINED, BigInt, JsBinary, JsDate, Map, NullProtoDict, RegExp, Undefined, URL
 from .wire import FdWire, StreamWire, Wire
 
@@ -27,7 +28,7 @@ __all__ = [
     "channel", "Sender", "Receiver", "ReceiverSet", "SelectEvent", "Empty", "Endpoint", "FunctionEndpoint",
     # links, wires, processes
     "Link", "Limits", "DEFAULT_LIMITS", "Connection", "connect_wire", "Wire", "FdWire", "StreamWire",
-    "spawn", "stdio_link", "Child", "ParentEnds", "ExitInfo",
+    "spawn", "stdio_link", "Child", "ParentEnds", "ExitInfo", "listen", "connect", "Server", "Peer",
     # errors
     "IpfiError", "DisconnectedError", "ConnectionLostError", "ProtocolError", "LimitExceededError", "TimeoutError",
     "HandleError", "UnsupportedValueError", "AuthenticationError", "AddressInUseError", "RemoteError",

@@ -103,3 +103,85 @@ async def collect(rx: ipfi.Receiver[Any], timeout: float = 10.0) -> List[Any]:
 
 def lost_cause(e: BaseException) -> Optional[Any]:
     return getattr(e, "cause", None)
+
+
+TLS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "test", "fixtures", "tls")
+
+
+def tls_file(name: str) -> str:
+    return os.path.join(TLS_DIR, name)
+
+
+def client_tls():
+    """A client context that trusts the test CA (test/fixtures/tls)."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=tls_file("ca.crt"))
+    return ctx
+
+
+def server_tls():
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tls_file("server.crt"), tls_file("server.key"))
+    return ctx
+
+
+class JsListenPeer(Peer):
+    """A Node ``listen()`` server (admission, then a link); Python ``connect()``s to it."""
+
+    def __init__(self, kind: str = "unix", secret: Optional[str] = "let me in") -> None:
+        self.kind = kind
+        self.secret = secret
+
+    async def open(self) -> "JsListenPeer":
+        self.dir = tempfile.mkdtemp(prefix="ipfi-py-")
+        self.server = _ServerProcess()
+        if self.kind == "unix":
+            address = await self.server.start("listen", f"unix:{os.path.join(self.dir, 'node.sock')}", self.secret or "")
+            conn = await ipfi.connect(address, secret=self.secret)
+        elif self.kind == "tcp":
+            address = await self.server.start("listen", "tcp://127.0.0.1:0", self.secret or "")
+            conn = await ipfi.connect(address, secret=self.secret)
+        else:
+            address = await self.server.start("listen-tls", "tls://127.0.0.1:0", tls_file("server.key"), tls_file("server.crt"))
+            conn = await ipfi.connect(address, tls=client_tls(), server_hostname="localhost")
+        self.address = address
+        self.sender, self.receiver, self.link = conn.sender, conn.receiver, conn.link
+        self.pid = self.server.proc.pid
+        self.hello = await self.receiver.recv(timeout=20)
+        return self
+
+    async def close(self) -> None:
+        self.link.close()
+        await self.server.stop()
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+        os.rmdir(self.dir)
+
+
+class JsClientPeer(Peer):
+    """A Python ``listen()`` server; a Node process ``connect()``s to it and serves the link."""
+
+    def __init__(self, kind: str = "unix", secret: Optional[str] = "let me in") -> None:
+        self.kind = kind
+        self.secret = secret
+
+    async def open(self) -> "JsClientPeer":
+        self.dir = tempfile.mkdtemp(prefix="ipfi-py-")
+        where = f"unix:{os.path.join(self.dir, 'py.sock')}" if self.kind == "unix" else "tcp://127.0.0.1:0"
+        self.server = await ipfi.listen(where, secret=self.secret)
+        self.proc = await asyncio.create_subprocess_exec(node(), fixture("js_peer.mjs"), "connect", self.server.address, self.secret or "")
+        peer = await self.server.accept(timeout=20)
+        self.sender, self.receiver, self.link = peer.sender, peer.receiver, peer.link
+        self.pid = self.proc.pid
+        self.hello = await self.receiver.recv(timeout=20)
+        return self
+
+    async def close(self) -> None:
+        await self.server.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 5)
+        except asyncio.TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+        os.rmdir(self.dir)

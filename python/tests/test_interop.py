@@ -10,7 +10,7 @@ import unittest
 from typing import Any
 
 import ipfi
-from tests.peers import Peer, StdioPeer, UnixRawPeer, collect
+from tests.peers import JsClientPeer, JsListenPeer, Peer, StdioPeer, UnixRawPeer, collect
 from tests.support import run, same
 from tests.values_table import EXPECTED, check_error
 
@@ -253,6 +253,30 @@ class OverUnixSocket(Exchanges, unittest.TestCase):
     """A plain Unix socket: a Node ``net`` server with ``connectWire`` per connection."""
 
     make_peer = UnixRawPeer
+
+
+class PythonClientOfJsServerOverUnix(Exchanges, unittest.TestCase):
+    """A Node ``listen('unix:...', {secret})`` server; Python ``connect()``s with the secret."""
+
+    make_peer = JsListenPeer
+
+
+class PythonClientOfJsServerOverTcp(Exchanges, unittest.TestCase):
+    make_peer = staticmethod(lambda: JsListenPeer("tcp"))
+
+
+class PythonClientOfJsServerOverTls(Exchanges, unittest.TestCase):
+    make_peer = staticmethod(lambda: JsListenPeer("tls", secret=None))
+
+
+class JsClientOfPythonServerOverUnix(Exchanges, unittest.TestCase):
+    """A Python ``listen()`` server; Node ``connect()``s with the secret and serves the link."""
+
+    make_peer = JsClientPeer
+
+
+class JsClientOfPythonServerOverTcp(Exchanges, unittest.TestCase):
+    make_peer = staticmethod(lambda: JsClientPeer("tcp"))
 
 
 if __name__ == "__main__":
