@@ -705,7 +705,10 @@ def _property_name(k: Any) -> str:
     if k is None:
         return "null"
     if t is int or t is BigInt:
-        return str(int(k))
+        try:
+            return str(int(k))
+        except ValueError:  # more digits than this interpreter converts (sys.set_int_max_str_digits)
+            raise ProtocolError("undecodable message: a map key that is a BigInt too large to be a property name") from None
     if t is float:
         return _js_number(k)
     raise ProtocolError("undecodable message: a map key must be a string, a number, a boolean, nil or a BigInt")

@@ -393,6 +393,8 @@ class Link:
             raise ProtocolError(f"{self.name}: MSG caps run past the frame")
         port = self._target(tk, tid)
         if port is None:
+            if tk not in (F.TARGET_EXPORT, F.TARGET_INBOUND):
+                raise ProtocolError(f"{self.name}: MSG with unknown target kind {tk}")
             raise ProtocolError(f"{self.name}: MSG to unknown {'inbound' if tk == F.TARGET_INBOUND else 'export'} {tid}")
         caps = self._materialize(decode(buf, None, caps_start, caps_start + caps_len)) if caps_len else []
         port.accept(buf, caps_start + caps_len, end, caps, self._decode_entry)
