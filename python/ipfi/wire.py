@@ -192,7 +192,7 @@ class FdWire(Wire):
         return sent
 
     def _want_write(self) -> None:
-        if not self._writing and not self._closed:
+        if not self._writing and not self._closed and not self._loop.is_closed():  # closed: flush_sync writes at exit
             self._writing = True
             self._loop.add_writer(self._wfd, self._writable)
 

@@ -232,6 +232,7 @@ class OverStdio(Exchanges, unittest.TestCase):
                 await peer.receiver.recv(timeout=10)
             self.assertEqual(e.exception.cause.code, 3)
             self.assertIn("exited with code 3", str(e.exception))
+            await peer.child.wait()  # reaped before the loop ends (asyncio would warn otherwise)
 
             peer = await StdioPeer().open(stderr=asyncio.subprocess.DEVNULL)  # its traceback is expected
             peer.sender.send({"op": "crash"})
@@ -239,6 +240,7 @@ class OverStdio(Exchanges, unittest.TestCase):
                 await peer.receiver.recv(timeout=10)
             self.assertEqual(e.exception.cause.code, 1)
             self.assertIn("uncaught exception: Error: boom", e.exception.cause.reason)
+            await peer.child.wait()
         run(main(), 60)
 
     def test_dispose_closes_both_ends_and_the_child_exits(self) -> None:

@@ -246,6 +246,7 @@ class PythonChildren(unittest.TestCase):
             with self.assertRaises(ipfi.ConnectionLostError) as e:
                 await c.receiver.recv(timeout=10)
             self.assertEqual(e.exception.cause.code, 3)
+            await c.wait()  # reaped before the loop ends (asyncio would warn otherwise)
 
             c, _ = await self.child(stderr=asyncio.subprocess.DEVNULL)
             c.sender.send({"op": "echo", "value": "last words"})
@@ -255,6 +256,7 @@ class PythonChildren(unittest.TestCase):
                 await c.receiver.recv(timeout=10)
             self.assertEqual(e.exception.cause.code, 1)
             self.assertEqual(e.exception.cause.reason, "uncaught exception: ValueError: boom")
+            await c.wait()
 
             c, _ = await self.child()
             got = await (c.sender.send({"op": "give-sender"}) or c.receiver.recv(timeout=10))
@@ -265,6 +267,7 @@ class PythonChildren(unittest.TestCase):
             self.assertEqual(e.exception.cause.signal, "SIGKILL")
             with self.assertRaises(ipfi.ConnectionLostError):
                 got["tx"].send(1)
+            await c.wait()
         run(main(), 60)
 
     def test_a_program_that_cannot_start(self) -> None:
