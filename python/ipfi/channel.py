@@ -30,19 +30,72 @@ class Empty(asyncio.QueueEmpty):
     """``try_recv()`` found nothing queued (and the channel is not disconnected)."""
 
 
-class Sender(Handle, Generic[T]):
-    """The sending end of a channel. Clone it to have more senders; the receiver sees the
-    disconnect once every sender, everywhere, is closed."""
+class _ChannelEnd(Handle):
+    """What a Sender and a Receiver share: a port while live, then moved or closed for good."""
 
-    __slots__ = ("_port", "_state", "__weakref__")
-    _ipfi_kind = "sender"
-    _ipfi_tag = TAG_HANDLE
+    __slots__ = ("_port", "_state", "_moved_how", "__weakref__")
 
     def __init__(self, port: Port, _token: Any = None) -> None:
         if _token is not _INTERNAL:
             raise TypeError("use ipfi.channel() to make a channel")
         self._port: Optional[Port] = port
         self._state = _LIVE
+        self._moved_how = ""
+
+    def _live(self) -> Port:
+        if self._state == _LIVE:
+            assert self._port is not None
+            return self._port
+        if self._state == _MOVED:
+            raise HandleError(f"this {type(self).__name__} {self._moved_how}")
+        raise HandleError(f"this {type(self).__name__} is closed")
+
+    def _take(self, how: str) -> Port:
+        """Give the port (and the reference it holds) away: this end becomes unusable."""
+        port = self._live()
+        self._state = _MOVED
+        self._moved_how = how
+        self._port = None
+        return port
+
+    def close(self) -> None:
+        """Close this end (idempotent). A sender: when the last one closes, the receiver sees the
+        disconnect. A receiver: queued messages are dropped and every sender learns it."""
+        if self._state != _LIVE:
+            return
+        self._state = _CLOSED
+        port, self._port = self._port, None
+        assert port is not None
+        self._let_go(port)
+
+    def _let_go(self, port: Port) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: Any) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A handle dropped without close() lets go of its reference (a receiver then disconnects).
+        try:
+            if self._state == _LIVE and self._port is not None:
+                self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit, or with the loop gone
+            pass
+
+    def _state_name(self) -> str:
+        return ("live", "moved", "closed")[self._state]
+
+
+class Sender(_ChannelEnd, Generic[T]):
+    """The sending end of a channel. Clone it to have more senders; the receiver sees the
+    disconnect once every sender, everywhere, is closed."""
+
+    __slots__ = ()
+    _ipfi_kind = "sender"
+    _ipfi_tag = TAG_HANDLE
 
     def send(self, value: T) -> None:
         """Send a value (never blocks). Raises DisconnectedError (ConnectionLostError when it was
@@ -64,13 +117,7 @@ class Sender(Handle, Generic[T]):
         port.add_sender()
         return type(self)(port, _INTERNAL)
 
-    def close(self) -> None:
-        """Close this sender (idempotent). When the last one closes, the receiver sees the disconnect."""
-        if self._state != _LIVE:
-            return
-        self._state = _CLOSED
-        port, self._port = self._port, None
-        assert port is not None
+    def _let_go(self, port: Port) -> None:
         port.release_sender()
 
     @property
@@ -90,41 +137,15 @@ class Sender(Handle, Generic[T]):
         if route is not None:
             await route.link.drained()
 
-    def __enter__(self) -> "Sender[T]":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        # A sender dropped without close() lets go of its reference, so the receiver can disconnect.
-        try:
-            if self._state == _LIVE and self._port is not None:
-                self.close()
-        except Exception:  # noqa: BLE001 - at interpreter exit, or with the loop gone
-            pass
-
     def __repr__(self) -> str:
-        state = ("live", "moved", "closed")[self._state]
-        return f"<ipfi.{type(self).__name__} {state}>"
+        return f"<ipfi.{type(self).__name__} {self._state_name()}>"
 
     # ---- the handle protocol (handles.py)
     def _ipfi_check(self) -> Port:
         return self._live()
 
     def _ipfi_detach(self) -> Cap:
-        port = self._live()
-        self._state = _MOVED
-        self._port = None
-        return Cap("sender", port)
-
-    def _live(self) -> Port:
-        if self._state == _LIVE:
-            assert self._port is not None
-            return self._port
-        if self._state == _MOVED:
-            raise HandleError(f"this {type(self).__name__} was moved into a message (send tx.clone() to keep one)")
-        raise HandleError(f"this {type(self).__name__} is closed")
+        return Cap("sender", self._take("was moved into a message (send tx.clone() to keep one)"))
 
 
 class Endpoint(Sender[Any]):
@@ -142,32 +163,22 @@ class FunctionEndpoint(Sender[Any]):
     _ipfi_tag = TAG_FUNCTION
 
 
-class Receiver(Handle, Generic[T]):
+class Receiver(_ChannelEnd, Generic[T]):
     """The receiving end of a channel. Messages come out in the order they were sent. Once every
     sender is closed and the queue is drained, ``recv`` raises DisconnectedError
     (ConnectionLostError if the last senders went down with a lost link)."""
 
-    __slots__ = ("_port", "_state", "_moved_how", "__weakref__")
+    __slots__ = ()
     _ipfi_kind = "receiver"
     _ipfi_tag = TAG_HANDLE
-
-    def __init__(self, port: Port, _token: Any = None) -> None:
-        if _token is not _INTERNAL:
-            raise TypeError("use ipfi.channel() to make a channel")
-        self._port: Optional[Port] = port
-        self._state = _LIVE
-        self._moved_how = ""
 
     async def recv(self, timeout: Optional[float] = None) -> T:
         """The next message. ``timeout`` (seconds): raise ipfi.TimeoutError after that long. A
         receive that times out or is cancelled loses nothing: a message that arrives later stays
         queued."""
-        port = self._live()
-        e = port.take()
+        port, e = self._next()
         if e is not None:
             return e.value  # type: ignore[no-any-return]
-        if port.disconnected:
-            raise port.disconnected_error()
         fut = port.wait()
         timer = None
         if timeout is not None:
@@ -190,26 +201,25 @@ class Receiver(Handle, Generic[T]):
     def try_recv(self) -> T:
         """A message if one is queued now; never waits. Raises :class:`Empty` when none is, and
         DisconnectedError when none ever will be."""
+        _, e = self._next()
+        if e is None:
+            raise Empty()
+        return e.value  # type: ignore[no-any-return]
+
+    def _next(self) -> Tuple[Port, Optional[Entry]]:
+        """The port and its next queued entry (None if none yet); raises once none ever will come."""
         port = self._live()
         e = port.take()
-        if e is not None:
-            return e.value  # type: ignore[no-any-return]
-        if port.disconnected:
+        if e is None and port.disconnected:
             raise port.disconnected_error()
-        raise Empty()
+        return port, e
 
     @property
     def size(self) -> int:
         """Messages queued here now."""
         return len(self._port.queue) if self._port is not None else 0
 
-    def close(self) -> None:
-        """Close the receiver (idempotent): queued messages are dropped and every sender learns it."""
-        if self._state != _LIVE:
-            return
-        self._state = _CLOSED
-        port, self._port = self._port, None
-        assert port is not None
+    def _let_go(self, port: Port) -> None:
         port.close_receiver()
 
     def __aiter__(self) -> "Receiver[T]":
@@ -225,22 +235,8 @@ class Receiver(Handle, Generic[T]):
         except DisconnectedError:
             raise StopAsyncIteration from None
 
-    def __enter__(self) -> "Receiver[T]":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            if self._state == _LIVE and self._port is not None:
-                self.close()
-        except Exception:  # noqa: BLE001 - at interpreter exit, or with the loop gone
-            pass
-
     def __repr__(self) -> str:
-        state = ("live", "moved", "closed")[self._state]
-        return f"<ipfi.Receiver {state}, {self.size} queued>"
+        return f"<ipfi.Receiver {self._state_name()}, {self.size} queued>"
 
     # ---- the handle protocol
     def _ipfi_check(self) -> Port:
@@ -251,21 +247,6 @@ class Receiver(Handle, Generic[T]):
 
     def _ipfi_detach(self) -> Cap:
         return Cap("receiver", self._take("was moved into a message"))
-
-    def _take(self, how: str) -> Port:
-        port = self._live()
-        self._state = _MOVED
-        self._moved_how = how
-        self._port = None
-        return port
-
-    def _live(self) -> Port:
-        if self._state == _LIVE:
-            assert self._port is not None
-            return self._port
-        if self._state == _MOVED:
-            raise HandleError(f"this Receiver {self._moved_how}")
-        raise HandleError("this Receiver is closed")
 
 
 def _expire(fut: "asyncio.Future[Entry]", timeout: float) -> None:

@@ -62,24 +62,17 @@ class _ServerProcess:
         await self.proc.wait()
 
 
-class UnixRawPeer(Peer):
-    """A Node ``net`` server on a Unix socket, ``connectWire()`` on each connection; Python connects
-    a plain socket and runs ``connect_wire`` over an FdWire."""
+class _NodeServerPeer(Peer):
+    """A Node server process of js_peer.mjs that Python connects to, in a private directory."""
 
-    kind = "unix-raw"
-
-    async def open(self) -> "UnixRawPeer":
+    def _start(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="ipfi-py-")
-        path = os.path.join(self.dir, "peer.sock")
         self.server = _ServerProcess()
-        await self.server.start("unix-raw", path)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(path)
-        conn = ipfi.connect_wire(ipfi.FdWire(s.detach()), name="node over unix")
+
+    async def _attach(self, conn: ipfi.Connection) -> None:
         self.sender, self.receiver, self.link = conn.sender, conn.receiver, conn.link
         self.pid = self.server.proc.pid
         self.hello = await self.receiver.recv(timeout=20)
-        return self
 
     async def close(self) -> None:
         self.link.close()
@@ -87,6 +80,22 @@ class UnixRawPeer(Peer):
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
         os.rmdir(self.dir)
+
+
+class UnixRawPeer(_NodeServerPeer):
+    """A Node ``net`` server on a Unix socket, ``connectWire()`` on each connection; Python connects
+    a plain socket and runs ``connect_wire`` over an FdWire."""
+
+    kind = "unix-raw"
+
+    async def open(self) -> "UnixRawPeer":
+        self._start()
+        path = os.path.join(self.dir, "peer.sock")
+        await self.server.start("unix-raw", path)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        await self._attach(ipfi.connect_wire(ipfi.FdWire(s.detach()), name="node over unix"))
+        return self
 
 
 async def collect(rx: ipfi.Receiver[Any], timeout: float = 10.0) -> List[Any]:
@@ -126,7 +135,7 @@ def server_tls():
     return ctx
 
 
-class JsListenPeer(Peer):
+class JsListenPeer(_NodeServerPeer):
     """A Node ``listen()`` server (admission, then a link); Python ``connect()``s to it."""
 
     def __init__(self, kind: str = "unix", secret: Optional[str] = "let me in") -> None:
@@ -134,8 +143,7 @@ class JsListenPeer(Peer):
         self.secret = secret
 
     async def open(self) -> "JsListenPeer":
-        self.dir = tempfile.mkdtemp(prefix="ipfi-py-")
-        self.server = _ServerProcess()
+        self._start()
         if self.kind == "unix":
             address = await self.server.start("listen", f"unix:{os.path.join(self.dir, 'node.sock')}", self.secret or "")
             conn = await ipfi.connect(address, secret=self.secret)
@@ -146,17 +154,8 @@ class JsListenPeer(Peer):
             address = await self.server.start("listen-tls", "tls://127.0.0.1:0", tls_file("server.key"), tls_file("server.crt"))
             conn = await ipfi.connect(address, tls=client_tls(), server_hostname="localhost")
         self.address = address
-        self.sender, self.receiver, self.link = conn.sender, conn.receiver, conn.link
-        self.pid = self.server.proc.pid
-        self.hello = await self.receiver.recv(timeout=20)
+        await self._attach(conn)
         return self
-
-    async def close(self) -> None:
-        self.link.close()
-        await self.server.stop()
-        for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
-        os.rmdir(self.dir)
 
 
 class JsClientPeer(Peer):

@@ -105,34 +105,28 @@ class Traces(unittest.TestCase):
             tx.send("a1")
             await turn()
             ab_1 = wa.take()
-            self.assertEqual(ab_1.hex(" "), h(
-                '00 00 00 12 02 00 00000000 00000004 91 92 03 01 d4 01 00 00'
-                '00 00 00 0d 02 01 00000001 00000000 a2 "q1"'
-                '00 00 00 0d 02 01 00000001 00000000 a2 "a1"').hex(" "))
+            # The moving MSG, then the old queue; B passes on the same bytes to C.
+            move = h('00 00 00 12 02 00 00000000 00000004 91 92 03 01 d4 01 00 00'
+                     '00 00 00 0d 02 01 00000001 00000000 a2 "q1"'
+                     '00 00 00 0d 02 01 00000001 00000000 a2 "a1"')
+            self.assertEqual(ab_1.hex(" "), move.hex(" "))
             wba.feed(ab_1)
             inbox = bootstrap_receiver(ba)
             at_b = await inbox.recv(timeout=1)
             to_c = bootstrap_sender(bc)
             to_c.send(at_b)
             await turn()
-            self.assertEqual(wbc.take().hex(" "), h(
-                '00 00 00 12 02 00 00000000 00000004 91 92 03 01 d4 01 00 00'
-                '00 00 00 0d 02 01 00000001 00000000 a2 "q1"'
-                '00 00 00 0d 02 01 00000001 00000000 a2 "a1"').hex(" "))
-            tx.send("a2")
-            await turn()
-            ab_2 = wa.take()
-            self.assertEqual(ab_2.hex(" "), h('00 00 00 0d 02 01 00000001 00000000 a2 "a2"').hex(" "))
-            wba.feed(ab_2)
-            await turn()
-            self.assertEqual(wbc.take().hex(" "), h('00 00 00 0d 02 01 00000001 00000000 a2 "a2"').hex(" "))
-            tx.close()
-            await turn()
-            ab_3 = wa.take()
-            self.assertEqual(ab_3.hex(" "), h("00 00 00 03 05 91 01").hex(" "))
-            wba.feed(ab_3)
-            await turn()
-            self.assertEqual(wbc.take().hex(" "), h("00 00 00 03 05 91 01").hex(" "))
+            self.assertEqual(wbc.take().hex(" "), move.hex(" "))
+            # "a2" to B's inbound 1, forwarded to C's; then FINISH [1] on both links.
+            for act, frame in [(lambda: tx.send("a2"), h('00 00 00 0d 02 01 00000001 00000000 a2 "a2"')),
+                               (tx.close, h("00 00 00 03 05 91 01"))]:
+                act()
+                await turn()
+                ab = wa.take()
+                self.assertEqual(ab.hex(" "), frame.hex(" "))
+                wba.feed(ab)
+                await turn()
+                self.assertEqual(wbc.take().hex(" "), frame.hex(" "))
         run(main())
 
     def test_a_sender_sent_home(self) -> None:
