@@ -148,6 +148,24 @@ class Exchanges:
             await self.settled(peer)
         self.go(body)
 
+    def test_a_receiver_arriving_where_a_sender_to_it_already_is(self) -> None:
+        """JavaScript gives us a sender, then the receiver of the same channel (hinting at our
+        import); we keep the detour through JavaScript (PROTOCOL §5 allows ignoring hints), and
+        everything arrives, in order per sender, then the disconnect."""
+        async def body(peer: Peer) -> None:
+            peer.sender.send({"op": "give-pair"})
+            tx = (await peer.receiver.recv(timeout=10))["tx"]
+            tx.send("p1")
+            rx = (await peer.receiver.recv(timeout=10))["rx"]
+            tx.send("p2")
+            tx.close()
+            got = await collect(rx)
+            self.assertEqual([v for v in got if v in ("queued", "after the move")], ["queued", "after the move"])  # type: ignore[attr-defined]
+            self.assertEqual([v for v in got if v in ("p1", "p2")], ["p1", "p2"])  # type: ignore[attr-defined]
+            self.assertEqual(len(got), 4)  # type: ignore[attr-defined]
+            await self.settled(peer)
+        self.go(body)
+
     def test_the_peer_closing_its_link_ends_channels_in_order(self) -> None:
         async def body(peer: Peer) -> None:
             got = await peer.ask({"op": "give-sender"})
