@@ -1,0 +1,157 @@
+"""Python stand-ins for the JavaScript values that have no exact Python type, so that every value
+of PROTOCOL §8 arrives as something that goes back out as the same JavaScript value.
+
+=====================  ===========================================================
+JavaScript              Python
+=====================  ===========================================================
+``undefined``           :data:`UNDEFINED` (the one :class:`Undefined`)
+``BigInt``              :class:`BigInt`, an ``int`` (a plain ``int`` outside
+                        [-2**31, 2**32) is sent as a BigInt too)
+``Map``                 :class:`Map`, a ``dict`` (a plain ``dict`` whose keys are
+                        not all ``str`` is sent as a ``Map`` too)
+object without          :class:`NullProtoDict`, a ``dict``
+prototype
+``URL``                 :class:`URL`, a ``str``
+``RegExp``              :class:`RegExp` (source and flags; never compiled)
+``Date``                an aware ``datetime`` (UTC); :class:`JsDate` for an invalid
+                        Date or one outside ``datetime``'s years 1-9999
+typed arrays            ``array.array``; :class:`JsBinary` for
+                        ``Uint8ClampedArray``, ``ArrayBuffer`` and ``DataView``
+=====================  ===========================================================
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Dict
+
+__all__ = ["Undefined", "UNDEFINED", "BigInt", "Map", "NullProtoDict", "URL", "RegExp", "JsDate", "JsBinary"]
+
+
+class Undefined:
+    """JavaScript's ``undefined``: falsy, and distinct from ``None`` (``null``)."""
+
+    _instance: "Undefined | None" = None
+    __slots__ = ()
+
+    def __new__(cls) -> "Undefined":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+    def __reduce__(self) -> str:
+        return "UNDEFINED"
+
+
+UNDEFINED = Undefined()
+
+
+class BigInt(int):
+    """An integer that was (or is to be) a JavaScript ``BigInt``. Arithmetic gives plain ints."""
+
+    def __repr__(self) -> str:
+        return f"BigInt({int(self)})"
+
+
+class Map(Dict[Any, Any]):
+    """A JavaScript ``Map``: a dict, sent with the Map tag whatever its keys."""
+
+    def __repr__(self) -> str:
+        return f"Map({dict.__repr__(self)})"
+
+
+class NullProtoDict(Dict[str, Any]):
+    """A JavaScript object without a prototype (``Object.create(null)``): a dict of str keys."""
+
+    def __repr__(self) -> str:
+        return f"NullProtoDict({dict.__repr__(self)})"
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+class URL(str):
+    """A JavaScript ``URL``, as its ``href``. Only checked to begin with a scheme (``https:``...):
+    Python has no WHATWG URL parser, so a JavaScript peer may still refuse one it cannot parse."""
+
+    def __new__(cls, href: str) -> "URL":
+        if not isinstance(href, str) or not _SCHEME.match(href):
+            raise ValueError(f"not an absolute URL: {href!r}")
+        return super().__new__(cls, href)
+
+    def __repr__(self) -> str:
+        return f"URL({str.__repr__(self)})"
+
+
+class RegExp:
+    """A JavaScript regular expression, kept as text: ipfi never compiles what a peer sent."""
+
+    __slots__ = ("source", "flags")
+
+    def __init__(self, source: str, flags: str = "") -> None:
+        if not isinstance(source, str) or not isinstance(flags, str):
+            raise TypeError("RegExp source and flags are strings")
+        self.source = source
+        self.flags = flags
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RegExp) and (self.source, self.flags) == (other.source, other.flags)
+
+    def __hash__(self) -> int:
+        return hash((RegExp, self.source, self.flags))
+
+    def __repr__(self) -> str:
+        return f"RegExp({self.source!r}, {self.flags!r})"
+
+
+class JsDate:
+    """A JavaScript ``Date`` that ``datetime`` cannot hold: invalid (``ms`` is NaN), or outside
+    the years 1-9999. ``ms`` is milliseconds since 1970 (UTC), as ``Date.getTime()``."""
+
+    __slots__ = ("ms",)
+
+    def __init__(self, ms: float) -> None:
+        self.ms = float(ms)
+
+    @property
+    def valid(self) -> bool:
+        return not math.isnan(self.ms)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JsDate):
+            return NotImplemented
+        return self.ms == other.ms or (not self.valid and not other.valid)
+
+    def __hash__(self) -> int:
+        return hash((JsDate, self.ms if self.valid else "nan"))
+
+    def __repr__(self) -> str:
+        return f"JsDate({self.ms!r})"
+
+
+class JsBinary:
+    """Bytes of a JavaScript ``Uint8ClampedArray``, ``ArrayBuffer`` or ``DataView``."""
+
+    KINDS = ("Uint8ClampedArray", "ArrayBuffer", "DataView")
+    __slots__ = ("kind", "data")
+
+    def __init__(self, kind: str, data: bytes) -> None:
+        if kind not in JsBinary.KINDS:
+            raise ValueError(f"JsBinary kind must be one of {JsBinary.KINDS}, not {kind!r}")
+        self.kind = kind
+        self.data = bytes(data)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsBinary) and (self.kind, self.data) == (other.kind, other.data)
+
+    def __hash__(self) -> int:
+        return hash((JsBinary, self.kind, self.data))
+
+    def __repr__(self) -> str:
+        return f"JsBinary({self.kind!r}, {self.data!r})"
