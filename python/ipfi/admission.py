@@ -1,4 +1,4 @@
-"""Admission (PROTOCOL §14): the exchange a ``listen()`` server and a ``connect()`` client run on a
+"""Admission (PROTOCOL §3): the exchange a ``listen()`` server and a ``connect()`` client run on a
 fresh connection before any link exists. It says whether the server takes the client (it may be
 full) and, with a shared secret, proves on both sides that the other knows it by challenge and
 response: the secret never crosses the wire; proofs are compared in constant time.

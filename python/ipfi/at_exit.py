@@ -1,5 +1,5 @@
 """When this process exits, every open link writes what it has queued, synchronously (the event
-loop will not run again), ending with a GOODBYE that says how this process ended (PROTOCOL §9).
+loop will not run again), ending with a GOODBYE that says how this process ended (PROTOCOL §8).
 
 Python does not tell an ``atexit`` hook the exit code. So an uncaught exception (seen through
 ``sys.excepthook``) ends every link with a failed GOODBYE naming it; otherwise a link whose peer

@@ -149,7 +149,7 @@ class Sender(_ChannelEnd, Generic[T]):
 
 
 class Endpoint(Sender[Any]):
-    """A procedure endpoint (payload tag 0x04, PROTOCOL §13): a sender of session openings. This
+    """A procedure endpoint (payload tag 0x04, PROTOCOL §10): a sender of session openings. This
     phase carries it (and sends it on as an endpoint) but does not call it yet."""
 
     __slots__ = ()

@@ -1,4 +1,4 @@
-"""The value codec (PROTOCOL §8): MessagePack with ipfi's tags, written here because a generic
+"""The value codec (PROTOCOL §9): MessagePack with ipfi's tags, written here because a generic
 MessagePack library cannot express them. A tag is a fixext 1 ``d4 TT 00`` followed by one value,
 the two counting as one element:
 

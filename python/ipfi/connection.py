@@ -1,4 +1,4 @@
-"""A link's two bootstrap ends as a pair of channels (PROTOCOL §5, export 0 on each side):
+"""A link's two bootstrap ends as a pair of channels (PROTOCOL §1.3, export 0 on each side):
 :func:`connect_wire` over any :class:`~ipfi.wire.Wire`, and the base of a server's peers."""
 from __future__ import annotations
 

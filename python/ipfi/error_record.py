@@ -1,4 +1,4 @@
-"""Errors as values (PROTOCOL §8, tag 0x03): an exception becomes a record ``{name, message,
+"""Errors as values (PROTOCOL §9, tag 0x03): an exception becomes a record ``{name, message,
 stack?, cause?, errors?, fields?}`` and a record becomes an exception again, without ever looking a
 class up by a name the peer chose, except among the classes the application registered and ipfi's
 own error names. Fields never become attributes that could change how the object behaves."""

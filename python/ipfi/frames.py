@@ -1,4 +1,4 @@
-"""The frame vocabulary (PROTOCOL §3-§4): kinds, header layouts, and how HELLO and every control
+"""The frame vocabulary (PROTOCOL §4-§5): kinds, header layouts, and how HELLO and every control
 frame's body is written and read. Readers take ``buf[start:end]`` (the body, kind byte first) and
 raise ProtocolError when it is malformed."""
 from __future__ import annotations

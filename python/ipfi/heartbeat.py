@@ -1,4 +1,4 @@
-"""A link's liveness timers (PROTOCOL §3): a PING when we have been silent for the interval the peer
+"""A link's liveness timers (PROTOCOL §4): a PING when we have been silent for the interval the peer
 asked for, and, with an idle timeout, the peer declared lost once nothing arrived for that long."""
 from __future__ import annotations
 

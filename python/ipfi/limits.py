@@ -1,4 +1,4 @@
-"""Per-link limits (PROTOCOL §10). Each side announces the first two in its HELLO and the peer never
+"""Per-link limits (PROTOCOL §11). Each side announces the first two in its HELLO and the peer never
 sends past them; the others are local. Times are in seconds, as everywhere in Python."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A Link joins this process to one peer over one Wire (PROTOCOL §3-§10). It runs the handshake,
+"""A Link joins this process to one peer over one Wire (PROTOCOL §4-§11). It runs the handshake,
 carries every channel that crosses the wire, and keeps the four per-link tables of Cap'n Proto's
 RPC protocol:
 
@@ -179,7 +179,7 @@ class Link:
             f()
 
     def _encode_cap(self, c: Cap, after: List[Callable[[], None]]) -> List[int]:
-        """Describe one capability for the peer (PROTOCOL §5); ``after`` collects what must happen
+        """Describe one capability for the peer (PROTOCOL §1.3); ``after`` collects what must happen
         once the frame is queued (releases come after the MSG that carries the new reference)."""
         port = c.port
         if c.kind == "receiver":
@@ -443,7 +443,7 @@ class Link:
             ref = Route(self, F.TARGET_INBOUND, cid)
             self._inbound[cid] = (port, ref)
             port.add_remote(ref)
-            # Hints (routes of ours that lead to this receiver) are ignored: PROTOCOL §5 allows it.
+            # Hints (routes of ours that lead to this receiver) are ignored: PROTOCOL §1.3 allows it.
             return Cap("receiver", port)
         raise ProtocolError(f"{self.name}: unknown capability kind {tag}")
 

@@ -5,7 +5,7 @@ of the peer's export, or a forwarder to a receiver that moved out over that link
 ``senders`` counts every reference that can still put a message into the channel through this
 port: live local Sender objects, and each remote reference (an export entry or an inbound entry on
 some link). At the home, zero means disconnected; on a route, zero means release it upstream
-(RELEASE or FINISH). PROTOCOL §5-§7.
+(RELEASE or FINISH). PROTOCOL §1.3-§7.
 """
 from __future__ import annotations
 
@@ -267,7 +267,7 @@ class Port:
         self.push(entry)
 
     def accept_disembargo(self, token: int) -> None:
-        """A DISEMBARGO token travelling along routes (PROTOCOL §4): a route passes it on; a home
+        """A DISEMBARGO token travelling along routes (PROTOCOL §5): a route passes it on; a home
         ignores it (this side never shortens routes, so it never waits for a token)."""
         if self.route is not None:
             self.route.link.send_disembargo(self.route, token)

@@ -1,8 +1,8 @@
-"""Processes linked over their stdio (PROTOCOL §11): :func:`spawn` starts any ipfi program (a Node
+"""Processes linked over their stdio (PROTOCOL Appendix A): :func:`spawn` starts any ipfi program (a Node
 one included) and links to it over its stdin and stdout; :func:`stdio_link`, in a program started
 that way (by Python's ``spawn`` or JavaScript's ``spawn()``), serves this process's own stdio.
 
-Both use the bootstrap of §11: the parent sends one message ``{receiver, sender, data}`` to the
+Both use the bootstrap of Appendix A: the parent sends one message ``{receiver, sender, data}`` to the
 child's export 0, holding the child's two ends, then closes its bootstrap sender."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Servers for many clients over Unix sockets, TCP and TLS: :func:`listen` and :func:`connect`.
-Each client is admitted first (capacity, shared secret: PROTOCOL §14), then gets a link of its own
+Each client is admitted first (capacity, shared secret: PROTOCOL §3), then gets a link of its own
 and arrives as a :class:`Peer`. Both sides ask for heartbeats, so a peer that vanished without
 closing its socket is noticed (``idle_timeout``, 30 s by default)."""
 from __future__ import annotations

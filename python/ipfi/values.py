@@ -1,5 +1,5 @@
 """Python stand-ins for the JavaScript values that have no exact Python type, so that every value
-of PROTOCOL §8 arrives as something that goes back out as the same JavaScript value.
+of PROTOCOL §9 arrives as something that goes back out as the same JavaScript value.
 
 =====================  ===========================================================
 JavaScript              Python

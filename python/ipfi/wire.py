@@ -1,4 +1,4 @@
-"""Wires (any reliable, ordered byte stream) and the length-prefixed framing (PROTOCOL §1-§2).
+"""Wires (any reliable, ordered byte stream) and the length-prefixed framing (PROTOCOL §2.1-§2.2).
 
 A wire delivers chunks of any size and takes lists of byte chunks to write. Two are built in:
 

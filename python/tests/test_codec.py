@@ -1,4 +1,4 @@
-"""The value codec: every type and tag of PROTOCOL §8 both ways, exact bytes where the protocol
+"""The value codec: every type and tag of PROTOCOL §9 both ways, exact bytes where the protocol
 fixes them, limits, refusals, malformed input (always ProtocolError, never another exception), and
 golden vectors made by the JavaScript implementation (dist/), checked both ways."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The byte traces of docs/PROTOCOL.md, reproduced by the Python implementation byte for byte: the
-worked MSG of §8, the A->B->C trace of §6 (a receiver with its queue moved twice, then FINISH
+worked MSG of §9, the A->B->C trace of §6 (a receiver with its queue moved twice, then FINISH
 along the chain), a sender sent home (§6), and the parent's first write of §11."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Length-prefixed framing (PROTOCOL §2) and the frame vocabulary's readers (§3-§4)."""
+"""Length-prefixed framing (PROTOCOL §2.2) and the frame vocabulary's readers (§4-§5)."""
 from __future__ import annotations
 
 import unittest

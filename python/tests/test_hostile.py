@@ -1,4 +1,4 @@
-"""The protocol under malformed and hostile input (PROTOCOL §10). The victim is a real link over a
+"""The protocol under malformed and hostile input (PROTOCOL §11). The victim is a real link over a
 real socket pair; the attacker is a RawPeer writing bytes by hand. Each attack must close only that
 link, with a typed error (ProtocolError or LimitExceededError) that it also sends in a GOODBYE, and
 every handle that crossed the link must report ConnectionLostError with that error as its cause;
@@ -224,7 +224,7 @@ class Hostile(unittest.TestCase):
 
 
 class NotViolations(unittest.TestCase):
-    """What PROTOCOL §10 says is handled locally, and the boundaries, which are accepted."""
+    """What PROTOCOL §11 says is handled locally, and the boundaries, which are accepted."""
 
     def test_boundaries_and_local_matters(self) -> None:
         async def main() -> None:

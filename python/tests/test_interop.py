@@ -150,7 +150,7 @@ class Exchanges:
 
     def test_a_receiver_arriving_where_a_sender_to_it_already_is(self) -> None:
         """JavaScript gives us a sender, then the receiver of the same channel (hinting at our
-        import); we keep the detour through JavaScript (PROTOCOL §5 allows ignoring hints), and
+        import); we keep the detour through JavaScript (PROTOCOL §1.3 allows ignoring hints), and
         everything arrives, in order per sender, then the disconnect."""
         async def body(peer: Peer) -> None:
             peer.sender.send({"op": "give-pair"})

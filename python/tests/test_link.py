@@ -86,7 +86,7 @@ class BetweenPythonPeers(unittest.TestCase):
     def test_a_loss_upstream_reaches_the_end_of_the_chain_as_a_loss(self) -> None:
         """A-B-C: a receiver moved A to B to C, and a sender proxied from A through B to C. When the
         A-B link is lost, C's receiver and C's sender both report ConnectionLostError (FINISH with a
-        lost reason, DROPPED with a reason, PROTOCOL §4 and §7)."""
+        lost reason, DROPPED with a reason, PROTOCOL §5 and §7)."""
         async def main() -> None:
             ab, ba = await pair("A-B", "B-A")
             bc, cb = await pair("B-C", "C-B")

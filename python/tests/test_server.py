@@ -1,4 +1,4 @@
-"""listen() and connect(): admission (PROTOCOL §14: secret both ways, capacity, a client that says
+"""listen() and connect(): admission (PROTOCOL §3: secret both ways, capacity, a client that says
 nothing or is not ipfi), private Unix socket files, TCP, TLS with and without client certificates,
 and refusals across languages. (Channels over these links: test_interop.py.)"""
 from __future__ import annotations

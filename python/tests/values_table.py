@@ -1,5 +1,5 @@
 """The values of fixtures/values_table.mjs, as Python holds them: what every interop test
-exchanges with JavaScript (one of each kind PROTOCOL §8 carries)."""
+exchanges with JavaScript (one of each kind PROTOCOL §9 carries)."""
 from __future__ import annotations
 
 import array
