@@ -269,6 +269,26 @@ describe('tags for objects without a prototype (0x06) and URLs (0x07)', () => {
     expect(Buffer.from(encode(new URL('http://a.b/')).payload).toString('hex')).toBe('d40700' + 'ab' + Buffer.from('http://a.b/').toString('hex'))
   })
 
+  it('an object without a prototype that holds a handle, a Map, an Error or -0 stays one, over a link and in process', async () => {
+    // These take the walk that copies the path to what it replaces: the copy keeps the kind.
+    const [wa, wb] = memoryWirePair()
+    const a = connectWire<unknown, unknown>(wa)
+    const b = connectWire<unknown, unknown>(wb)
+    const [keep] = channel<number>()
+    const holders = () => [noProto({ h: keep.clone() }), noProto({ m: new Map([[1, 2]]) }), noProto({ e: new Error('x') }), noProto({ z: -0 })]
+    for (const v of holders()) a.sender.send(v)
+    const [tx, rx] = channel<unknown>()
+    for (const v of holders()) tx.send(v)
+    for (const r of [b.receiver, rx]) {
+      for (const key of ['h', 'm', 'e', 'z']) {
+        const got = (await r.recv()) as Record<string, unknown>
+        expect(Object.getPrototypeOf(got), key).toBe(null)
+        expect(Object.keys(got)).toEqual([key])
+      }
+    }
+    a.close()
+  })
+
   it('malformed ones are refused with ProtocolError', () => {
     for (const hex of ['d4060005', 'd406009101', 'd40600d40600de0001a16101', 'd4070005', 'd40700a3616263', 'd40700c0']) {
       expect(() => decode(Buffer.from(hex, 'hex'), null), hex).toThrow(ProtocolError)

@@ -223,7 +223,8 @@ function visitRecord(obj: object, o: WalkOptions, d: number): unknown {
     const v = (obj as Record<string, unknown>)[k]
     const w = visit(v, o, d)
     if (w !== v && !copy) {
-      copy = {}
+      // The copy keeps the object's kind: an object without a prototype stays one (and is tagged so).
+      copy = Object.getPrototypeOf(obj) === null ? (Object.create(null) as Record<string, unknown>) : {}
       for (let j = 0; j < i; j++) setOwn(copy, keys[j]!, (obj as Record<string, unknown>)[keys[j]!])
     }
     if (copy) setOwn(copy, k, w)
