@@ -21,6 +21,8 @@ export type WireName = (typeof WIRES)[number]
 export interface RoleSpec {
   about?: string
   limits?: Record<string, number>
+  /** Other link options (idleTimeoutMs). */
+  link?: Record<string, number>
   args?: Record<string, unknown>
   expect?: 'pass' | 'killed' | { exit: number }
 }
@@ -32,9 +34,21 @@ export interface Scenario {
   wires: 'all' | WireName[]
   roles?: { a: RoleSpec; b: RoleSpec }
   kill?: { role: 'a' | 'b'; at: string }
+  /** Cells expected to fail because of a known bug (the runner checks that they fail, and only so). */
+  knownFailures?: KnownFailure[]
+  /** Checked on the stdio wires, where the runner sees the frames. */
+  onTheWire?: Partial<Record<'a' | 'b', { kinds?: string[]; capTags?: number[] }>>
   victim?: RoleSpec
   attack?: Step[] | 'values'
   expect?: RawExpect
+}
+
+export interface KnownFailure {
+  /** [language of a, language of b] */
+  pairs: [string, string][]
+  why: string
+  /** Every failed check of such a cell matches this (a regular expression). */
+  match: string
 }
 
 export interface ScenarioFile {
@@ -106,7 +120,10 @@ function judge(p: RoleProcess, exit: Exit, expect: RoleSpec['expect'] = 'pass'):
   }
   const code = typeof expect === 'object' ? expect.exit : 0
   if (!p.verdict) out.push(`${p.name} gave no verdict`)
-  else if (p.verdict.verdict !== 'pass') out.push(`${p.name} failed: ${(p.verdict.failures ?? []).join('; ') || '(no details)'}`)
+  else if (p.verdict.verdict !== 'pass') {
+    if (!p.verdict.failures?.length) out.push(`${p.name} failed (no details)`)
+    for (const f of p.verdict.failures ?? []) out.push(`${p.name} failed: ${f}`)
+  }
   if (exit.code !== code) out.push(`${p.name} exited with code ${exit.code} signal ${exit.signal}, expected code ${code}`)
   if (p.strayStdout) out.push(`${p.name} wrote ${p.strayStdout} bytes on stdout, which is not its wire`)
   if (p.strayControl.length) out.push(`${p.name} wrote lines on fd 3 that are no event: ${JSON.stringify(p.strayControl.slice(0, 3))}`)
@@ -164,7 +181,10 @@ export async function runPair(s: Scenario, wire: WireName, la: Language, lb: Lan
   for (const [i, p] of procs.entries()) if (exits[i]) problems.push(...judge(p, exits[i]!, roles[p.role as 'a' | 'b'].expect))
   const w = watch as WireWatch | null
   if (w) {
-    for (const side of ['a', 'b'] as const) if (s.kill?.role !== side || w.hello[side]) w.checkAnnounced(side, roles[side].limits)
+    for (const side of ['a', 'b'] as const) {
+      if (s.kill?.role !== side || w.hello[side]) w.checkAnnounced(side, roles[side].limits)
+      w.checkSeen(side, s.onTheWire?.[side])
+    }
     problems.push(...w.problems.map((x) => `on the wire: ${x}`))
   }
   const report = [

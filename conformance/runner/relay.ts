@@ -83,6 +83,8 @@ export class WireWatch {
   readonly problems: string[] = []
   readonly hello: Record<string, Record<string, unknown> | null> = {}
   readonly counts: Record<string, Record<string, number>> = {}
+  /** The capability tags each side's MSGs carried. */
+  readonly capTags: Record<string, Set<number>> = {}
   /** Bytes each side wrote, and the writes the relay made of them. */
   readonly bytesFrom: Record<string, number> = {}
   readonly writesFrom: Record<string, () => number> = {}
@@ -92,6 +94,7 @@ export class WireWatch {
     for (const s of sides) {
       this.hello[s] = null
       this.counts[s] = {}
+      this.capTags[s] = new Set()
       this.#cutters[s] = new FrameCutter()
     }
   }
@@ -138,6 +141,7 @@ export class WireWatch {
     if (f.kind === KIND.MSG) {
       try {
         const m = parseMsg(f.body)
+        for (const c of m.caps) if (Array.isArray(c) && typeof c[0] === 'number') this.capTags[from]!.add(c[0])
         const maxHandles = limits?.maxHandlesPerMessage
         if (typeof maxHandles === 'number' && m.caps.length > maxHandles) {
           this.problems.push(`${from} sent a MSG with ${m.caps.length} handles, over the ${maxHandles} ${to} announced`)
@@ -151,6 +155,12 @@ export class WireWatch {
   /** One line per direction: frames by kind, bytes, and the writes that carried them. */
   summary(): string[] {
     return this.sides.map((s) => `${s} -> ${this.#peer(s)}: ${JSON.stringify(this.counts[s])}, ${this.bytesFrom[s] ?? 0} bytes in ${this.writesFrom[s]?.() ?? 0} writes`)
+  }
+
+  /** What a scenario says must be seen on the wire from `side`: frame kinds sent, capability tags used. */
+  checkSeen(side: string, want: { kinds?: string[]; capTags?: number[] } | undefined): void {
+    for (const k of want?.kinds ?? []) if (!this.counts[side]![k]) this.problems.push(`${side} sent no ${k} frame (the scenario expects one)`)
+    for (const t of want?.capTags ?? []) if (!this.capTags[side]!.has(t)) this.problems.push(`${side} sent no capability with tag ${t} (the scenario expects one)`)
   }
 
   /** The limits a side announced must be the ones its role was told to open its link with. */

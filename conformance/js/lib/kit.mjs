@@ -39,6 +39,8 @@ export class Role {
     this.spec = scenario.kind === 'hostile' ? scenario.victim : scenario.roles[role]
     this.args = this.spec.args ?? {}
     this.limits = this.spec.limits ?? {}
+    /** Other link options (idleTimeoutMs). */
+    this.linkOptions = this.spec.link ?? {}
     this.secret = process.env.IPFI_CONFORMANCE_SECRET || undefined
     this.failures = []
     this.checks = 0
@@ -160,10 +162,10 @@ export class Role {
     const limits = this.limits
     if (this.wire === 'stdio') {
       const wire = duplexWire(process.stdout, { input: process.stdin })
-      return connectWire(wire, { name: 'stdio', ...limits })
+      return connectWire(wire, { name: 'stdio', ...limits, ...this.linkOptions })
     }
     if (this.wire === 'connect') {
-      return asConn(await connect(this.address, { secret: this.secret, limits, timeout: GUARD_MS }))
+      return asConn(await connect(this.address, { secret: this.secret, limits, timeout: GUARD_MS, ...this.linkOptions }))
     }
     if (this.wire === 'listen') {
       const s = await this.session()
@@ -188,6 +190,7 @@ export class Role {
       secret: this.secret,
       limits: this.limits,
       handshakeTimeoutMs: GUARD_MS,
+      ...this.linkOptions,
       onReject: (error) => arrived({ rejected: error }),
     })
     this.emit({ listening: this.server.address })

@@ -131,7 +131,8 @@ function rawBytes(v) {
 export function difference(actual, expected, path = '$') {
   const ka = kind(actual)
   const ke = kind(expected)
-  if (ka !== ke) return `${path}: expected ${ke} ${show(expected)}, got ${ka} ${show(actual)}`
+  const shown = (k, v) => (typeof v === 'object' && v !== null ? k : `${k} ${show(v)}`)
+  if (ka !== ke) return `${path}: expected ${shown(ke, expected)}, got ${shown(ka, actual)}`
   switch (ke) {
     case 'number':
       return Object.is(actual, expected) ? null : `${path}: expected ${show(expected)}, got ${show(actual)}`

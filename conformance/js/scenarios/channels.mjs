@@ -1,6 +1,6 @@
 /** The channel scenarios of conformance/scenarios.json: handshake and limits, handles, disconnects, endings, kills. */
 import { Receiver, Sender, channel } from 'ipfi'
-import { mailbox } from '../lib/kit.mjs'
+import { fromTagged, mailbox } from '../lib/kit.mjs'
 
 /** Receive `expected` in order on `rx`, then its end (`end`: 'orderly' or 'lost'). */
 async function drain(role, rx, expected, end, what) {
@@ -97,6 +97,8 @@ async function handlesReceiver(role) {
   const box = mailbox(role, conn.receiver)
   const [tx, rx] = channel()
   for (const s of ['q1', 'q2', 'q3']) tx.send(s)
+  const [replyTx, replyRx] = channel()
+  tx.send({ note: 'q4', reply: replyTx })
   conn.sender.send({ kind: 'receiver', rx })
   await role.rejects(() => rx.recv(), 'HandleError', 'a moved receiver is unusable here')
   tx.send('a1')
@@ -104,7 +106,14 @@ async function handlesReceiver(role) {
   tx.close()
   const theirs = await box.next('receiver')
   role.check(theirs.rx instanceof Receiver, 'a Receiver arrives inside the message')
-  await drain(role, theirs.rx, ['q1', 'q2', 'q3', 'a1', 'a2'], 'orderly', 'the moved receiver: its queue, then what was sent after the move')
+  const prx = theirs.rx
+  for (const q of ['q1', 'q2', 'q3']) role.same(await role.within(prx.recv(), q), q, `the moved receiver's queue: ${q}`)
+  const q4 = await role.within(prx.recv(), 'the queued message holding a sender')
+  role.check(q4?.note === 'q4' && q4.reply instanceof Sender, 'a queued message holding a sender moves with the receiver, its sender with it')
+  q4?.reply?.send('r')
+  q4?.reply?.close()
+  await drain(role, prx, ['a1', 'a2'], 'orderly', 'the moved receiver: what was sent after the move')
+  await drain(role, replyRx, ['r'], 'orderly', 'the channel whose sender was in a queued message')
   await role.finish(conn, box)
 }
 
@@ -136,6 +145,199 @@ async function handlesHome(role) {
   tx2.send('r2')
   tx2.close()
   await drain(role, back.rx, ['r1', 'r2'], 'orderly', 'the receiver that came back: its queue, then a local send')
+  await role.finish(conn, box)
+}
+
+async function handlesShortening(role) {
+  const conn = await role.open()
+  const box = mailbox(role, conn.receiver)
+  const [tx, rx] = channel()
+  tx.send('o1')
+  conn.sender.send({ kind: 'sender', tx: tx.clone() })
+  const owner = (async () => {
+    await box.next('p1')
+    conn.sender.send({ kind: 'receiver', rx })
+    tx.send('o2')
+    tx.close()
+  })()
+  const holder = (async () => {
+    const { tx: ptx } = await box.next('sender')
+    ptx.send('p1')
+    conn.sender.send({ kind: 'p1' })
+    ptx.send('p1b')
+    const { rx: prx } = await box.next('receiver')
+    role.check(prx instanceof Receiver, 'the receiver our sender sends into arrives')
+    ptx.send('p2')
+    ptx.close()
+    const got = []
+    for (let i = 0; i < 5; i++) {
+      try {
+        got.push(await role.within(prx.recv(), `message ${i} of 5`))
+      } catch (e) {
+        role.fail(`message ${i} of 5 did not come (got ${JSON.stringify(got)}): ${e}`)
+        return
+      }
+    }
+    role.same([...got].sort(), ['o1', 'o2', 'p1', 'p1b', 'p2'], 'every message sent on either side of the move arrives once')
+    const order = (xs) => xs.every((x, i) => i === 0 || got.indexOf(xs[i - 1]) < got.indexOf(x))
+    role.check(order(['o1', 'o2']) && order(['p1', 'p1b', 'p2']), `each sender's messages arrive in the order sent: ${JSON.stringify(got)}`)
+    await role.rejects(prx.recv(), 'orderly', 'the moved receiver ends once both senders are closed')
+  })()
+  await Promise.all([owner, holder])
+  await role.finish(conn, box)
+}
+
+async function everywhere(role) {
+  const conn = await role.open()
+  const box = mailbox(role, conn.receiver)
+  const [tx, rx] = channel()
+  const [tx2, rx2] = channel()
+  tx2.send('inside')
+  const c = () => tx.clone()
+  const twice = c()
+  const np = Object.create(null)
+  np.s = c()
+  conn.sender.send({
+    kind: 'everywhere',
+    list: [c(), [c()]],
+    map: new Map([['v', c()], [c(), 'key']]),
+    set: new Set([c()]),
+    np,
+    deep: { a: { b: { c: [c()] } } },
+    twice: [twice, twice],
+    receivers: new Map([['r', rx2]]),
+  })
+  tx.close()
+  tx2.send('after')
+  tx2.close()
+
+  const m = await box.next('everywhere')
+  const mapKey = m.map instanceof Map ? [...m.map.keys()].find((k) => k instanceof Sender) : undefined
+  const found = {
+    'list[0]': m.list?.[0],
+    'list[1][0]': m.list?.[1]?.[0],
+    'map.get(v)': m.map?.get?.('v'),
+    'map key': mapKey,
+    set: m.set instanceof Set ? [...m.set][0] : undefined,
+    'np.s': m.np?.s,
+    'deep.a.b.c[0]': m.deep?.a?.b?.c?.[0],
+    'twice[0]': m.twice?.[0],
+    'twice[1]': m.twice?.[1],
+  }
+  for (const [path, s] of Object.entries(found)) role.check(s instanceof Sender, `a sender at ${path}`)
+  role.check(m.map?.get?.(mapKey) === 'key', 'a sender as a Map key keeps its value')
+  role.check(found['twice[0]'] !== found['twice[1]'], 'the same sender twice in a message arrives as two senders')
+  found['twice[0]']?.close?.()
+  for (const [path, s] of Object.entries(found)) if (s instanceof Sender && path !== 'twice[0]') s.send(path), s.close()
+  const prx = m.receivers instanceof Map ? m.receivers.get('r') : undefined
+  if (role.check(prx instanceof Receiver, 'a receiver as a Map value')) await drain(role, prx, ['inside', 'after'], 'orderly', 'the receiver that came in a Map')
+
+  const names = []
+  for (let i = 0; i < 8; i++) names.push(await role.within(rx.recv(), `name ${i} of 8`))
+  role.same(names.sort(), Object.keys(found).filter((p) => p !== 'twice[0]').sort(), 'every sender, wherever it was in the message, sent its path')
+  await role.rejects(rx.recv(), 'orderly', 'the channel ends once all nine are closed')
+  await role.finish(conn, box)
+}
+
+async function nullPrototype(role) {
+  const conn = await role.open()
+  const box = mailbox(role, conn.receiver)
+  const [tx, rx] = channel()
+  const holder = Object.create(null)
+  holder.tx = tx
+  conn.sender.send({ kind: 'np', values: role.args.values.map(fromTagged), holder })
+  const m = await box.next('np')
+  for (const [i, t] of role.args.values.entries()) role.sameTagged(m.values?.[i], t, `value ${i}`)
+  role.check(m.holder && Object.getPrototypeOf(m.holder) === null, `an object without prototype holding a sender arrives without one (got ${m.holder && Object.getPrototypeOf(m.holder) === Object.prototype ? 'Object.prototype' : typeof m.holder})`)
+  role.check(m.holder?.tx instanceof Sender, 'with its sender')
+  m.holder?.tx?.send('through')
+  m.holder?.tx?.close()
+  await drain(role, rx, ['through'], 'orderly', 'the channel whose sender was in an object without prototype')
+  await role.finish(conn, box)
+}
+
+/** One ball: the channel `owner` made, its receiver moved across the link `hops` times. */
+async function ball(role, conn, box, owner, hops) {
+  const me = role.role
+  const peer = me === 'a' ? 'b' : 'a'
+  let tx
+  if (owner === me) {
+    const [t, rx] = channel()
+    tx = t
+    conn.sender.send({ kind: `ball:${owner}`, tx: tx.clone() })
+    tx.send(`${me}-0`)
+    conn.sender.send({ kind: `hop:${owner}`, k: 1, rx })
+  } else {
+    tx = (await box.next(`ball:${owner}`)).tx
+    role.check(tx instanceof Sender, `a sender of ${owner}'s ball arrives`)
+  }
+  for (let k = owner === me ? 2 : 1; k <= hops; k += 2) {
+    const hop = await box.next(`hop:${owner}`)
+    role.check(hop.k === k && hop.rx instanceof Receiver, `hop ${k} of ${owner}'s ball brings its receiver (got hop ${hop.k})`)
+    tx.send(`${me}-${k}`)
+    if (k < hops) {
+      conn.sender.send({ kind: `hop:${owner}`, k: k + 1, rx: hop.rx })
+      continue
+    }
+    // The last hop ends at the owner (hops is even): drain the ball.
+    tx.close()
+    conn.sender.send({ kind: `done:${owner}` })
+    const got = []
+    for (let i = 0; i <= hops; i++) {
+      try {
+        got.push(await role.within(hop.rx.recv(), `message ${i} of ${owner}'s ball`))
+      } catch (e) {
+        return role.fail(`message ${i} of ${owner}'s ball did not come (got ${JSON.stringify(got)}): ${e}`)
+      }
+    }
+    const want = (who) => Array.from({ length: hops + 1 }, (_, i) => i).filter((i) => (i % 2 === 0) === (who === owner)).map((i) => `${who}-${i}`)
+    role.same(got.filter((m) => m.startsWith(`${me}-`)), want(me), `our messages into ${owner}'s ball, in order`)
+    role.same(got.filter((m) => m.startsWith(`${peer}-`)), want(peer), `the peer's messages into ${owner}'s ball, in order`)
+    await role.rejects(hop.rx.recv(), 'orderly', `${owner}'s ball ends once both senders are closed`)
+    return
+  }
+  await box.next(`done:${owner}`)
+  tx.close()
+}
+
+async function bounce(role) {
+  const conn = await role.open()
+  const box = mailbox(role, conn.receiver)
+  const hops = role.args.hops ?? 10
+  await Promise.all([ball(role, conn, box, 'a', hops), ball(role, conn, box, 'b', hops)])
+  await role.finish(conn, box)
+}
+
+async function dropped(role) {
+  const conn = await role.open()
+  const box = mailbox(role, conn.receiver)
+  const [tx, rx] = channel()
+  const [tx2, rx2] = channel()
+  conn.sender.send({ kind: 'sender', tx })
+  conn.sender.send({ kind: 'rx', rx: rx2 })
+  const { tx: ptx } = await box.next('sender')
+  const { rx: prx } = await box.next('rx')
+  role.check(ptx instanceof Sender && prx instanceof Receiver, "the peer's sender and receiver arrive")
+  rx.close()
+  prx.close()
+  conn.sender.send({ kind: 'closed' })
+  await box.next('closed')
+  role.throws(() => ptx.send('late'), 'orderly', 'a send to a receiver the peer closed at home')
+  role.throws(() => tx2.send('late'), 'orderly', 'a send to our receiver, moved to the peer and closed there')
+  ptx.close()
+  tx2.close()
+  await role.finish(conn, box)
+}
+
+async function heartbeat(role) {
+  const conn = await role.open()
+  const box = mailbox(role, conn.receiver)
+  conn.sender.send({ kind: 'hi' })
+  await box.next('hi')
+  await new Promise((r) => setTimeout(r, role.args.quietMs ?? 5000))
+  role.check(!conn.link.isClosed, `the link is still open after ${role.args.quietMs} ms of silence, on heartbeats alone`)
+  conn.sender.send({ kind: 'after' })
+  await box.next('after')
   await role.finish(conn, box)
 }
 
@@ -261,6 +463,12 @@ export default {
   'handles-sender': symmetric(handlesSender),
   'handles-receiver': symmetric(handlesReceiver),
   'handles-home': symmetric(handlesHome),
+  'handles-shortening': symmetric(handlesShortening),
+  'handles-bounce': symmetric(bounce),
+  'handles-everywhere': symmetric(everywhere),
+  'null-prototype-objects': symmetric(nullPrototype),
+  'disconnect-dropped': symmetric(dropped),
+  heartbeat: symmetric(heartbeat),
   'disconnect-counting': symmetric(counting),
   'ending-orderly': { a: endingCloser, b: (role) => endingSurvivor(role, 'orderly') },
   'ending-lost': { a: endingLostExiter, b: (role) => endingSurvivor(role, 'lost') },
