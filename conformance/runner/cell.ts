@@ -110,6 +110,8 @@ function deadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<
   ]).finally(() => clearTimeout(timer))
 }
 
+const clip = (s: string, n = 1500) => (s.length > n ? `${s.slice(0, n)}... (${s.length - n} more characters)` : s)
+
 /** Judge one role against its expectation. */
 function judge(p: RoleProcess, exit: Exit, expect: RoleSpec['expect'] = 'pass'): string[] {
   const out: string[] = []
@@ -122,7 +124,7 @@ function judge(p: RoleProcess, exit: Exit, expect: RoleSpec['expect'] = 'pass'):
   if (!p.verdict) out.push(`${p.name} gave no verdict`)
   else if (p.verdict.verdict !== 'pass') {
     if (!p.verdict.failures?.length) out.push(`${p.name} failed (no details)`)
-    for (const f of p.verdict.failures ?? []) out.push(`${p.name} failed: ${f}`)
+    for (const f of p.verdict.failures ?? []) out.push(`${p.name} failed: ${clip(String(f))}`)
   }
   if (exit.code !== code) out.push(`${p.name} exited with code ${exit.code} signal ${exit.signal}, expected code ${code}`)
   if (p.strayStdout) out.push(`${p.name} wrote ${p.strayStdout} bytes on stdout, which is not its wire`)

@@ -24,11 +24,12 @@ interface Entry {
 }
 
 /**
- * Every language whose role program exists. A language with a role but no interpreter, or whose
+ * Every language whose role program exists (in conformance/languages.json, or the file named by
+ * IPFI_CONFORMANCE_LANGUAGES, for trying a role that is not in place yet). A language with a role but no interpreter, or whose
  * role cannot list its scenarios, throws: the suite must fail loudly rather than skip it.
  */
-export function languages(): Language[] {
-  const { languages: entries } = JSON.parse(readFileSync(resolve(CONFORMANCE_DIR, 'languages.json'), 'utf8')) as { languages: Entry[] }
+export function languages(file = process.env.IPFI_CONFORMANCE_LANGUAGES || resolve(CONFORMANCE_DIR, 'languages.json')): Language[] {
+  const { languages: entries } = JSON.parse(readFileSync(file, 'utf8')) as { languages: Entry[] }
   const out: Language[] = []
   for (const e of entries) {
     const role = resolve(CONFORMANCE_DIR, e.role)
