@@ -9,16 +9,10 @@ import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CELL_MS, SCENARIO_FILE, runHostile, runPair, victimSides, wiresOf, type CellResult, type KnownFailure } from '../conformance/runner/cell.js'
-import { CONFORMANCE_DIR, languages, type Language } from '../conformance/runner/languages.js'
+import { CONFORMANCE_DIR, languages } from '../conformance/runner/languages.js'
 import { valuesJson } from '../conformance/tools/make-values.js'
 
-let langs: Language[] = []
-let langError: unknown = null
-try {
-  langs = languages()
-} catch (e) {
-  langError = e
-}
+const { langs, errors: langErrors } = languages()
 
 /** Cells running at once (each is one or two processes); vitest starts more, they wait here. */
 const JOBS = Math.max(1, Number(process.env.IPFI_CONFORMANCE_JOBS) || 3)
@@ -63,7 +57,7 @@ describe('conformance suite: set-up', () => {
   })
 
   it('every language whose role exists can run it (a role without its interpreter fails the run, never skips)', () => {
-    if (langError) throw langError
+    expect(langErrors.map((e) => e.message)).toEqual([])
     expect(langs.map((l) => l.name)).toContain('js')
   })
 
