@@ -11,6 +11,10 @@ export interface Step {
   caps?: boolean
   /** With await msg: the MSG payload must be these bytes (hex). */
   payload?: string
+  /** With await msg: the MSG payload must start with these bytes (hex). */
+  payloadPrefix?: string
+  /** With await msg: the MSG must go to [targetKind, id] (0: the runner's export id, 1: its inbound id). */
+  target?: [number, number]
   end?: boolean
 }
 
@@ -97,6 +101,10 @@ export async function runRaw(io: RawIo, steps: Step[], expect: RawExpect, ctx: R
           const m = parseMsg(f.body)
           if (step.caps && m.caps.length === 0) problems.push(`expected a MSG with capabilities, got ${describeFrame(f)}`)
           if (step.payload !== undefined && !m.payload.equals(hex(step.payload))) problems.push(`expected a MSG with payload ${step.payload}, got ${describeFrame(f)}`)
+          if (step.payloadPrefix !== undefined && !m.payload.subarray(0, hex(step.payloadPrefix).length).equals(hex(step.payloadPrefix))) {
+            problems.push(`expected a MSG whose payload starts ${step.payloadPrefix}, got ${describeFrame(f)}`)
+          }
+          if (step.target && (m.targetKind !== step.target[0] || m.target !== step.target[1])) problems.push(`expected a MSG to ${JSON.stringify(step.target)}, got ${describeFrame(f)}`)
           break
         }
       } else throw new Error(`unknown step ${JSON.stringify(step)}`)

@@ -3,7 +3,7 @@
  * bytes at it; it must close only that link, with the error the scenario names, report the loss on
  * every handle that crossed it, and then (on a socket wire) serve a well-behaved second peer.
  */
-import { channel } from 'ipfi'
+import { channel, expose } from 'ipfi'
 import { VALUES, ending, fromTagged } from '../lib/kit.mjs'
 
 /** What the victim holds on a link before the attack: a pending recv on its inbox and on a channel whose sender it gave away. */
@@ -78,9 +78,20 @@ async function decode(role) {
   await role.rejects(armed.exported, 'orderly', 'a channel whose sender crossed the link, after the goodbye')
 }
 
+/** The callee of the procedures-hostile scenarios: the runner opens sessions by hand and checks the answers. */
+async function callee(role) {
+  const { conn, rejected } = await role.session()
+  if (rejected) return role.fail(`the link did not open: ${rejected}`)
+  const endpoint = expose({ add: (x, y) => x + y, hang: () => new Promise(() => {}) })
+  conn.sender.send({ kind: 'api', endpoint })
+  await role.rejects(conn.receiver.recv(), 'orderly', 'the bootstrap inbox after the goodbye (the link stayed up)')
+  await role.within(conn.closed, 'the link to close')
+}
+
 async function victim(role) {
   const args = role.args
   if (args.phase === 'decode') return decode(role)
+  if (args.phase === 'callee') return callee(role)
   if (args.phase === 'tolerated') {
     const { conn, rejected } = await role.session()
     if (rejected) return role.fail(`the link did not open: ${rejected}`)
