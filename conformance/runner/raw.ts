@@ -2,7 +2,7 @@
  * The raw peer: the runner itself on the other end of a victim's link, writing the bytes a
  * scenario's script says (hex, or @NAME for scenarios.json `frames`) and checking what comes back.
  */
-import { ByteReader, KIND, describeFrame, hex, msgToExport, parseGoodbye, parseHello, parseMsg, type Frame } from './frames.js'
+import { ByteReader, KIND, describeFrame, frame, hex, msgToExport, parseGoodbye, parseHello, parseMsg, type Frame } from './frames.js'
 
 export interface Step {
   send?: string
@@ -16,6 +16,10 @@ export interface Step {
   /** With await msg: the MSG must go to [targetKind, id] (0: the runner's export id, 1: its inbound id). */
   target?: [number, number]
   end?: boolean
+  /** A MSG to the victim's [targetKind, id] whose payload is a binary of `bin` zero bytes. */
+  msg?: { target: [number, number]; bin: number }
+  /** With send or msg: write it this many times. */
+  repeat?: number
 }
 
 export interface RawExpect {
@@ -59,6 +63,17 @@ export function bytesOf(send: string, frames: Record<string, string>): Buffer {
   return hex(send)
 }
 
+function binMsg([targetKind, target]: [number, number], n: number): Buffer {
+  const head = Buffer.alloc(10)
+  head[0] = KIND.MSG
+  head[1] = targetKind
+  head.writeUInt32BE(target, 2)
+  const payload = Buffer.alloc(5 + n)
+  payload[0] = 0xc6 // bin 32
+  payload.writeUInt32BE(n, 1)
+  return frame(Buffer.concat([head, payload]))
+}
+
 /** The steps of values-decode: every fixture's encodings as MSGs to the victim's inbox, then a goodbye. */
 export function valuesAttack(fixtures: { hex: string; also?: string[] }[]): Step[] {
   const steps: Step[] = [{ await: 'hello' }, { send: '@HELLO' }, { await: 'msg', caps: true }]
@@ -78,10 +93,11 @@ export async function runRaw(io: RawIo, steps: Step[], expect: RawExpect, ctx: R
   }
   try {
     for (const step of steps) {
-      if (step.send !== undefined) {
-        const b = bytesOf(step.send, ctx.frames)
-        log.push(`raw -> ${b.length > 48 ? b.subarray(0, 48).toString('hex') + '...' : b.toString('hex')}`)
-        io.write(b)
+      if (step.send !== undefined || step.msg) {
+        const b = step.msg ? binMsg(step.msg.target, step.msg.bin) : bytesOf(step.send!, ctx.frames)
+        const n = step.repeat ?? 1
+        log.push(`raw -> ${b.length > 48 ? b.subarray(0, 48).toString('hex') + '...' : b.toString('hex')}${n > 1 ? ` (${n} times)` : ''}`)
+        for (let i = 0; i < n; i++) io.write(b)
       } else if (step.end) {
         log.push('raw ends its stream')
         io.end()

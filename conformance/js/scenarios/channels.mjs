@@ -429,6 +429,17 @@ async function endingLostExiter(role) {
   role.exitCode = 3
 }
 
+async function endingExiter(role) {
+  const conn = await role.open()
+  const box = mailbox(role, conn.receiver)
+  const [tx, rx] = channel()
+  conn.sender.send({ kind: 'sender', tx })
+  role.keep(conn, rx, await box.next('sender'))
+  conn.sender.send({ kind: 'm', n: 1 })
+  conn.sender.send({ kind: 'm', n: 2 })
+  // role.mjs exits with code 0 with this link open: at exit the link writes what it holds and GOODBYE ["exited with code 0"].
+}
+
 // ---- kill -9 -----------------------------------------------------------------------------
 
 async function doomed(role) {
@@ -472,6 +483,7 @@ export default {
   'disconnect-counting': symmetric(counting),
   'ending-orderly': { a: endingCloser, b: (role) => endingSurvivor(role, 'orderly') },
   'ending-lost': { a: endingLostExiter, b: (role) => endingSurvivor(role, 'lost') },
+  'ending-exit': { a: endingExiter, b: (role) => endingSurvivor(role, 'orderly') },
   'kill-a': { a: doomed, b: survivor },
   'kill-b': { a: survivor, b: doomed },
 }
