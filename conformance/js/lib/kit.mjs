@@ -296,4 +296,10 @@ export function mailbox(role, receiver) {
   }
 }
 
+/** The role's link, opened, with its bootstrap mailbox. */
+export async function opened(role) {
+  const conn = await role.open()
+  return { conn, box: mailbox(role, conn.receiver) }
+}
+
 export { fromTagged, difference }

@@ -1,6 +1,6 @@
 /** The channel scenarios of conformance/scenarios.json: handshake and limits, handles, disconnects, endings, kills. */
 import { Receiver, Sender, channel } from 'ipfi'
-import { fromTagged, mailbox } from '../lib/kit.mjs'
+import { fromTagged, opened } from '../lib/kit.mjs'
 
 /** Receive `expected` in order on `rx`, then its end (`end`: 'orderly' or 'lost'). */
 async function drain(role, rx, expected, end, what) {
@@ -22,9 +22,8 @@ const symmetric = (f) => ({ a: f, b: f })
 // ---- handshake-limits ----------------------------------------------------------------------
 
 async function limitsA(role) {
-  const conn = await role.open()
+  const { conn, box } = await opened(role)
   await role.within(conn.ready, 'the handshake')
-  const box = mailbox(role, conn.receiver)
   const big = await box.next('big')
   role.same(big.text, 'y'.repeat(4000), 'the largest text that fits the announced maxFrameBytes arrives whole')
   const h = await box.next('handles')
@@ -46,9 +45,8 @@ async function limitsA(role) {
 }
 
 async function limitsB(role) {
-  const conn = await role.open()
+  const { conn, box } = await opened(role)
   await role.within(conn.ready, 'the handshake')
-  const box = mailbox(role, conn.receiver)
   role.throws(() => conn.sender.send({ kind: 'big', text: 'x'.repeat(5000) }), 'LimitExceededError', 'a message over the peer\'s maxFrameBytes is refused on the sender')
   const [tx, rx] = channel()
   const five = [tx.clone(), tx.clone(), tx.clone(), tx.clone(), tx.clone()]
@@ -78,8 +76,7 @@ async function limitsB(role) {
 // ---- handles -----------------------------------------------------------------------------
 
 async function handlesSender(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   const [tx, rx] = channel()
   conn.sender.send({ kind: 'sender', tx, note: `from ${role.role}` })
   role.throws(() => tx.send('after the move'), 'HandleError', 'a moved sender is unusable here')
@@ -93,8 +90,7 @@ async function handlesSender(role) {
 }
 
 async function handlesReceiver(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   const [tx, rx] = channel()
   for (const s of ['q1', 'q2', 'q3']) tx.send(s)
   const [replyTx, replyRx] = channel()
@@ -118,8 +114,7 @@ async function handlesReceiver(role) {
 }
 
 async function handlesHome(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   const [tx, rx] = channel()
   conn.sender.send({ kind: 'away', tx })
   const [tx2, rx2] = channel()
@@ -149,8 +144,7 @@ async function handlesHome(role) {
 }
 
 async function handlesShortening(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   const [tx, rx] = channel()
   tx.send('o1')
   conn.sender.send({ kind: 'sender', tx: tx.clone() })
@@ -188,8 +182,7 @@ async function handlesShortening(role) {
 }
 
 async function everywhere(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   const [tx, rx] = channel()
   const [tx2, rx2] = channel()
   tx2.send('inside')
@@ -240,8 +233,7 @@ async function everywhere(role) {
 }
 
 async function nullPrototype(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   const [tx, rx] = channel()
   const holder = Object.create(null)
   holder.tx = tx
@@ -301,16 +293,14 @@ async function ball(role, conn, box, owner, hops) {
 }
 
 async function bounce(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   const hops = role.args.hops ?? 10
   await Promise.all([ball(role, conn, box, 'a', hops), ball(role, conn, box, 'b', hops)])
   await role.finish(conn, box)
 }
 
 async function dropped(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   const [tx, rx] = channel()
   const [tx2, rx2] = channel()
   conn.sender.send({ kind: 'sender', tx })
@@ -330,8 +320,7 @@ async function dropped(role) {
 }
 
 async function heartbeat(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   conn.sender.send({ kind: 'hi' })
   await box.next('hi')
   await new Promise((r) => setTimeout(r, role.args.quietMs ?? 5000))
@@ -344,8 +333,7 @@ async function heartbeat(role) {
 // ---- disconnect counting -----------------------------------------------------------------
 
 async function counting(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   const [tx, rx] = channel()
   conn.sender.send({ kind: 'three', one: tx.clone(), two: [tx.clone(), tx.clone()] })
   tx.close()
@@ -386,68 +374,55 @@ async function counting(role) {
 
 // ---- endings -----------------------------------------------------------------------------
 
-async function endingCloser(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+/** Open the link; make a channel and give the peer its sender; take the peer's sender (`theirs`). */
+async function sendersExchanged(role) {
+  const { conn, box } = await opened(role)
   const [tx, rx] = channel()
   conn.sender.send({ kind: 'sender', tx })
-  const theirs = await box.next('sender')
+  const { tx: theirs } = await box.next('sender')
+  role.check(theirs instanceof Sender, "the peer's sender arrives")
+  return { conn, box, rx, theirs }
+}
+
+async function endingCloser(role) {
+  const { conn, box, rx, theirs } = await sendersExchanged(role)
   conn.sender.send({ kind: 'm', n: 1 })
   conn.sender.send({ kind: 'm', n: 2 })
   conn.close('the closer is done')
   await role.within(conn.closed, 'the link to close')
   await role.rejects(rx.recv(), 'orderly', 'our channel, whose sender crossed the closed link')
-  role.throws(() => theirs.tx.send('late'), 'orderly', "a send on the peer's sender after the link closed")
+  role.throws(() => theirs.send('late'), 'orderly', "a send on the peer's sender after the link closed")
   role.check((await box.ended) === 'orderly', 'our bootstrap channel ends in order')
 }
 
 async function endingSurvivor(role, end) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
-  const [tx, rx] = channel()
-  conn.sender.send({ kind: 'sender', tx })
-  const theirs = await box.next('sender')
-  role.check(theirs.tx instanceof Sender, "the peer's sender arrives")
+  const { conn, box, rx, theirs } = await sendersExchanged(role)
   const m1 = await box.next('m')
   const m2 = await box.next('m')
   role.same([m1.n, m2.n], [1, 2], 'everything sent before the end arrives, in order')
   role.check((await role.within(box.ended, 'the bootstrap channel to end')) === end, `the bootstrap channel ends ${end}, got ${await box.ended} (${role.endError})`)
   await role.rejects(rx.recv(), end, 'our channel, whose sender was on the other side')
-  role.throws(() => theirs.tx.send('late'), end, "a send on the peer's sender")
+  role.throws(() => theirs.send('late'), end, "a send on the peer's sender")
   await role.within(conn.closed, 'the link to close')
 }
 
-async function endingLostExiter(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
-  const [tx, rx] = channel()
-  conn.sender.send({ kind: 'sender', tx })
-  role.keep(conn, rx, await box.next('sender'))
+/** Send two notes and return with the link open: role.mjs then exits (with `role.exitCode`). */
+async function sendThenExit(role, code) {
+  const { conn, rx, theirs } = await sendersExchanged(role)
+  role.keep(conn, rx, theirs)
   conn.sender.send({ kind: 'm', n: 1 })
   conn.sender.send({ kind: 'm', n: 2 })
-  // The reference writes what is queued at exit, then GOODBYE [reason, "ERR_IPFI_EXITED"].
-  role.exitCode = 3
+  role.exitCode = code
 }
 
-async function endingExiter(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
-  const [tx, rx] = channel()
-  conn.sender.send({ kind: 'sender', tx })
-  role.keep(conn, rx, await box.next('sender'))
-  conn.sender.send({ kind: 'm', n: 1 })
-  conn.sender.send({ kind: 'm', n: 2 })
-  // role.mjs exits with code 0 with this link open: at exit the link writes what it holds and GOODBYE ["exited with code 0"].
-}
+// At exit the link writes what it holds, then GOODBYE ["exited with code 0"], or [reason, "ERR_IPFI_EXITED"] for another code.
+const endingLostExiter = (role) => sendThenExit(role, 3)
+const endingExiter = (role) => sendThenExit(role, 0)
 
 // ---- kill -9 -----------------------------------------------------------------------------
 
 async function doomed(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
-  const [tx, rx] = channel()
-  conn.sender.send({ kind: 'sender', tx })
-  const theirs = await box.next('sender')
+  const { conn, box, rx, theirs } = await sendersExchanged(role)
   role.keep(conn, box, rx, theirs)
   await box.next('armed')
   role.mark('ready')
@@ -455,17 +430,13 @@ async function doomed(role) {
 }
 
 async function survivor(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
-  const [tx, rx] = channel()
-  conn.sender.send({ kind: 'sender', tx })
-  const theirs = await box.next('sender')
+  const { conn, box, rx, theirs } = await sendersExchanged(role)
   const pending = rx.recv()
   const next = box.next('never', 'the bootstrap receive to end')
   conn.sender.send({ kind: 'armed' })
   await role.rejects(pending, 'lost', 'a pending recv whose sender was in the killed process')
   await role.rejects(next.catch(() => Promise.reject(role.endError)), 'lost', 'the pending bootstrap recv')
-  role.throws(() => theirs.tx.send('late'), 'lost', 'a send into the killed process')
+  role.throws(() => theirs.send('late'), 'lost', 'a send into the killed process')
   await role.within(conn.closed, 'the link to close')
 }
 

@@ -3,15 +3,14 @@
  * exposes the same API, sends its endpoint as {kind:'api', endpoint}, and checks the peer's.
  */
 import { DisconnectedError, RemoteError, callback, currentCall, expose, remote } from 'ipfi'
-import { VALUES, ending, fromTagged, mailbox } from '../lib/kit.mjs'
+import { VALUES, ending, fromTagged, opened } from '../lib/kit.mjs'
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /** Open the link, exchange endpoints, run `check(peer, theirs, box)` on the peer's API, finish. */
 function exchange(makeApi, check) {
   return async (role) => {
-    const conn = await role.open()
-    const box = mailbox(role, conn.receiver)
+    const { conn, box } = await opened(role)
     conn.sender.send({ kind: 'api', endpoint: expose(makeApi(role)) })
     const { endpoint } = await box.next('api')
     const peer = remote(endpoint)
@@ -304,8 +303,7 @@ async function checkErrors(role, peer) {
 // ---- procedures-kill ---------------------------------------------------------------------
 
 async function killCaller(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   const { endpoint } = await box.next('api')
   const peer = remote(endpoint)
   const call = peer.hang()

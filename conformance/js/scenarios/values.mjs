@@ -1,9 +1,8 @@
 /** The values scenario: every fixture of values.json, built here, sent, checked there, echoed back, checked here. */
-import { VALUES, fromTagged, mailbox } from '../lib/kit.mjs'
+import { VALUES, fromTagged, opened } from '../lib/kit.mjs'
 
 async function values(role) {
-  const conn = await role.open()
-  const box = mailbox(role, conn.receiver)
+  const { conn, box } = await opened(role)
   for (const [i, f] of VALUES.entries()) conn.sender.send({ kind: 'fresh', i, value: fromTagged(f.value) })
   const fresh = (async () => {
     for (let k = 0; k < VALUES.length; k++) {
