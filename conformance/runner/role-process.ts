@@ -69,7 +69,8 @@ export class RoleProcess {
         this.stderr += `\n[runner] cannot start: ${e.message}`
         resolve({ code: null, signal: null })
       })
-      this.child.on('exit', (code, signal) => resolve({ code, signal }))
+      // 'close', not 'exit': it comes once the stdio pipes have ended too, so the verdict on fd 3 has been read.
+      this.child.on('close', (code, signal) => resolve({ code, signal }))
     })
     void this.exited.then(() => onNoListening(new Error(`${this.name} exited before it listened`)))
   }
