@@ -7,7 +7,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import type { Duplex } from 'node:stream'
-import { DisconnectedError, TimeoutError } from '../errors.js'
+import { AuthenticationError, DisconnectedError, TimeoutError } from '../errors.js'
 import { giveUpWith, type RecvOptions } from '../channel/index.js'
 import type { LinkLimits } from '../link/limits.js'
 import { LinkImpl } from '../link/link.js'
@@ -251,7 +251,8 @@ async function welcomeWire<A, B>(server: Server<A, B>, wire: Wire, name: string,
   } catch (e) {
     clearTimeout(timer)
     if (counted) server.leave()
-    io.destroy()
+    // A refusal was written and the wire closed behind it (destroying it now could overtake it).
+    if (!(e instanceof AuthenticationError)) io.destroy()
     s.options.onReject?.(e as Error, remote)
   }
 }
