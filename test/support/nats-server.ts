@@ -21,6 +21,8 @@ export interface NatsServer {
   stop(): Promise<void>
   /** Start it again on the same ports (after kill or stop). */
   restart(): Promise<void>
+  /** What it printed since it last started. */
+  log(): string
 }
 
 let checked = false
@@ -102,6 +104,7 @@ function server(spec: Spec, dir: string): NatsServer {
       failed.catch(() => {})
       await Promise.race([accepting(spec.port, 10_000, () => log), failed])
     },
+    log: () => log,
     async kill() {
       const c = child
       if (!c) return
