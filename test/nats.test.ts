@@ -33,8 +33,9 @@ describe('listen and connect over NATS', () => {
     const at = address()
     const child = track(
       fork<string, string>(
-        async ({ data, ipfi, sender }) => {
-          const server = await ipfi.listen(data.at, { secret: 'k' })
+        async ({ data, ipfi: lib, sender }) => {
+          const ipfi = lib as unknown as typeof import('ipfi')
+          const server = await ipfi.listen<unknown, unknown>((data as { at: string }).at, { secret: 'k' })
           sender.send('listening')
           for await (const peer of server) {
             void (async () => {
@@ -119,10 +120,12 @@ describe('listen and connect over NATS', () => {
       const at = address()
       const listeners = [0, 1, 2].map((n) =>
         track(
-          fork<string, number>(
-            async ({ data, ipfi, sender, receiver }) => {
+          fork<number, number>(
+            async ({ data: d, ipfi: lib, sender, receiver }) => {
+              const ipfi = lib as unknown as typeof import('ipfi')
+              const data = d as { at: string; n: number }
               let calls = 0
-              const server = await ipfi.listen(data.at)
+              const server = await ipfi.listen<unknown, unknown>(data.at)
               sender.send(-1)
               void (async () => {
                 for await (const peer of server) peer.sender.send(ipfi.expose({ call: (client: number, i: number) => (calls++, { client, i, by: data.n }) }))
@@ -243,8 +246,9 @@ describe('credits keep a busy receiver from becoming a slow consumer', () => {
       const server = await listen<Uint8Array, string>(`nats://${strict.hostPort}/busy`)
       const child = track(
         fork<never, number>(
-          async ({ data, ipfi, sender }) => {
-            const peer = await ipfi.connect<string, Uint8Array>(data.at)
+          async ({ data, ipfi: lib, sender }) => {
+            const ipfi = lib as unknown as typeof import('ipfi')
+            const peer = await ipfi.connect<string, Uint8Array>((data as { at: string }).at)
             peer.sender.send('ready')
             const until = Date.now() + 2000
             while (Date.now() < until); // busy: reads nothing

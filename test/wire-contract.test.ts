@@ -214,7 +214,7 @@ const overNats: Backend = {
     const client = await dialNats(address, { timeout: SHORT })
     const server = await within(accepted.promise, SHORT, 'the listener to accept')
     await listener.close()
-    onCleanup(() => [client, server].forEach((w) => w.destroy()))
+    onCleanup(() => [client, server].forEach((w) => w.destroy?.()))
     return [client, server]
   },
 }
