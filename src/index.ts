@@ -75,6 +75,7 @@ export {
   type ListenOptions,
   type ConnectOptions,
   type PeerAddress,
+  type NatsOptions,
   type Command,
   type CommandHandlers,
   type CommandServerOptions,

@@ -19,9 +19,11 @@ import type net from 'node:net'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import { MessageChannel } from 'node:worker_threads'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { duplexWire, memoryWirePair, messagePortWire, type Wire } from 'ipfi'
+import { dialNats, listenNats } from '../src/nats/index.js'
 import { deferred, sleep, turn, within } from './support/async.js'
+import { startNatsServer } from './support/nats-server.js'
 import { listenOnce, socketPair, type SocketKind } from './support/sockets.js'
 
 const KiB = 1024
@@ -191,6 +193,32 @@ function inMemory(name: string, options: Parameters<typeof memoryWirePair>[0], b
   }
 }
 
+/** One nats-server (loopback, a free port) for every NATS case of this file, started when the first needs it. */
+let natsServer: ReturnType<typeof startNatsServer> | null = null
+afterAll(async () => {
+  if (natsServer) await (await natsServer).close()
+})
+let natsPairs = 0
+
+const overNats: Backend = {
+  name: 'NATS: a NatsWire pair through a real nats-server (a listener and a client, as listen() and connect() make them)',
+  optional: ['writev', 'destroy', 'bufferedBytes', 'whenDrained'],
+  bulk: 8 * MiB,
+  async pair() {
+    natsServer ??= startNatsServer()
+    const { hostPort } = await natsServer
+    const address = { servers: [hostPort], name: `contract.p${process.pid}.n${natsPairs++}` }
+    const accepted = deferred<Wire>()
+    const listener = await listenNats(address, {}, (w) => accepted.resolve(w))
+    onCleanup(() => listener.close())
+    const client = await dialNats(address, { timeout: SHORT })
+    const server = await within(accepted.promise, SHORT, 'the listener to accept')
+    await listener.close()
+    onCleanup(() => [client, server].forEach((w) => w.destroy?.()))
+    return [client, server]
+  },
+}
+
 const backends: Backend[] = [
   overSockets('unix'),
   overSockets('tcp'),
@@ -202,6 +230,7 @@ const backends: Backend[] = [
   // the split, which half a megabyte exercises as well.
   inMemory('memory, one byte at a time', { chunk: 1 }, MiB / 2),
   inMemory('memory, 7-byte pieces through one reused buffer (onData gets an end)', { chunk: 7, reuse: true }, 2 * MiB),
+  overNats,
 ]
 
 // ---------------------------------------------------------------- what an end receives

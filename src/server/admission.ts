@@ -3,7 +3,8 @@
  * any link exists (docs/PROTOCOL.md §3). It says whether the server takes the client (it may be
  * full) and, when a shared secret is set, proves on both sides that the other knows it, by
  * challenge and response: the secret never crosses the wire, and proofs are compared in constant
- * time. Bytes that arrive after the exchange are put back for the link.
+ * time. Bytes that arrive after the exchange are put back for the link. The exchange runs over an
+ * AdmissionIO: a socket (socketIO, here) or any Wire (wire-admission.ts: a link over NATS).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Duplex } from 'node:stream'
@@ -45,6 +46,25 @@ export function secretBytes(secret: string | Uint8Array | undefined): Buffer | n
   const b = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret)
   if (b.length === 0) throw new TypeError('a shared secret must not be empty')
   return b
+}
+
+/** The byte conversation admission runs over. */
+export interface AdmissionIO {
+  write(bytes: Buffer): void
+  /** Exactly `n` bytes; rejects with AuthenticationError if the stream ends first. */
+  read(n: number, what: string): Promise<Buffer>
+  /** Write `bytes` (if any) and close. */
+  end(bytes?: Buffer): void
+  destroy(): void
+}
+
+export function socketIO(socket: Duplex): AdmissionIO {
+  return {
+    write: (b) => void socket.write(b),
+    read: (n, what) => readExactly(socket, n, what),
+    end: (b) => void (b ? socket.end(b) : socket.end()),
+    destroy: () => void socket.destroy(),
+  }
 }
 
 /** Read exactly `n` bytes from a paused-mode socket; the rest is put back for whoever reads next. */
@@ -91,17 +111,17 @@ function header(status: number | null, flags: number | null): Buffer[] {
   return out
 }
 
-/** The server's side. Resolves once the client is admitted; rejects (and the socket is ended) otherwise. */
-export async function admitClient(socket: Duplex, secret: Buffer | null, full: boolean): Promise<void> {
+/** The server's side. Resolves once the client is admitted; rejects (and the io is ended) otherwise. */
+export async function admitClient(io: AdmissionIO, secret: Buffer | null, full: boolean): Promise<void> {
   const nonceS = randomBytes(NONCE)
-  socket.write(Buffer.concat([...header(full ? STATUS_FULL : STATUS_OK, null), Buffer.from([secret ? FLAG_SECRET : 0]), nonceS]))
+  io.write(Buffer.concat([...header(full ? STATUS_FULL : STATUS_OK, null), Buffer.from([secret ? FLAG_SECRET : 0]), nonceS]))
   if (full) {
-    socket.end()
+    io.end()
     throw new AuthenticationError(STATUS_TEXT[STATUS_FULL])
   }
-  const answer = await readExactly(socket, ANSWER_LEN, "the client's answer")
+  const answer = await io.read(ANSWER_LEN, "the client's answer")
   const refuse = (status: number, message: string): never => {
-    socket.end(Buffer.concat([...header(status, null), Buffer.alloc(PROOF)]))
+    io.end(Buffer.concat([...header(status, null), Buffer.alloc(PROOF)]))
     throw new AuthenticationError(message)
   }
   if (!answer.subarray(0, 4).equals(MAGIC) || answer[4] !== VERSION) refuse(STATUS_NOT_IPFI, 'the client did not send an ipfi handshake')
@@ -114,41 +134,41 @@ export async function admitClient(socket: Duplex, secret: Buffer | null, full: b
     if (!timingSafeEqual(clientProof, proof(secret, 'ipfi client', nonceS, nonceC))) refuse(STATUS_BAD_SECRET, 'the client gave a wrong shared secret')
     mine = proof(secret, 'ipfi server', nonceC, nonceS)
   }
-  socket.write(Buffer.concat([...header(STATUS_OK, null), mine]))
+  io.write(Buffer.concat([...header(STATUS_OK, null), mine]))
 }
 
 /** The client's side. Resolves once the server admitted us (and, with a secret, proved it knows it). */
-export async function seekAdmission(socket: Duplex, secret: Buffer | null): Promise<void> {
-  const offer = await readExactly(socket, OFFER_LEN, "the server's offer")
+export async function seekAdmission(io: AdmissionIO, secret: Buffer | null): Promise<void> {
+  const offer = await io.read(OFFER_LEN, "the server's offer")
   if (!offer.subarray(0, 4).equals(MAGIC) || offer[4] !== VERSION) {
-    socket.destroy()
+    io.destroy()
     throw new AuthenticationError('the server did not answer with an ipfi handshake (is it an ipfi listen() server?)')
   }
   const status = offer[5]!
   if (status !== STATUS_OK) {
-    socket.destroy()
+    io.destroy()
     throw new AuthenticationError(STATUS_TEXT[status] ?? `the server refused the connection (status ${status})`)
   }
   const serverWantsSecret = (offer[6]! & FLAG_SECRET) !== 0
   const nonceS = offer.subarray(7)
   if (secret && !serverWantsSecret) {
-    socket.destroy()
+    io.destroy()
     throw new AuthenticationError('a shared secret was given but the server does not check one: refusing an unauthenticated server')
   }
   const nonceC = randomBytes(NONCE)
   const mine = secret ? proof(secret, 'ipfi client', nonceS, nonceC) : Buffer.alloc(PROOF)
-  socket.write(Buffer.concat([...header(null, secret ? FLAG_SECRET : 0), mine, nonceC]))
-  const verdict = await readExactly(socket, VERDICT_LEN, "the server's verdict")
+  io.write(Buffer.concat([...header(null, secret ? FLAG_SECRET : 0), mine, nonceC]))
+  const verdict = await io.read(VERDICT_LEN, "the server's verdict")
   if (!verdict.subarray(0, 4).equals(MAGIC) || verdict[4] !== VERSION) {
-    socket.destroy()
+    io.destroy()
     throw new AuthenticationError('malformed handshake from the server')
   }
   if (verdict[5] !== STATUS_OK) {
-    socket.destroy()
+    io.destroy()
     throw new AuthenticationError(STATUS_TEXT[verdict[5]!] ?? `the server refused the connection (status ${verdict[5]})`)
   }
   if (secret && !timingSafeEqual(verdict.subarray(6), proof(secret, 'ipfi server', nonceC, nonceS))) {
-    socket.destroy()
+    io.destroy()
     throw new AuthenticationError('the server could not prove it knows the shared secret')
   }
 }

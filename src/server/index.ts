@@ -1,4 +1,5 @@
 export { listen, Server, type ListenOptions } from './listen.js'
+export type { NatsOptions } from '../nats/index.js'
 export { connect, type ConnectOptions } from './connect.js'
 export { Peer, type PeerAddress } from './peer.js'
 export { AddressInUseError } from '../errors.js'

@@ -1,23 +1,31 @@
 /**
- * `listen()`: a server for many clients over a Unix socket, TCP or TLS. Each client is admitted
+ * `listen()`: a server for many clients over a Unix socket, TCP, TLS or NATS. Each client is admitted
  * (server capacity, shared secret; admission.ts), then gets a link of its own and arrives as a Peer.
+ * Over NATS (src/nats/, loaded only for a nats:// address) the listener is one of a queue group:
+ * several processes may listen on one name, and each new client is linked to one of them.
  */
 import net from 'node:net'
 import tls from 'node:tls'
 import type { Duplex } from 'node:stream'
-import { DisconnectedError, TimeoutError } from '../errors.js'
+import { AuthenticationError, DisconnectedError, TimeoutError } from '../errors.js'
 import { giveUpWith, type RecvOptions } from '../channel/index.js'
 import type { LinkLimits } from '../link/limits.js'
+import { LinkImpl } from '../link/link.js'
+import type { NatsOptions } from '../nats/index.js'
+import type { Wire } from '../wire/wire.js'
 import { formatAddress, parseAddress, type Address } from './address.js'
-import { admitClient, secretBytes } from './admission.js'
-import { Peer, describeSocket, linkSocket } from './peer.js'
+import { admitClient, secretBytes, socketIO } from './admission.js'
+import { Peer, describeSocket, linkSocket, type PeerAddress } from './peer.js'
 import { prepareSocketPath, removeSocketFile, secureSocketFile } from './unix-socket.js'
+import { admissionOverWire } from './wire-admission.js'
 
 export interface ListenOptions {
   /** Admit only clients that prove they know this secret (challenge and response; it never crosses the wire). */
   secret?: string | Uint8Array
   /** For `tls://`: options of `tls.createServer` (key, cert, ca, requestCert, rejectUnauthorized, ...). */
   tls?: tls.TlsOptions
+  /** For `nats://`: the NATS client's connection options, the credit window (see NatsOptions). */
+  nats?: NatsOptions
   /** Most clients at once (admitting or linked); more are refused with a clear error. Default 1,024. */
   maxClients?: number
   /** Time a new client has to be admitted and finish the link handshake, in ms. Default 10,000. */
@@ -36,8 +44,7 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 30_000
 export class Server<ToClient, ToServer> implements AsyncIterable<Peer<ToClient, ToServer>> {
   /** The address clients connect to (with the actual port when 0 was asked for). */
   readonly address: string
-  readonly #server: net.Server
-  readonly #unixPath: string | null
+  readonly #stop: () => Promise<void>
   readonly #peers = new Set<Peer<ToClient, ToServer>>()
   readonly #ready: Peer<ToClient, ToServer>[] = []
   readonly #waiters: { resolve: (p: Peer<ToClient, ToServer>) => void; reject: (e: unknown) => void }[] = []
@@ -45,10 +52,9 @@ export class Server<ToClient, ToServer> implements AsyncIterable<Peer<ToClient, 
   #closing: Promise<void> | null = null
 
   /** @internal use listen() */
-  constructor(server: net.Server, address: string, unixPath: string | null) {
-    this.#server = server
+  constructor(stop: () => Promise<void>, address: string) {
+    this.#stop = stop
     this.address = address
-    this.#unixPath = unixPath
   }
 
   /** Peers linked now. */
@@ -115,12 +121,11 @@ export class Server<ToClient, ToServer> implements AsyncIterable<Peer<ToClient, 
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const closed = new Promise<void>((r) => this.#server.close(() => r()))
+      const stopped = this.#stop() // no new clients from here on
       for (const w of this.#waiters.splice(0)) w.reject(new DisconnectedError('the server is closed'))
       for (const p of [...this.#peers]) p.close('the server is closing')
       await Promise.all([...this.#peers].map((p) => p.closed))
-      await closed
-      if (this.#unixPath) await removeSocketFile(this.#unixPath)
+      await stopped
     })()
     return this.#closing
   }
@@ -131,8 +136,8 @@ export class Server<ToClient, ToServer> implements AsyncIterable<Peer<ToClient, 
 }
 
 /**
- * Listen for clients at `address` (`unix:/path`, `tcp://host:port`, `tls://host:port`). TCP and
- * TLS bind to loopback unless the address names another host.
+ * Listen for clients at `address` (`unix:/path`, `tcp://host:port`, `tls://host:port`,
+ * `nats://host:port/name`). TCP and TLS bind to loopback unless the address names another host.
  */
 export async function listen<ToClient, ToServer>(address: string, options: ListenOptions = {}): Promise<Server<ToClient, ToServer>> {
   const a = parseAddress(address)
@@ -142,11 +147,22 @@ export async function listen<ToClient, ToServer>(address: string, options: Liste
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? options.limits?.handshakeTimeoutMs ?? 10_000
   const idle = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
   if (a.kind === 'tls' && !options.tls) throw new TypeError('a tls:// address needs options.tls (at least key and cert)')
+  const settings = { secret, maxClients, handshakeTimeoutMs, idle, options }
+  if (a.kind === 'nats') {
+    const nats = await import('../nats/index.js')
+    let server: Server<ToClient, ToServer> | null = null
+    const listener = await nats.listenNats(a, { ...options.nats, timeout: handshakeTimeoutMs }, (wire, id) => {
+      if (server) void welcomeWire(server, wire, `client ${id} on ${server.address}`, { address: id }, settings)
+      else wire.destroy()
+    })
+    server = new Server<ToClient, ToServer>(() => listener.close(), formatAddress(a))
+    return server
+  }
 
   const unixPath = a.kind === 'unix' ? await prepareSocketPath(a.path) : null
   let server: Server<ToClient, ToServer> | null = null
   const onSocket = (socket: Duplex & net.Socket) => {
-    if (server) void welcome(server, socket, a, unixPath, { secret, maxClients, handshakeTimeoutMs, idle, options })
+    if (server) void welcome(server, socket, a, unixPath, settings)
     else socket.destroy()
   }
   const net_ = a.kind === 'tls' ? tls.createServer(options.tls!, onSocket) : net.createServer(onSocket)
@@ -171,7 +187,11 @@ export async function listen<ToClient, ToServer>(address: string, options: Liste
     const info = net_.address() as net.AddressInfo
     actual = { kind: a.kind as 'tcp' | 'tls', host: info.address, port: info.port }
   }
-  server = new Server<ToClient, ToServer>(net_, formatAddress(actual), unixPath)
+  const stop = async () => {
+    await new Promise<void>((r) => net_.close(() => r()))
+    if (unixPath) await removeSocketFile(unixPath)
+  }
+  server = new Server<ToClient, ToServer>(stop, formatAddress(actual))
   return server
 }
 
@@ -191,7 +211,7 @@ async function welcome<A, B>(server: Server<A, B>, socket: Duplex & net.Socket, 
   const counted = !full && server.enter()
   const timer = setTimeout(() => socket.destroy(new TimeoutError(`no handshake within ${s.handshakeTimeoutMs} ms`)), s.handshakeTimeoutMs)
   try {
-    await admitClient(socket, s.secret, !counted)
+    await admitClient(socketIO(socket), s.secret, !counted)
     const link = linkSocket(socket, {
       name: `client ${a.kind === 'unix' ? 'on ' + unixPath : `${remote.address}:${remote.port}`}`,
       ...s.options.limits,
@@ -206,6 +226,33 @@ async function welcome<A, B>(server: Server<A, B>, socket: Duplex & net.Socket, 
     clearTimeout(timer)
     if (counted) server.leave()
     socket.destroy()
+    s.options.onReject?.(e as Error, remote)
+  }
+}
+
+/** Admit a client that arrived as a Wire (over NATS) and link it, as `welcome` does a socket. */
+async function welcomeWire<A, B>(server: Server<A, B>, wire: Wire, name: string, remote: PeerAddress, s: Settings): Promise<void> {
+  const full = server.clients >= s.maxClients
+  const counted = !full && server.enter()
+  const { io, rest } = admissionOverWire(wire)
+  const timer = setTimeout(() => io.destroy(), s.handshakeTimeoutMs)
+  try {
+    await admitClient(io, s.secret, !counted)
+    const link = new LinkImpl(rest, {
+      name,
+      ...s.options.limits,
+      handshakeTimeoutMs: s.handshakeTimeoutMs,
+      idleTimeoutMs: s.idle > 0 ? s.idle : undefined,
+    })
+    await link.ready
+    clearTimeout(timer)
+    void link.closed.then(() => server.leave())
+    server.add(new Peer<A, B>(link, remote))
+  } catch (e) {
+    clearTimeout(timer)
+    if (counted) server.leave()
+    // A refusal was written and the wire closed behind it (destroying it now could overtake it).
+    if (!(e instanceof AuthenticationError)) io.destroy()
     s.options.onReject?.(e as Error, remote)
   }
 }

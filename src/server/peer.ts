@@ -7,7 +7,7 @@ import { bootstrapReceiver, bootstrapSender } from '../channel/index.js'
 import { duplexWire } from '../wire/duplex.js'
 
 export interface PeerAddress {
-  /** The Unix socket path, or the remote IP address. */
+  /** The Unix socket path, or the remote IP address; over NATS, the link id (at a listener) or the address connected to (at a client). */
   address: string
   /** The remote TCP port (absent for Unix sockets). */
   port?: number
