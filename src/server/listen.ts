@@ -2,8 +2,8 @@
  * `listen()`: a server for many clients over a Unix socket, TCP or TLS. Each client is admitted
  * (server capacity, shared secret; admission.ts), then gets a link of its own and arrives as a Peer.
  */
-import net from 'node:net'
-import tls from 'node:tls'
+import * as net from 'node:net'
+import * as tls from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { DisconnectedError, TimeoutError } from '../errors.js'
 import { giveUpWith, type RecvOptions } from '../channel/index.js'
