@@ -4,9 +4,11 @@
 // and the repo's own tsc checks it with skipLibCheck off, so an error inside dist/index.d.ts or
 // dist/index.d.cts is reported like one in the consumer. Each consumer holds one deliberate type
 // error, which must be the only one reported: that proves the typings were loaded and typed.
-// Needs the built package (`npm test` runs tsup first).
+// Then @arethetypeswrong/cli checks the packed package (resolution of every entry point under
+// node10, node16 from CJS and from ESM, and bundler: CJS typings for ESM code, missing types, ...);
+// it reads the local tarball only. Needs the built package (`npm test` runs tsup first).
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -115,5 +117,27 @@ describe('the built typings type-check in consumers of every module set-up, skip
       const ipfiTypings = files.filter((p) => p.includes(`${root.replace(/\/$/, '')}/dist/`))
       expect(ipfiTypings.map((p) => p.slice(p.lastIndexOf('/') + 1))).toEqual([f.typings])
     })
+  })
+})
+
+describe('the packed package, checked by @arethetypeswrong/cli', () => {
+  it('has no problem in any resolution mode', async () => {
+    const packed = join(dir, 'packed')
+    mkdirSync(packed)
+    // npm is the one on PATH (run with its own Node): only npm pack, no registry.
+    await promisify(execFile)('npm', ['pack', '--silent', '--pack-destination', packed], { cwd: root, timeout: 120_000 })
+    const [tarball] = readdirSync(packed)
+    const attw = join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js')
+    const result = await promisify(execFile)(process.execPath, [attw, join(packed, tarball!), '--format', 'json', '--no-definitely-typed'], {
+      timeout: 120_000,
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout }),
+      (e: { code?: number; stdout?: string }) => ({ code: e.code, stdout: e.stdout ?? String(e) }),
+    )
+    const report = JSON.parse(result.stdout) as { problems?: Record<string, unknown>; analysis: { types: unknown; entrypoints: Record<string, unknown> } }
+    expect(report.problems ?? {}).toEqual({})
+    expect(report.analysis.types).not.toBe(false)
+    expect(Object.keys(report.analysis.entrypoints)).toEqual(['.', './package.json'])
+    expect(result.code).toBe(0)
   })
 })
