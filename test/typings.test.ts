@@ -125,8 +125,12 @@ describe('the packed package, checked by @arethetypeswrong/cli', () => {
     const packed = join(dir, 'packed')
     mkdirSync(packed)
     // npm is the one on PATH (run with its own Node): only npm pack, no registry.
-    await promisify(execFile)('npm', ['pack', '--silent', '--pack-destination', packed], { cwd: root, timeout: 120_000 })
+    const { stdout } = await promisify(execFile)('npm', ['pack', '--json', '--pack-destination', packed], { cwd: root, timeout: 120_000 })
     const [tarball] = readdirSync(packed)
+    // What is published: the built package and the docs pages, never the generated API reference.
+    const paths = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path)
+    expect(paths).toEqual(expect.arrayContaining(['dist/index.d.ts', 'dist/index.d.cts', 'docs/PROTOCOL.md']))
+    expect(paths.filter((p) => p.startsWith('docs/api'))).toEqual([])
     const attw = join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js')
     const result = await promisify(execFile)(process.execPath, [attw, join(packed, tarball!), '--format', 'json', '--no-definitely-typed'], {
       timeout: 120_000,
