@@ -3,6 +3,7 @@
  * inside messages. Layers, each importing only from those above it in this list:
  *   errors, codec -> wire -> link -> channel -> procedures -> process, server
  * Every name here is API; members marked internal are stripped from the typings (ARCHITECTURE.md).
+ * @packageDocumentation
  */
 export {
   DisconnectedError,

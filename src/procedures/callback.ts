@@ -15,6 +15,7 @@ import { DEFAULT_PROCEDURE_LIMITS } from './limits.js'
 import type { SessionOpen } from './messages.js'
 import { Callee } from './callee/callee.js'
 
+/** @inline */
 type Fn = (...args: never[]) => unknown
 
 /** Serve one function behind a fresh endpoint; `stop` closes it (calls already made still run and answer). */

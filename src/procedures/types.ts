@@ -1,9 +1,7 @@
 /**
- * The type-level contract of `remote<T>()`: each function becomes one that returns a Promise of its
- * awaited result, each function returning an AsyncIterable (an async generator) becomes one that
- * returns an AsyncIterable, parameters are kept, and everything else is left out.
+ * Options of calls through a `remote()` proxy: its defaults (`remote(endpoint, defaults)`), or one
+ * call's (`proxy.name.with(options)(...args)`).
  */
-
 export interface CallOptions {
   /** Reject with `TimeoutError` after this many milliseconds; the remote side sees its signal abort. */
   timeout?: number
@@ -13,6 +11,7 @@ export interface CallOptions {
   window?: number
 }
 
+/** @inline */
 type AnyFn = (...args: any[]) => any
 
 export interface RemoteCall<A extends unknown[], R> {
@@ -26,8 +25,17 @@ export interface RemoteStream<A extends unknown[], Y> {
   with(options: CallOptions): (...args: A) => AsyncIterableIterator<Y>
 }
 
+/**
+ * The names that are never procedures (remote.ts).
+ * @inline
+ */
 type NotProcedure = 'then' | 'toString' | 'valueOf' | 'toJSON'
 
+/**
+ * The type-level contract of `remote<T>()`: each function becomes one that returns a Promise of its
+ * awaited result, each function returning an AsyncIterable (an async generator) becomes one that
+ * returns an AsyncIterable, parameters are kept, and everything else is left out.
+ */
 export type RemoteMethod<F> = F extends (...args: infer A) => infer R
   ? 0 extends 1 & R
     ? RemoteCall<A, any> // a procedure typed `any` stays a plain call

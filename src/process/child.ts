@@ -46,7 +46,10 @@ export async function disposeChild(c: { sender: Sender<unknown>; receiver: Recei
   }
 }
 
-/** The part of the package a shipped function most often needs, typed; the rest is there too. */
+/**
+ * The part of the package a shipped function most often needs, typed; the rest is there too.
+ * @inline
+ */
 export interface IpfiExports {
   channel: typeof channel
   Sender: typeof Sender

@@ -4,7 +4,7 @@
  * leaves the child's stdin, stdout, stderr and IPC channel to the application.
  */
 import { spawn, type StdioOptions } from 'node:child_process'
-import type net from 'node:net'
+import type * as net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { LinkLimits } from '../link/limits.js'
 import { duplexWire } from '../wire/duplex.js'

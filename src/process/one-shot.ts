@@ -4,7 +4,7 @@
  * once the client is accepted or the server closes.
  */
 import { mkdtemp, chmod, rm, stat } from 'node:fs/promises'
-import net from 'node:net'
+import * as net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { channel, giveUpWith, setConnector, Sender, type Receiver, type RecvOptions } from '../channel/index.js'

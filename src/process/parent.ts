@@ -2,7 +2,7 @@
  * The child's side: `await parent()` gives the two ends the parent made for this child, over the
  * link the parent set up (fd 3 for a forked process, a MessagePort for a worker thread).
  */
-import net from 'node:net'
+import * as net from 'node:net'
 import type { MessagePort } from 'node:worker_threads'
 import type { Receiver, Sender } from '../channel/index.js'
 import { LinkImpl, type Link, type LinkOptions } from '../link/link.js'

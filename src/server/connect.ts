@@ -1,6 +1,6 @@
 /** `connect()`: the client side of `listen()`. */
-import net from 'node:net'
-import tls from 'node:tls'
+import * as net from 'node:net'
+import * as tls from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { AuthenticationError, DisconnectedError, TimeoutError } from '../errors.js'
 import type { LinkLimits } from '../link/limits.js'

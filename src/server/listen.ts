@@ -4,8 +4,8 @@
  * Over NATS (src/nats/, loaded only for a nats:// address) the listener is one of a queue group:
  * several processes may listen on one name, and each new client is linked to one of them.
  */
-import net from 'node:net'
-import tls from 'node:tls'
+import * as net from 'node:net'
+import * as tls from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { AuthenticationError, DisconnectedError, TimeoutError } from '../errors.js'
 import { giveUpWith, type RecvOptions } from '../channel/index.js'

@@ -4,7 +4,7 @@
  * server is replaced, and a live one is refused.
  */
 import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises'
-import net from 'node:net'
+import * as net from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { AddressInUseError } from '../errors.js'
 

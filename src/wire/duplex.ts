@@ -3,7 +3,7 @@
  * descriptor is written directly (socket-writer.ts), so what was sent before the process exits is
  * written at `exit`; any other stream is written as a stream (and the wire has no `flushSync`).
  */
-import net from 'node:net'
+import * as net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { SocketWriter } from './socket-writer.js'
 import type { Wire } from './wire.js'

@@ -8,7 +8,7 @@
  * other streams are written as streams (see duplex.ts).
  */
 import { writeSync, writevSync } from 'node:fs'
-import type net from 'node:net'
+import type * as net from 'node:net'
 
 /** The libuv handle of a net.Socket: its fd, and the bytes of a write it has not finished. */
 interface SocketHandle {
