@@ -19,6 +19,7 @@ export { registerErrorClass } from './codec/index.js'
 export type { Wire } from './wire/index.js'
 export { duplexWire, messagePortWire, memoryWirePair, type MemoryWireOptions } from './wire/index.js'
 export type { Link, LinkOptions } from './link/link.js'
+export type { LinkTraffic, LinkTraceEvent, MessageTraceEvent } from './link/trace.js'
 export { DEFAULT_LIMITS, type LinkLimits } from './link/limits.js'
 export { channel, Sender, Receiver, ReceiverSet, type RecvOptions, type TryRecvResult, type SelectEvent } from './channel/index.js'
 export {
@@ -32,6 +33,7 @@ export {
   type ExposeOptions,
   type Callback,
   type RemoteFunction,
+  type CallTraceContext,
   type CallContext,
   type ProcedureLimits,
   type CallOptions,

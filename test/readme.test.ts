@@ -16,6 +16,7 @@ const expected: [string, RegExp][] = [
   ['OneShotServer.create()', /^first second$/],
   ['streamWire', /^over a hand-made wire \/ and back$/],
   ["listen(address, { secret: 'let me in' })", /^hello, client\na client says: thanks\na client left\nAuthenticationError$/],
+  ["tracingChannel('ipfi:call')", /^twice: ok\n42\ntrue 0\nlink closed in order$/],
   ['calc.ticks(3)', /^3\ntick 0\ntick 1\ntick 2\n6\nprogress 0.5\nprogress 1\ndone\nTimeoutError$/],
 ]
 

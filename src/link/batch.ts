@@ -21,6 +21,9 @@ export class Batch {
   /** Frames queued since the last write, and their bytes. */
   frames = 0
   bytes = 0
+  /** Frames and bytes handed to the wire over the batch's life (link.traffic). */
+  framesWritten = 0
+  bytesWritten = 0
 
   /** Room for an `n`-byte frame in `slab`, at the offset returned. Counts one frame. */
   reserve(n: number): number {
@@ -51,6 +54,8 @@ export class Batch {
 
   /** Hand everything queued to the wire, in order: one write, or one writev for several chunks. */
   writeTo(wire: Wire): void {
+    this.framesWritten += this.frames
+    this.bytesWritten += this.bytes
     this.frames = 0
     this.bytes = 0
     if (this.chunks.length === 0) {

@@ -20,6 +20,7 @@ import { registerWire, unregisterWire } from './event-loop.js'
 import { HANDSHAKE_MAX_FRAME, resolveLimits, type LinkLimits } from './limits.js'
 import { dropCaps, dropEntry, type Cap, type Entry, type LinkSide, type Port, type QueueAccount, type RemoteRef, type Route } from './port.js'
 import { Tables } from './tables.js'
+import { DEBUG, debug, kindName, plural, linkClose, linkOpen, messageReceived, messageSent, targetName, type LinkTraffic } from './trace.js'
 
 export interface LinkOptions extends Partial<LinkLimits> {
   /** A name for error messages (e.g. "child 1234"). */
@@ -84,6 +85,8 @@ export interface Link {
   drained(): Promise<void>
   /** Sizes of the link's tables (the bootstrap channel's entries included), for tests and diagnostics. */
   readonly stats: { exports: number; imports: number; inbound: number; outbound: number; embargoed: number }
+  /** What has crossed the link so far, and what waits: frames, bytes and messages each way, queued and unsent bytes, channel ends. */
+  readonly traffic: LinkTraffic
 }
 
 /** The implementation of a Link (not exported from the package: users see the `Link` interface). */
@@ -181,6 +184,7 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
   private sendFrame(route: Route, frame: Buffer): void {
     F.writeMsgHeader(frame, 0, frame.length - FRAME_HEADER, route, 0)
     handOver(frame) // its buffer is the frame's alone: a wire may transfer it
+    this.sentMsg(route, frame.length - F.MSG_PREFIXED, 0)
     this.batch.frame(frame)
     this.wrote()
     if (this.batch.frames >= FLUSH_AT) this.flush()
@@ -228,11 +232,19 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     if (capsBytes.length) slab.set(capsBytes, at + F.MSG_PREFIXED)
     if (small) slab.set(payload, at + F.MSG_PREFIXED + capsBytes.length)
     else b.part(payload)
+    this.sentMsg(route, payload.length, caps.length)
     this.wrote()
     if (after) for (const f of after) f()
     // A long batch goes out now, once this message is wholly sent, so that the peer can start on it
     // while we go on (overlap); the rest waits for the end of the tick.
     if (b.frames >= FLUSH_AT) this.flush()
+  }
+
+  /** Count a MSG going out, and tell whoever listens (trace.ts). */
+  private sentMsg(route: Route, bytes: number, handles: number): void {
+    this.messagesSent++
+    if (DEBUG) debug(`${this.name}: sent MSG to ${targetName(route.kind, route.id)} (${bytes} bytes${handles ? `, ${plural(handles, 'handle')}` : ''})`)
+    if (messageSent.hasSubscribers) messageSent.publish({ link: this, name: this.name, targetKind: route.kind, target: route.id, bytes, handles })
   }
 
   /** Our last user of a route is gone. `lostReason`: the users went down with another link. */
@@ -270,6 +282,7 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
   private writeFrame(kind: number, body: Uint8Array): void {
     const at = this.batch.reserve(F.CONTROL_PREFIXED + body.length) // may start a new slab: first
     F.writeControl(this.batch.slab, at, kind, body)
+    if (DEBUG) debug(`${this.name}: sent ${kindName(kind)} (${body.length} bytes)`)
     this.wrote()
   }
 
@@ -343,6 +356,9 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
   private onFrame(bytes: Buffer, start: number, end: number): void {
     if (this.state === 'closed' || this.ending) return
     const kind = bytes[start]
+    this.framesReceived++
+    this.bytesReceived += FRAME_HEADER + end - start
+    if (DEBUG && kind !== F.MSG) debug(`${this.name}: received ${kindName(kind!)} (${end - start - 1} bytes)`)
     if (kind === F.MSG && this.state === 'open') return this.onMsg(bytes, start, end)
     const frame = bytes.subarray(start, end)
     if (this.state === 'handshake') {
@@ -397,6 +413,9 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     this.decoder.maxFrame = this.limits.maxFrameBytes
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer)
     this.handshakeTimer = null
+    const limits = { maxFrameBytes: this.peerMaxFrame, maxHandlesPerMessage: this.peerMaxHandles, heartbeatMs: peer.heartbeatMs ?? null }
+    if (DEBUG) debug(`${this.name}: open; the peer accepts frames of up to ${limits.maxFrameBytes} bytes and ${limits.maxHandlesPerMessage} handles a message${limits.heartbeatMs ? `, and asks for a heartbeat every ${limits.heartbeatMs} ms` : ''}`)
+    if (linkOpen.hasSubscribers) linkOpen.publish({ link: this, name: this.name, peerLimits: limits })
     this.resolveReady()
   }
 
@@ -409,6 +428,11 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     if (capsLen > end - capsStart) throw new ProtocolError(`${this.name}: MSG caps run past the frame`)
     const port = this.tables.target(targetKind!, target)
     const caps = capsLen ? this.tables.materialize(decodePlain(bytes, capsStart, capsStart + capsLen)) : NO_CAPS
+    this.messagesReceived++
+    if (DEBUG) debug(`${this.name}: received MSG for ${targetName(targetKind!, target)} (${end - capsStart - capsLen} bytes${caps.length ? `, ${plural(caps.length, 'handle')}` : ''})`)
+    if (messageReceived.hasSubscribers) {
+      messageReceived.publish({ link: this, name: this.name, targetKind, target, bytes: end - capsStart - capsLen, handles: caps.length })
+    }
     port.accept(bytes, capsStart + capsLen, end, caps, this.decodeHere)
   }
 
@@ -486,6 +510,8 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     unregisterWire(this.wire)
     unwatchExit(this)
     this.tables.clear(cause, describeCause(cause), orderly)
+    if (DEBUG) debug(`${this.name}: closed ${orderly ? 'in order' : 'by a failure'}: ${describeCause(cause)}`)
+    if (linkClose.hasSubscribers) linkClose.publish({ link: this, name: this.name, cause, orderly })
     this.resolveClosed(cause)
   }
 
@@ -503,6 +529,27 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
   /** Sizes of the link's tables (the bootstrap channel's entries included), for tests and diagnostics. */
   get stats(): { exports: number; imports: number; inbound: number; outbound: number; embargoed: number } {
     return this.tables.sizes
+  }
+
+  private framesReceived = 0
+  private bytesReceived = 0
+  private messagesSent = 0
+  private messagesReceived = 0
+
+  /** What has crossed the link so far, and what waits (frames still in the batch count once written). */
+  get traffic(): LinkTraffic {
+    const t = this.tables.sizes
+    return {
+      framesSent: this.batch.framesWritten,
+      framesReceived: this.framesReceived,
+      bytesSent: this.batch.bytesWritten,
+      bytesReceived: this.bytesReceived,
+      messagesSent: this.messagesSent,
+      messagesReceived: this.messagesReceived,
+      queuedBytes: this.queuedBytes,
+      unsentBytes: this.unsentBytes,
+      channels: t.inbound + t.outbound + t.exports + t.imports - 2,
+    }
   }
 
   /** Why the link closed (undefined while open). */

@@ -3,6 +3,7 @@ export { remote } from './remote.js'
 export { Endpoint } from './endpoint.js'
 export { callback, type Callback } from './callback.js'
 export type { RemoteFunction } from './remote-function.js'
+export type { CallTraceContext } from './trace.js'
 // remote-function.ts registers how a function that arrives in a message (tag 0x05) becomes callable.
 import './remote-function.js'
 export { currentCall, type CallContext } from './context.js'

@@ -8,6 +8,7 @@ import { CANCEL, DONE, ERROR, PULL, RESULT, STOP, YIELD, type CallerMessage, typ
 import { fromRemote } from '../remote-error.js'
 import type { ArgPump } from './arg-pump.js'
 import { ResultStream } from './result-stream.js'
+import { callSettled, callStarted, type CallTraceContext } from '../trace.js'
 
 /** What a call needs from its session. */
 export interface CallHost {
@@ -60,6 +61,9 @@ export class CallerCall {
   #onAbort: (() => void) | null = null
   lent: Lent[] | null = null
   pumps: Map<number, ArgPump> | null = null
+  /** Set when tools listen (trace.ts): the call's context, and how it ended so far. */
+  readonly #trace: CallTraceContext | null
+  #outcome: { ok: boolean; value: unknown } | null = null
 
   constructor(
     readonly host: CallHost,
@@ -76,6 +80,7 @@ export class CallerCall {
     p.next = callNext
     p.return = callReturn
     this.promise = p
+    this.#trace = callStarted(name, id)
   }
 
   #iterator: AsyncIterator<unknown> | null = null
@@ -104,12 +109,12 @@ export class CallerCall {
     switch (msg[0]) {
       case RESULT:
         // A result after stream items breaks the protocol: end the stream with that, not silence.
-        if (this.#stream) this.#stream.fail(new ProtocolError(`the procedure ${this.label} answered with a result in the middle of its stream`))
+        if (this.#stream) this.#streamFailed(new ProtocolError(`the procedure ${this.label} answered with a result in the middle of its stream`))
         else this.#settle(true, msg[2])
         return this.finish()
       case ERROR: {
         const e = fromRemote(msg[2], this.label)
-        if (this.#stream) this.#stream.fail(e)
+        if (this.#stream) this.#streamFailed(e)
         else this.#settle(false, e)
         return this.finish()
       }
@@ -133,9 +138,15 @@ export class CallerCall {
     return this.#stream
   }
 
+  #streamFailed(e: unknown): void {
+    this.#stream!.fail(e)
+    if (this.#trace) this.#outcome = { ok: false, value: e }
+  }
+
   #settle(ok: boolean, v: unknown): void {
     if (this.#settled) return
     this.#settled = true
+    if (this.#trace) this.#outcome = { ok, value: v }
     if (ok) this.#resolve(v)
     else this.#reject(v)
   }
@@ -177,9 +188,10 @@ export class CallerCall {
     if (this.#finished) return
     this.#finished = true
     if (error !== undefined) {
-      this.#stream?.fail(error)
+      if (this.#stream) this.#streamFailed(error)
       this.#settle(false, error)
     }
+    if (this.#trace) callSettled(this.#trace, this.#outcome?.ok ?? true, this.#outcome?.value)
     if (this.#timer) clearTimeout(this.#timer)
     if (this.#onAbort) this.settings.signal!.removeEventListener('abort', this.#onAbort)
     if (this.lent) for (const l of this.lent) l.revoke()
