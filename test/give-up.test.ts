@@ -7,7 +7,7 @@ import { getEventListeners } from 'node:events'
 import { afterAll, describe, expect, it } from 'vitest'
 import { OneShotServer, ReceiverSet, Sender, TimeoutError, channel, connect, listen, type Server } from 'ipfi'
 const GUARD = 15_000
-import { rejection, within } from './support/async.js'
+import { rejection, sleep, within } from './support/async.js'
 
 /** One kind of wait: `wait(options)` waits; `arrive()` makes the thing waited for come; `check(v)` says it came. */
 interface Wait {
@@ -106,5 +106,21 @@ describe.each(waits.map(([what, make], i) => ({ what, make, where: ['Receiver', 
     w.check(await within(pending, GUARD, what))
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0)
     ac.abort('too late') // nothing to end any more
+  })
+})
+
+describe('OneShotServer.accept', () => {
+  it('one timeout covers the client connecting and its first message (it does not start again in between)', async () => {
+    const server = await OneShotServer.create<string>()
+    cleanup.push(() => server.close())
+    const pending = server.accept({ timeout: 400 })
+    await sleep(300)
+    const tx = await Sender.connect<string>(server.name) // connected, with 100 ms of the timeout left
+    cleanup.push(() => tx.close())
+    const e = await rejection(pending, GUARD, 'the accept')
+    expect(e).toBeInstanceOf(TimeoutError)
+    expect(e.message).toBe('accept timed out after 400 ms')
+    tx.send('first') // after the timeout: it goes to the next accept
+    expect((await within(server.accept(), GUARD, 'the next accept'))[1]).toBe('first')
   })
 })

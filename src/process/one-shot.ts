@@ -75,11 +75,20 @@ export class OneShotServer<T> {
     return new OneShotServer<T>(dir, name, server, first)
   }
 
-  /** Wait for the client and its first message: `[receiver, firstMessage]`. */
-  async accept(options?: RecvOptions): Promise<[Receiver<T>, T]> {
-    const { rx } = await withOptions(this.#first, options)
-    const first = await rx.recv(options)
-    return [rx, first]
+  /**
+   * Wait for the client and its first message: `[receiver, firstMessage]`. A `timeout` covers both
+   * (the client's connecting and its first message), and giving up loses nothing: the client and
+   * its message still come to a later accept.
+   */
+  accept(options?: RecvOptions): Promise<[Receiver<T>, T]> {
+    return giveUpWith<[Receiver<T>, T]>(options, 'accept', (resolve, reject) => {
+      const stop = new AbortController()
+      this.#first.then(({ rx }) => {
+        if (stop.signal.aborted) return
+        rx.recv({ signal: stop.signal }).then((first) => resolve([rx, first]), reject)
+      }, reject)
+      return () => stop.abort()
+    })
   }
 
   /**
@@ -96,15 +105,6 @@ export class OneShotServer<T> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
-}
-
-/** `p`, or a TimeoutError / the abort reason first (the first client still comes to a later accept). */
-function withOptions<T>(p: Promise<T>, options?: RecvOptions): Promise<T> {
-  if (options?.timeout === undefined && options?.signal === undefined) return p
-  return giveUpWith<T>(options, 'accept', (resolve, reject) => {
-    p.then(resolve, reject)
-    return () => {}
-  })
 }
 
 /** Sender.connect(name): link to a OneShotServer and receive the sender it hands out. */
