@@ -228,6 +228,18 @@ describe('handles moving in-process', () => {
 })
 
 describe('ReceiverSet', () => {
+  it('a second select() while one waits is refused with HandleError, and the waiting one still gets what comes', async () => {
+    const set = new ReceiverSet<string>()
+    const [tx, rx] = channel<string>()
+    const id = set.add(rx)
+    const waiting = set.select()
+    const e = await set.select().catch((err: unknown) => err)
+    expect(e).toBeInstanceOf(HandleError)
+    expect((e as Error).message).toMatch(/another select\(\) is already waiting/)
+    tx.send('x')
+    expect(await waiting).toEqual([{ id, kind: 'message', value: 'x' }])
+  })
+
   it('selects messages from several receivers, then a closed event after each channel drains', async () => {
     const set = new ReceiverSet<string>()
     const [t1, r1] = channel<string>()

@@ -1,6 +1,7 @@
 import { waitBegin, waitEnd } from '../link/event-loop.js'
 import type { Port } from '../link/port.js'
 import { PORT_OF, brandClass } from '../brand.js'
+import { HandleError } from '../errors.js'
 import { giveUpWith, type RecvOptions } from './give-up.js'
 import type { Receiver } from './receiver.js'
 
@@ -53,7 +54,7 @@ export class ReceiverSet<T = unknown> {
   select(options?: RecvOptions): Promise<SelectEvent<T>[]> {
     const now = this.trySelect()
     if (now.length) return Promise.resolve(now)
-    if (this.#wake) return Promise.reject(new Error('another select() is already waiting on this ReceiverSet'))
+    if (this.#wake) return Promise.reject(new HandleError('another select() is already waiting on this ReceiverSet: one wait at a time'))
     return giveUpWith<SelectEvent<T>[]>(options, 'select', (resolve) => {
       const done = () => {
         this.#wake = null
