@@ -228,6 +228,21 @@ describe('handles moving in-process', () => {
 })
 
 describe('ReceiverSet', () => {
+  it('close() ends a waiting select with DisconnectedError and closes every receiver in the set, which is empty after', async () => {
+    const set = new ReceiverSet<string>()
+    const [tx, rx] = channel<string>()
+    set.add(rx)
+    const waiting = set.select()
+    set.close()
+    const e = await waiting.catch((err: unknown) => err)
+    expect(e).toBeInstanceOf(DisconnectedError)
+    expect(e).not.toBeInstanceOf(ConnectionLostError)
+    expect((e as Error).message).toBe('the ReceiverSet was closed')
+    expect(() => tx.send('x')).toThrow(DisconnectedError) // its receivers were closed
+    expect(set.size).toBe(0)
+    set.close() // nothing waits now: nothing to end
+  })
+
   it('a second select() while one waits is refused with HandleError, and the waiting one still gets what comes', async () => {
     const set = new ReceiverSet<string>()
     const [tx, rx] = channel<string>()

@@ -320,7 +320,7 @@ class ReceiverSet(Generic[T]):
         if events:
             return events
         if self._fut is not None:
-            raise RuntimeError("another select() is already waiting on this ReceiverSet")
+            raise HandleError("another select() is already waiting on this ReceiverSet: one wait at a time")
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + max(0.0, timeout)
         while True:
@@ -339,7 +339,11 @@ class ReceiverSet(Generic[T]):
                 raise TimeoutError(f"select timed out after {timeout:g} s")
 
     def close(self) -> None:
-        """Close every receiver in the set."""
+        """Close every receiver in the set; a waiting select raises DisconnectedError. The set is
+        empty after."""
+        f = self._fut
+        if f is not None and not f.done():
+            f.set_exception(DisconnectedError("the ReceiverSet was closed"))
         ports, self._ports = list(self._ports.values()), {}
         for port in ports:
             port.watcher = None

@@ -190,6 +190,28 @@ class Sets(unittest.TestCase):
             self.assertTrue(b.is_disconnected)
         run(main())
 
+    def test_close_ends_a_waiting_select_and_a_second_select_is_refused(self):
+        async def main():
+            s = ipfi.ReceiverSet()
+            tx, rx = ipfi.channel()
+            rid = s.add(rx)
+            waiting = asyncio.ensure_future(s.select())
+            await asyncio.sleep(0)
+            with self.assertRaises(ipfi.HandleError):
+                await s.select()  # one wait at a time; the waiting one goes on
+            tx.send("x")
+            self.assertEqual(await waiting, [ipfi.SelectEvent(rid, "message", "x")])
+            waiting = asyncio.ensure_future(s.select())
+            await asyncio.sleep(0)
+            s.close()
+            with self.assertRaises(ipfi.DisconnectedError) as caught:
+                await asyncio.wait_for(waiting, 10)  # (without the rule, it would wait for ever)
+            self.assertNotIsInstance(caught.exception, ipfi.ConnectionLostError)
+            self.assertEqual(str(caught.exception), "the ReceiverSet was closed")
+            self.assertTrue(tx.is_disconnected)
+            self.assertEqual(len(s), 0)
+        run(main())
+
     def test_an_empty_set_waits_for_a_receiver_to_be_added(self):
         async def main():
             s = ipfi.ReceiverSet()

@@ -1,7 +1,7 @@
 import { waitBegin, waitEnd } from '../link/event-loop.js'
 import type { Port } from '../link/port.js'
 import { PORT_OF, brandClass } from '../brand.js'
-import { HandleError } from '../errors.js'
+import { DisconnectedError, HandleError } from '../errors.js'
 import { giveUpWith, type RecvOptions } from './give-up.js'
 import type { Receiver } from './receiver.js'
 
@@ -11,12 +11,15 @@ export type SelectEvent<T> = { id: number; kind: 'message'; value: T } | { id: n
  * Wait on many receivers at once. `add` takes the receiver over (the Receiver object becomes
  * unusable) and returns its id; it may be called while a `select` waits. `select` resolves with one
  * or more events: at most one message per receiver per call, and a `closed` event after a channel's
- * last message, when it leaves the set.
+ * last message, when it leaves the set. `close()` closes every receiver in it and ends a waiting
+ * `select` with `DisconnectedError`; the set is empty then, and may take receivers again.
  */
 export class ReceiverSet<T = unknown> {
   #ports = new Map<number, Port>()
   #nextId = 1
   #wake: (() => void) | null = null
+  /** Ends the waiting select, if any, when the set is closed. */
+  #fail: ((e: unknown) => void) | null = null
 
   add(receiver: Receiver<T>): number {
     const port = receiver[PORT_OF]()
@@ -55,10 +58,15 @@ export class ReceiverSet<T = unknown> {
     const now = this.trySelect()
     if (now.length) return Promise.resolve(now)
     if (this.#wake) return Promise.reject(new HandleError('another select() is already waiting on this ReceiverSet: one wait at a time'))
-    return giveUpWith<SelectEvent<T>[]>(options, 'select', (resolve) => {
+    return giveUpWith<SelectEvent<T>[]>(options, 'select', (resolve, reject) => {
       const done = () => {
         this.#wake = null
+        this.#fail = null
         waitEnd()
+      }
+      this.#fail = (e) => {
+        done()
+        reject(e)
       }
       this.#wake = () => {
         const events = this.trySelect()
@@ -71,8 +79,9 @@ export class ReceiverSet<T = unknown> {
     })
   }
 
-  /** Close every receiver in the set. */
+  /** Close every receiver in the set; a waiting select ends with `DisconnectedError`. The set is empty after. */
   close(): void {
+    this.#fail?.(new DisconnectedError('the ReceiverSet was closed'))
     for (const port of this.#ports.values()) {
       port.watcher = null
       port.closeReceiver()
