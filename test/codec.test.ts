@@ -867,6 +867,16 @@ describe('ext types: tags are fixext 1 of a tag-table type; other ext types are 
     expect(decode(hex('d5 42 01 00'), null)).toBe(256n)
     expect(decode(hex('c7 03 42 01 00 00'), null)).toBe(65536n)
     expect(decode(hex('92 d4 42 05 01'), null)).toEqual([5n, 1]) // one element: no value follows it
+    expect(decode(hex('c7 09 42 00 ff ff ff ff ff ff ff ff'), null)).toBe(2n ** 64n - 1n)
+    expect(decode(hex('c7 09 42 ff 00 00 00 00 00 00 00 00'), null)).toBe(-(2n ** 64n))
+    for (const big of [2n ** 64n, -(2n ** 64n) - 1n, 2n ** 300n + 12345n, -(2n ** 200n)]) expect(decode(encode(big).payload, null)).toBe(big)
+  })
+
+  it('an ext 0x42 with no bytes is refused with a ProtocolError of its own (a BigInt has at least one byte)', () => {
+    for (const bytes of ['c7 00 42', 'c8 00 00 42', 'c9 00 00 00 00 42']) {
+      const e = refusal(hex(bytes))
+      expect(e.message, bytes).toBe('malformed BigInt: ext 0x42 with no bytes')
+    }
   })
 
   it('a tag type in any ext format but fixext 1 is refused with a ProtocolError that says so', () => {

@@ -4,6 +4,7 @@
  * that link, with a clear error, report ConnectionLostError on every handle that crossed it, and
  * leave the process and other links working.
  */
+import diagnostics from 'node:diagnostics_channel'
 import { describe, expect, it } from 'vitest'
 import {
   channel,
@@ -706,6 +707,48 @@ describe('hostile peer: each violation closes only that link', () => {
     const cause = await within(victim.closed, GUARD, 'the victim link to close')
     expect(cause).toBeInstanceOf(ProtocolError)
     expect((cause as Error).message).toMatch(/RELEASE of 1 for export 1/)
+  })
+
+  it('whole floats stand for integers (limits, ids, handle indices; a limit over 2³²−1 counts as 2³²−1), and nil as no lost reason (PROTOCOL.md §4, §5)', async () => {
+    const f64 = (x: number): Buffer => {
+      const b = Buffer.alloc(9)
+      b[0] = 0xcb
+      b.writeDoubleBE(x, 1)
+      return b
+    }
+    const opened: { maxFrameBytes: number; maxHandlesPerMessage: number }[] = []
+    const onOpen = (m: unknown) => opened.push((m as { peerLimits: (typeof opened)[0] }).peerLimits)
+    diagnostics.subscribe('ipfi:link:open', onOpen)
+    try {
+      const { victim, peer } = victimLink()
+      const options = Buffer.concat([Buffer.from([0x82, 0xad]), Buffer.from('maxFrameBytes'), f64(1e300), Buffer.from([0xb4]), Buffer.from('maxHandlesPerMessage'), f64(3)])
+      peer.write(frame(Buffer.concat([Buffer.from([0x01, 0x49, 0x50, 0x46, 0x49, 0x01]), options])))
+      await victim.ready
+      expect(opened.at(-1)).toMatchObject({ maxFrameBytes: 0xffffffff, maxHandlesPerMessage: 3 })
+      // caps [[0.0, 7.0]] (a sender hosted by the peer, its export 7) and a payload naming handle 0.0.
+      const caps = Buffer.concat([Buffer.from([0x91, 0x92]), f64(0), f64(7)])
+      const payload = Buffer.concat([Buffer.from([0xd4, 0x01, 0x00]), f64(0)])
+      const head = Buffer.alloc(10)
+      head[0] = MSG
+      head.writeUInt32BE(caps.length, 6)
+      peer.write(frame(Buffer.concat([head, caps, payload])))
+      const tx = (await within(victim.receiver.recv(), GUARD, 'the sender')) as Sender<string>
+      tx.send('to export 7')
+      const f = await peer.waitFrame((x) => x.kind === MSG)
+      expect(parseMsg(f.body)).toMatchObject({ targetKind: TARGET_EXPORT, target: 7 })
+      // RELEASE [1, 1, nil]: no lost reason, so the exported channel ends in order.
+      const [etx, erx] = channel<number>()
+      victim.sender.send(etx)
+      await peer.waitFrame((x) => x.kind === MSG && parseMsg(x.body).caps !== null)
+      peer.write(control(RELEASE, [1, 1, null]))
+      const err = await within(erx.recv().catch((e) => e), GUARD, 'the orderly end')
+      expect(err).toBeInstanceOf(DisconnectedError)
+      expect(err).not.toBeInstanceOf(ConnectionLostError)
+      expect(victim.link.isClosed).toBe(false)
+      victim.close()
+    } finally {
+      diagnostics.unsubscribe('ipfi:link:open', onOpen)
+    }
   })
 
   it('a receiver moved in by the peer works, and FINISH for it is accepted', async () => {

@@ -576,6 +576,8 @@ class _Reader:
             return UNDEFINED
         if t in HANDLE_TAGS:
             i = self.read(depth + 1)
+            if type(i) is float and i.is_integer() and i >= 0:
+                i = int(i)  # a whole float is that index, as in JS (PROTOCOL.md §9.12)
             if type(i) is not int or i < 0:
                 raise ProtocolError("malformed handle reference")
             if self.on_handle is None:

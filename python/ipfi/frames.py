@@ -43,8 +43,14 @@ msg_header_unpack = struct.Struct(">BII").unpack_from  # target kind, target id,
 
 
 def is_id(x: Any) -> bool:
-    """An id: an integer 0..2**32-1 encoded in 32 bits or less (a 64-bit encoding decodes as a BigInt)."""
-    return type(x) is int and 0 <= x <= MAX_ID
+    """An id: an integer 0..2**32-1 encoded in 32 bits or less (a 64-bit encoding decodes as a
+    BigInt), or a float with such a whole value (PROTOCOL.md §5: accepted as that integer)."""
+    return (type(x) is int or (type(x) is float and x.is_integer())) and 0 <= x <= MAX_ID
+
+
+def ids(xs: List[Any]) -> List[int]:
+    """Ids that passed ``is_id``, as ints (a whole float becomes its integer)."""
+    return [x if type(x) is int else int(x) for x in xs]
 
 
 def msg_prefix(kind: int, target: int, caps_len: int, body_len: int) -> bytes:
@@ -81,7 +87,9 @@ def read_hello(buf: bytes, start: int, end: int) -> Dict[str, Optional[int]]:
     opts = decode_plain(buf, start + 6, end) if end - start > 6 else {}
     if type(opts) is not dict:
         raise ProtocolError("malformed handshake options (not a map)")
-    return {k: (_limit(opts[k]) if k in opts else None) for k in ("maxFrameBytes", "maxHandlesPerMessage", "heartbeatMs")}
+    # undefined counts as the key being absent, as in JS (PROTOCOL.md §4).
+    return {k: (_limit(opts[k]) if opts.get(k, UNDEFINED) is not UNDEFINED else None)
+            for k in ("maxFrameBytes", "maxHandlesPerMessage", "heartbeatMs")}
 
 
 def _body(buf: bytes, start: int, end: int, what: str) -> List[Any]:
@@ -102,7 +110,7 @@ def read_ids_and_reason(buf: bytes, start: int, end: int, n: int, what: str) -> 
     reason = body[n] if len(body) > n and body[n] is not UNDEFINED else None
     if reason is not None and type(reason) is not str:
         raise ProtocolError(f"malformed {what} frame")
-    return body[:n], reason
+    return ids(body[:n]), reason
 
 
 def read_ids(buf: bytes, start: int, end: int, n: int, what: str) -> List[int]:
@@ -110,14 +118,14 @@ def read_ids(buf: bytes, start: int, end: int, n: int, what: str) -> List[int]:
     body = _body(buf, start, end, what)
     if len(body) != n or not all(is_id(x) for x in body):
         raise ProtocolError(f"malformed {what} frame")
-    return body
+    return ids(body)
 
 
 def read_dropped(buf: bytes, start: int, end: int) -> Tuple[int, int, Optional[str]]:
     body = _body(buf, start, end, "DROPPED")
-    if len(body) != 3 or body[0] not in (TARGET_EXPORT, TARGET_INBOUND) or type(body[0]) is not int or not is_id(body[1]):
+    if len(body) != 3 or not is_id(body[0]) or body[0] not in (TARGET_EXPORT, TARGET_INBOUND) or not is_id(body[1]):
         raise ProtocolError("malformed DROPPED frame")
-    return body[0], body[1], body[2] if type(body[2]) is str else None
+    return int(body[0]), int(body[1]), body[2] if type(body[2]) is str else None
 
 
 def read_goodbye(buf: bytes, start: int, end: int) -> Tuple[Optional[str], Optional[str]]:

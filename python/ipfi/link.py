@@ -418,6 +418,7 @@ class Link:
         if (type(d) is not list or len(d) < 2 or len(d) % 2 or not all(F.is_id(x) for x in d)
                 or (len(d) > 2 and d[0] != F.CAP_RECEIVER)):
             raise ProtocolError(f"{self.name}: malformed capability {d!r}"[:200])
+        d = F.ids(d)
         tag, cid = d[0], d[1]
         if tag == F.CAP_SENDER_HOSTED:
             imp = self._imports.get(cid)

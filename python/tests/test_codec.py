@@ -307,6 +307,13 @@ class Malformed(unittest.TestCase):
         seen = []
         v = decode(h("92 d4 01 00 00 d4 04 00 01"), lambda i, tag: seen.append((i, tag)) or f"h{i}")
         self.assertEqual((v, seen), (["h0", "h1"], [(0, 1), (1, 4)]))
+        # A whole float64 index is that index, as in JS (PROTOCOL.md §9.12); a fraction is malformed.
+        seen.clear()
+        self.assertEqual(decode(h("d4 01 00 cb 3f f0 00 00 00 00 00 00"), lambda i, tag: seen.append((type(i), i)) or "h"), "h")
+        self.assertEqual(seen, [(int, 1)])
+        for bad in ["d4 01 00 cb 3f f8 00 00 00 00 00 00", "d4 01 00 cb bf f0 00 00 00 00 00 00", "d4 01 00 a1 30"]:
+            with self.subTest(bad), self.assertRaisesRegex(ProtocolError, "malformed handle reference"):
+                decode(h(bad), lambda i, tag: "h")
 
 
 class GoldenVectors(unittest.TestCase):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import unittest
 
-from ipfi import LimitExceededError, ProtocolError
+from ipfi import UNDEFINED, LimitExceededError, ProtocolError
 from ipfi import frames as F
 from ipfi.codec import encode_plain
 from ipfi.wire import FrameDecoder
@@ -71,6 +71,8 @@ class ControlBodies(unittest.TestCase):
                                                   "maxHandlesPerMessage": 2**40})
         self.assertEqual(F.read_hello(floaty, 0, len(floaty))["maxFrameBytes"], 16777216)
         self.assertEqual(F.read_hello(floaty, 0, len(floaty))["maxHandlesPerMessage"], 2**32 - 1)
+        huge = b"\x01IPFI\x01" + encode_plain({"maxFrameBytes": 1e300, "maxHandlesPerMessage": UNDEFINED})
+        self.assertEqual(F.read_hello(huge, 0, len(huge)), {"maxFrameBytes": 2**32 - 1, "maxHandlesPerMessage": None, "heartbeatMs": None})
         for bad in [b"\x01IPFX\x01", b"\x01IPF", b"\x01IPFI\x02", b"\x01IPFI\x01\x90", b"\x01IPFI\x01\x80\x80",
                     b"\x01IPFI\x01" + encode_plain({"maxFrameBytes": 0}), b"\x01IPFI\x01" + encode_plain({"maxFrameBytes": 1.5}),
                     b"\x01IPFI\x01" + encode_plain({"maxFrameBytes": "1"}), b"\x01IPFI\x01" + encode_plain({"heartbeatMs": None}),
@@ -97,7 +99,8 @@ class ControlBodies(unittest.TestCase):
         b = bytes.fromhex("06 92 c0 c0")
         self.assertEqual(F.read_goodbye(b, 0, len(b)), (None, None))
         for kind, value, n in [(F.RELEASE, [1], 2), (F.RELEASE, [1, 2, 3], 2), (F.RELEASE, [1, -2], 2), (F.RELEASE, "x", 2),
-                               (F.FINISH, [2**32], 1), (F.FINISH, [1.0], 1), (F.FINISH, [True], 1), (F.FINISH, [], 1)]:
+                               (F.FINISH, [2**32], 1), (F.FINISH, [1.5], 1), (F.FINISH, [True], 1), (F.FINISH, [], 1),
+                               (F.FINISH, [float('inf')], 1), (F.FINISH, [-1.0], 1)]:
             b = self.body(kind, value)
             with self.subTest(value), self.assertRaises(ProtocolError):
                 F.read_ids_and_reason(b, 0, len(b), n, "X")
@@ -111,6 +114,16 @@ class ControlBodies(unittest.TestCase):
                 F.read_dropped(b, 0, len(b))
         with self.assertRaises(ProtocolError):
             F.read_goodbye(b"\x06\xc1", 0, 2)
+        # A whole float is that integer (PROTOCOL.md §5), returned as an int; nil is no lost reason.
+        b = self.body(F.FINISH, [1.0])
+        self.assertEqual(F.read_ids_and_reason(b, 0, len(b), 1, "FINISH"), ([1], None))
+        self.assertIs(type(F.read_ids_and_reason(b, 0, len(b), 1, "FINISH")[0][0]), int)
+        b = self.body(F.RELEASE, [3.0, 2.0, None])
+        self.assertEqual(F.read_ids_and_reason(b, 0, len(b), 2, "RELEASE"), ([3, 2], None))
+        b = self.body(F.DROPPED, [1.0, 4.0, None])
+        self.assertEqual(F.read_dropped(b, 0, len(b)), (1, 4, None))
+        b = self.body(F.DISEMBARGO, [0.0, 2.0, 1.0])
+        self.assertEqual([type(x) for x in F.read_ids(b, 0, len(b), 3, "DISEMBARGO")], [int, int, int])
         b = self.body(F.DISEMBARGO, [0, 2, 1])
         self.assertEqual(F.read_ids(b, 0, len(b), 3, "DISEMBARGO"), [0, 2, 1])
 

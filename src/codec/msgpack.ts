@@ -176,6 +176,16 @@ const readUndefined = Object.assign((data?: Uint8Array): undefined => {
 }, { noBuffer: true })
 addExtension({ type: 0x00, unpack: readUndefined } as unknown as Parameters<typeof addExtension>[0])
 
+/**
+ * BigInt (ext 0x42), the data big-endian two's complement of any length but 0 (msgpackr's own
+ * decoder would fail on an empty one with a message of its own: this is its layout, with ipfi's error).
+ */
+addExtension({ type: 0x42, unpack: (data: Uint8Array) => {
+  if (data.length === 0) throw new ProtocolError('malformed BigInt: ext 0x42 with no bytes')
+  const n = BigInt(`0x${Buffer.from(data.buffer, data.byteOffset, data.length).toString('hex')}`)
+  return data[0]! & 0x80 ? n - (1n << BigInt(data.length * 8)) : n
+} } as unknown as Parameters<typeof addExtension>[0])
+
 /** Typed arrays, ArrayBuffer and DataView (ext 0x74): a type code, then the bytes (msgpackr's layout). */
 const TYPED_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]
 addExtension({ type: 0x74, unpack: (data: Uint8Array) => {

@@ -100,7 +100,8 @@ export function readIdsAndReason(frame: Uint8Array, n: number, what: string): { 
   if (!Array.isArray(body) || (body.length !== n && body.length !== n + 1) || !body.slice(0, n).every(isId)) {
     throw new ProtocolError(`malformed ${what} frame`)
   }
-  const reason = body[n]
+  // nil and undefined say "no reason", as an absent element does.
+  const reason = body[n] ?? undefined
   if (reason !== undefined && typeof reason !== 'string') throw new ProtocolError(`malformed ${what} frame`)
   return { ids: body.slice(0, n) as number[], reason }
 }
@@ -133,10 +134,10 @@ export function isId(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff
 }
 
-/** A limit from the peer's handshake: undefined if absent, null if malformed. Any integer encoding. */
+/** A limit from the peer's handshake: undefined if absent, null if malformed. Any integer encoding, or a whole float; over 2³²−1 counts as 2³²−1. */
 function limitValue(x: unknown): number | undefined | null {
   if (x === undefined) return undefined
   if (typeof x === 'bigint') return x > 0n ? (x > 0xffffffffn ? 0xffffffff : Number(x)) : null
-  if (typeof x === 'number' && Number.isInteger(x) && x > 0) return x
+  if (typeof x === 'number' && Number.isInteger(x) && x > 0) return Math.min(x, 0xffffffff)
   return null
 }
