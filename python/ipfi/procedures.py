@@ -615,7 +615,9 @@ class _CalleeSession:
             return
         for i in positions:
             args[i] = call.arg_stream(i)
-        call.task = asyncio.get_running_loop().create_task(call.run(fn, args))
+        task = call.task = asyncio.get_running_loop().create_task(call.run(fn, args))
+        # A call cancelled before its task ran never enters run(): it still leaves (and is counted out).
+        task.add_done_callback(lambda _: call.finish(None))
 
 
 class _CalleeCall:
