@@ -287,6 +287,13 @@ class Calls:
             async def finished() -> bool:
                 return bool((await api.stats())["finished"])
             t.assertTrue(await eventually(finished), "breaking out stops the producer (its finally runs)")
+            # A plain `async for` broken out of: the stream, dropped, is stopped too.
+            await api.reset()
+            async for x in api.ticks.with_options(window=4)(100000):
+                if x == 5:
+                    break
+            t.assertTrue(await eventually(finished), "a stream dropped unread stops its producer")
+            t.assertLessEqual((await api.stats())["produced"], 6 + 4 + 1)
             broken = []
             with t.assertRaises(TypeError) as e:
                 async for x in api.broken(3):
@@ -754,6 +761,32 @@ class Credits(unittest.TestCase):
 
 class Surface(unittest.TestCase):
     """What the API refuses locally, and what a callee does with a lookup."""
+
+    def test_the_readme_block_runs(self) -> None:
+        readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+        with open(readme, encoding="utf-8") as f:
+            block = f.read().split("## Procedures", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+        body, shown = [], []
+        for ln in block.splitlines():
+            if ln.startswith(("await ", "[")):  # a result the README shows: record it
+                code, _, comment = ln.partition("#")
+                body.append(f"_out.append({code.strip()})")
+                shown.append(comment.strip())
+            else:
+                body.append(ln)
+        src = "async def main(ipfi, numbers, print):\n    _out = []\n" + "".join(f"    {ln}\n" for ln in body) + "    return _out\n"
+        scope: Dict[str, Any] = {}
+        exec(compile(src, "python/README.md", "exec"), scope)  # noqa: S102 - the README's own code
+
+        async def numbers() -> AsyncIterator[int]:
+            for i in (1, 2, 3):
+                yield i
+        printed: List[Any] = []
+        got = run(scope["main"](ipfi, numbers, lambda *a: printed.append(a)), 10)
+        self.assertEqual(got, [3, [0, 1, 2], 6, "done", 3])
+        self.assertEqual(shown[:2], ["3", "[0, 1, 2]"])
+        self.assertIn('"done"', shown[3])
+        self.assertEqual(printed, [(0.5,), (1.0,)])
 
     def test_bad_options_and_arguments_are_refused_where_they_are_written(self) -> None:
         async def main() -> None:
