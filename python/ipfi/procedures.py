@@ -1511,6 +1511,8 @@ class _CallerSession:
         msg = entry.value
         if type(msg) is not list or not msg:
             return _close_handles(entry)
+        if type(msg[0]) is float and msg[0] == int(msg[0]):
+            msg[0] = int(msg[0])  # a number, as JavaScript compares it
         if msg[0] == CLOSE and type(msg[0]) is int:
             e = msg[1] if len(msg) > 1 else None
             self.dead = _from_remote(e, "(the session was closed)") if isinstance(e, BaseException) \

@@ -759,6 +759,93 @@ class Credits(unittest.TestCase):
         run(main(), 30)
 
 
+SCENARIOS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conformance", "scenarios.json")
+
+
+class HostileScenarios(unittest.TestCase):
+    """The procedures-hostile-* scenarios of conformance/scenarios.json, their raw bytes written at a
+    Python callee (as the conformance runner does, conformance/runner/raw.ts): each answer must be
+    byte for byte what the scenario awaits, and the link must end without a GOODBYE of its own."""
+
+    def test_every_procedures_hostile_scenario(self) -> None:
+        import json
+        with open(SCENARIOS, encoding="utf-8") as f:
+            spec = json.load(f)
+        scenarios = [sc for sc in spec["scenarios"] if sc["name"].startswith("procedures-hostile-")]
+        self.assertGreaterEqual(len(scenarios), 6)
+        for sc in scenarios:
+            with self.subTest(sc["name"]):
+                problems = run(self.attack(sc, spec["frames"]), 30)
+                self.assertEqual(problems, [], sc["name"])
+
+    async def attack(self, sc: Dict[str, Any], frames: Dict[str, str]) -> List[str]:
+        s1, s2 = socket.socketpair()
+        victim = ipfi.connect_wire(ipfi.FdWire(s1.detach()), name="victim")
+
+        async def hang() -> None:
+            await asyncio.Event().wait()
+        victim.sender.send({"kind": "api", "endpoint": ipfi.expose({"add": lambda x, y: x + y, "hang": hang})})
+        inbox = asyncio.ensure_future(victim.receiver.recv())
+        reader, writer = await asyncio.open_connection(sock=s2)
+        problems: List[str] = []
+
+        def hexb(text: str) -> bytes:
+            return bytes.fromhex(frames.get(text[1:], "") if text.startswith("@") else text.replace(" ", ""))
+
+        async def frame() -> Optional[Tuple[int, bytes]]:
+            try:
+                head = await asyncio.wait_for(reader.readexactly(4), 10)
+                body = await asyncio.wait_for(reader.readexactly(int.from_bytes(head, "big")), 10)
+            except asyncio.IncompleteReadError:
+                return None
+            return body[0], body[1:]
+        for step in sc["attack"]:
+            if "send" in step:
+                writer.write(hexb(step["send"]))
+            elif step.get("end"):
+                writer.write_eof()
+            elif step.get("await") == "hello":
+                f = await frame()
+                if f is None or f[0] != 1:
+                    problems.append(f"expected HELLO, got {f}")
+            elif step.get("await") == "msg":
+                while True:
+                    f = await frame()
+                    if f is None or f[0] == 6:
+                        problems.append(f"expected a MSG, got {f}")
+                        break
+                    if f[0] != 2:
+                        continue
+                    body = f[1]
+                    target = [body[0], int.from_bytes(body[1:5], "big")]
+                    caps_len = int.from_bytes(body[5:9], "big")
+                    payload = body[9 + caps_len:]
+                    if step.get("caps") and caps_len == 0:
+                        problems.append("expected a MSG with capabilities")
+                    if "target" in step and target != step["target"]:
+                        problems.append(f"expected a MSG to {step['target']}, got {target}")
+                    if "payload" in step and payload != hexb(step["payload"]):
+                        problems.append(f"expected payload {step['payload']}, got {payload.hex(' ')}")
+                    if "payloadPrefix" in step and not payload.startswith(hexb(step["payloadPrefix"])):
+                        problems.append(f"expected a payload starting {step['payloadPrefix']}, got {payload.hex(' ')}")
+                    break
+            else:
+                problems.append(f"unknown step {step}")
+        after = []
+        while True:
+            f = await frame()
+            if f is None:
+                break
+            after.append(f)
+        if sc["expect"].get("goodbye") == "none" and any(k == 6 for k, _ in after):
+            problems.append(f"the victim sent GOODBYE: {after}")
+        with self.assertRaises(ipfi.DisconnectedError):
+            await inbox
+        writer.close()
+        victim.close()
+        return problems
+
+
 class Surface(unittest.TestCase):
     """What the API refuses locally, and what a callee does with a lookup."""
 
