@@ -450,7 +450,11 @@ class _CalleeSession:
             if self.state == _ENDED or self.reply_closed:
                 _close_handles(entry)
                 return
-            self._handle(entry, not early)
+            try:
+                self._handle(entry, not early)
+            except Exception as e:  # noqa: BLE001 - a message this side cannot handle ends the session, loudly
+                _close_handles(entry)
+                self._end(ProtocolError(f"the callee could not handle a session message: {e}"), True)
             if self.state == _ENDED:
                 return
             self._maybe_close()
@@ -534,10 +538,8 @@ class _CalleeSession:
         cid = _index(msg[1]) if type(msg) is list and len(msg) > 1 else None
         if cid is None:
             return self._protocol_error("malformed call message", entry)
-        kind = msg[0]
-        if type(kind) is float and kind == int(kind):
-            kind = int(kind)
-        if type(kind) is not int:
+        kind = _index(msg[0])
+        if kind is None:
             return self._protocol_error("unknown call message", entry)
         if kind == CALL:
             return self._call(msg, cid, entry, late)
@@ -1503,7 +1505,13 @@ class _CallerSession:
                         self.dead = e if isinstance(e, DisconnectedError) else DisconnectedError("the session ended")
                     self._fail_all(self.dead)
                     return
-                self._dispatch(entry)
+                try:
+                    self._dispatch(entry)
+                except Exception as e:  # noqa: BLE001 - never leave calls waiting on a reader that died
+                    self.dead = e
+                    self.calls.close()
+                    self._fail_all(e)
+                    return
         finally:
             self.reader = None
 
@@ -1511,9 +1519,11 @@ class _CallerSession:
         msg = entry.value
         if type(msg) is not list or not msg:
             return _close_handles(entry)
-        if type(msg[0]) is float and msg[0] == int(msg[0]):
-            msg[0] = int(msg[0])  # a number, as JavaScript compares it
-        if msg[0] == CLOSE and type(msg[0]) is int:
+        kind = _index(msg[0])  # a number, as JavaScript compares it (2.0 is 2)
+        if kind is None:
+            return _close_handles(entry)
+        msg[0] = kind
+        if kind == CLOSE:
             e = msg[1] if len(msg) > 1 else None
             self.dead = _from_remote(e, "(the session was closed)") if isinstance(e, BaseException) \
                 else DisconnectedError("the procedures closed the session")
@@ -1522,7 +1532,7 @@ class _CallerSession:
             return self._fail_all(self.dead)
         cid = _index(msg[1]) if len(msg) > 1 else None
         call = self.pending.get(cid) if cid is not None else None
-        if call is None or type(msg[0]) is not int:
+        if call is None:
             return _close_handles(entry)
         call.on_reply(msg)
 

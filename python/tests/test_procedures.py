@@ -443,6 +443,11 @@ class Calls:
                 [[0, 1, 5, [], 32, []]],                                 # a name that is not a string
                 [[0, 1, "add", [1], 32, [0]]],                           # stream position that is not nil
                 [[2, 1, -1]],                                            # malformed credit
+                [[float("inf"), 1]],                                     # a kind that is no integer
+                [[float("nan"), 1]],
+                [[0, float("inf"), "add", [], 32, []]],                  # an id that is no integer
+                [[0, 1, "add", [], 32.5, []]],                           # a window that is no integer
+                [[0, 1, "add", [], 32, {"not": "a list"}]],              # streams not an array
             ]
             for attack in attacks:
                 s = RawSession(endpoint)
@@ -731,6 +736,31 @@ class Credits(unittest.TestCase):
             api.close()
             await server
             self.assertEqual(b.cancels[0], [1, 0])  # type: ignore[attr-defined]
+            self.assertFalse(a.link.is_closed)
+            a.close()
+            b.close()
+        run(main(), 30)
+
+    def test_a_python_caller_ignores_replies_it_cannot_place(self) -> None:
+        async def script(call: List[Any], reply: ipfi.Sender[Any], calls: Any) -> None:
+            for junk in ("junk", [], [float("inf"), 0], [float("nan"), 0], [0, 99, 1], [0, float("nan"), 1],
+                         [0, {"id": 0}, 1], [4, 0, 0, 1], [5, 0, 7], [7, 0]):
+                reply.send(junk)
+            reply.send([0.0, 0.0, "ok"])  # integral floats are those numbers, as in JavaScript
+            second = await calls.recv(timeout=5)
+            reply.send([6, "not an error"])  # CLOSE: every pending call fails
+            self.assertEqual(second[:3], [0, 1, "again"])
+
+        async def main() -> None:
+            a, b = await pair()
+            server = asyncio.ensure_future(self.hostile_callee(script)(b))  # type: ignore[call-arg]
+            api = ipfi.remote(await a.receiver.recv(timeout=5))
+            self.assertEqual(await api.first(), "ok")
+            with self.assertRaises(ipfi.DisconnectedError):
+                await api.again()
+            with self.assertRaises(ipfi.DisconnectedError):
+                await api.later()
+            await server
             self.assertFalse(a.link.is_closed)
             a.close()
             b.close()
