@@ -578,12 +578,12 @@ class _CalleeSession:
         if ((name is not None and type(name) is not str) or type(args) is not list or w is None or w < 1
                 or w > MAX_WINDOW or type(streams) is not list):
             return self._protocol_error("malformed call", entry)
-        positions: List[int] = []
+        positions: Dict[int, None] = {}  # in order, and each checked once (a long list costs linear time)
         for a in streams:
             i = _index(a)
             if i is None or i >= len(args) or args[i] is not None or i in positions:
                 return self._protocol_error("malformed call: bad stream argument list", entry)
-            positions.append(i)
+            positions[i] = None
         if cid in self.active:
             return self._protocol_error(f"call id {cid} is already in use", entry)
         if self.state == _ENDED:
@@ -633,7 +633,7 @@ class _CalleeCall:
         self.window = window
         self.credit = window
         self._credit_fut: "Optional[asyncio.Future[None]]" = None
-        self.args: Optional[List[_ArgStream]] = None
+        self.args: Optional[Dict[int, _ArgStream]] = None
         self.cancelled = False
         self.done = False
         self.signal = AbortSignal()
@@ -662,7 +662,7 @@ class _CalleeCall:
         if self.done:
             return
         if self.args:
-            for s in self.args:
+            for s in self.args.values():
                 s.stop_from_here()
         self.done = True
         if not self.cancelled and out is not None:
@@ -737,7 +737,7 @@ class _CalleeCall:
         self.signal.abort(why)
         self._wake()
         if self.args:
-            for s in self.args:
+            for s in self.args.values():
                 s.abort(why)
         t = self.task
         if self.session.callee.cancel_tasks and t is not None and not t.done():
@@ -746,15 +746,15 @@ class _CalleeCall:
     def arg_stream(self, index: int) -> "_ArgStream":
         s = _ArgStream(self, index)
         if self.args is None:
-            self.args = []
-        self.args.append(s)
+            self.args = {}
+        self.args[index] = s
         return s
 
     def arg_message(self, op: int, index: int, value: Any, entry: Entry) -> Optional[str]:
-        for s in self.args or ():
-            if s.index == index:
-                return s.receive(op, value, entry)
-        return f"no streamed argument {index} in call {self.id}"
+        s = self.args.get(index) if self.args is not None else None
+        if s is None:
+            return f"no streamed argument {index} in call {self.id}"
+        return s.receive(op, value, entry)
 
     def send(self, msg: List[Any]) -> None:
         if not self.done and not self.cancelled:

@@ -766,6 +766,22 @@ class Credits(unittest.TestCase):
             b.close()
         run(main(), 30)
 
+    def test_a_long_stream_list_is_checked_in_linear_time(self) -> None:
+        async def main() -> None:
+            a, b = await pair()
+            b.sender.send(ipfi.expose(Api()))
+            s = RawSession(await a.receiver.recv(timeout=5))
+            n = 200_000
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            s.send([0, 0, "take", [None] * n, 1, list(range(n - 1)) + [0]])  # one duplicate, at the end
+            m = await s.recv(timeout=20)
+            self.assertEqual(m[0], 6)
+            self.assertLess(loop.time() - started, 5.0)
+            a.close()
+            b.close()
+        run(main(), 30)
+
     def test_a_python_caller_refuses_a_pull_past_the_window(self) -> None:
         async def script(call: List[Any], reply: ipfi.Sender[Any], calls: Any) -> None:
             self.assertEqual(call[5], [0])
