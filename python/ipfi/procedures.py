@@ -23,7 +23,7 @@ import json
 import math
 from collections import deque
 from dataclasses import dataclass, fields, replace
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Union, cast
 
 from .channel import _INTERNAL, Endpoint, Receiver, Sender, channel
 from .codec import TAG_ENDPOINT, TAG_FUNCTION, Handle
@@ -57,7 +57,7 @@ def _index(x: Any) -> Optional[int]:
     bool, nor a BigInt, which is not a number in JavaScript); None otherwise."""
     t = type(x)
     if t is int:
-        return x if 0 <= x <= _MAX_SAFE else None  # type: ignore[no-any-return]
+        return x if 0 <= x <= _MAX_SAFE else None
     if t is float and math.isfinite(x) and x == int(x) and 0 <= x <= _MAX_SAFE:
         return int(x)
     return None
@@ -1267,7 +1267,7 @@ class RemoteCall:
             if not isinstance(v, ResultStream):
                 if hasattr(type(v), "__aiter__"):
                     self._stream = v
-                    return v
+                    return cast(ResultStream, v)
                 raise TypeError(f"the procedure {self._call.label} returned a value, not a stream: await it instead")
             self._stream = v
         return self._stream
@@ -1630,7 +1630,7 @@ def remote(endpoint: Endpoint, *, timeout: Optional[float] = None, deadline: Opt
     if not isinstance(endpoint, Endpoint):
         raise HandleError("remote() takes an Endpoint (from expose(), or received in a message)")
     _check_options(timeout, deadline, signal, window)
-    return Remote(_CallerSession(endpoint.clone(), timeout, deadline, signal, window))
+    return Remote(_CallerSession(cast(Endpoint, endpoint.clone()), timeout, deadline, signal, window))
 
 
 class RemoteFunction(Handle):
@@ -1648,7 +1648,7 @@ class RemoteFunction(Handle):
 
     def _open(self) -> _CallerSession:
         if self._session is None:
-            self._session = _CallerSession(self._endpoint.clone())
+            self._session = _CallerSession(cast(Endpoint, self._endpoint.clone()))
         return self._session
 
     def __call__(self, *args: Any) -> RemoteCall:
