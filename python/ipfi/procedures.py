@@ -1418,6 +1418,7 @@ class _CallerSession:
         self.next_id = 0
         self.reader: "Optional[asyncio.Task[None]]" = None
         self.dead: Optional[BaseException] = None
+        self.close_when_idle = False
         call_tx, call_rx = channel()
         reply_tx, reply_rx = channel()
         self.calls: Sender[Any] = call_tx
@@ -1479,6 +1480,15 @@ class _CallerSession:
     def forget(self, call: _CallerCall) -> None:
         if self.pending.get(call.id) is call:
             del self.pending[call.id]
+            if self.close_when_idle and not self.pending:
+                self.close()
+
+    def let_go(self) -> None:
+        """Its proxy was dropped: close now, or once the calls still pending have settled."""
+        if self.pending:
+            self.close_when_idle = True
+        elif self.dead is None:
+            self.close()
 
     def close(self) -> None:
         """Pending calls fail with DisconnectedError; the callee aborts them."""
@@ -1548,11 +1558,12 @@ class RemoteMethod:
     """``api.name``: call it (``await api.name(*args)``), or ``api.name.with_options(...)(*args)``
     for one call's options."""
 
-    __slots__ = ("_session", "_name")
+    __slots__ = ("_session", "_name", "_proxy")
 
-    def __init__(self, session: _CallerSession, name: Optional[str]) -> None:
+    def __init__(self, session: _CallerSession, name: Optional[str], proxy: Any = None) -> None:
         self._session = session
         self._name = name
+        self._proxy = proxy  # a method keeps its proxy (and so its session) alive
 
     def __call__(self, *args: Any) -> RemoteCall:
         return self._session.call(self._name, list(args), None)
@@ -1574,11 +1585,10 @@ class Remote:
     (``api["name"]`` reaches any name, ``close`` included). ``close()``, ``with``/``async with``, or
     dropping it, closes its session."""
 
-    __slots__ = ("_session", "_methods", "__weakref__")
+    __slots__ = ("_session", "__weakref__")
 
     def __init__(self, session: _CallerSession) -> None:
         self._session = session
-        self._methods: Dict[str, RemoteMethod] = {}
 
     def __getattr__(self, name: str) -> RemoteMethod:
         if name.startswith("_"):
@@ -1588,10 +1598,7 @@ class Remote:
     def __getitem__(self, name: str) -> RemoteMethod:
         if not isinstance(name, str):
             raise TypeError("a procedure name is a str")
-        m = self._methods.get(name)
-        if m is None:
-            m = self._methods[name] = RemoteMethod(self._session, name)
-        return m
+        return RemoteMethod(self._session, name, self)
 
     def close(self) -> None:
         """Close the session: pending calls fail with DisconnectedError, the callee aborts them."""
@@ -1611,9 +1618,7 @@ class Remote:
 
     def __del__(self) -> None:
         try:
-            s = self._session
-            if s.dead is None:
-                s.close()
+            self._session.let_go()  # `await ipfi.remote(ep).f()` still gets its answer
         except Exception:  # noqa: BLE001 - at interpreter exit
             pass
 
@@ -1673,7 +1678,9 @@ class RemoteFunction(Handle):
 
     def __del__(self) -> None:
         try:
-            self.close()
+            if self._session is not None:
+                self._session.let_go()  # calls still pending get their answers
+            self._endpoint.close()
         except Exception:  # noqa: BLE001
             pass
 

@@ -257,6 +257,9 @@ class Calls:
             # 20 calls at once, finishing in the reverse order: each gets its own answer.
             order = await asyncio.gather(*(api.after(i, (20 - i) * 5) for i in range(20)))
             t.assertEqual(order, list(range(20)))
+            # A proxy dropped at once still answers the calls made through it, then closes.
+            t.assertEqual(await ipfi.remote(endpoint).add(20, 22), 42)
+            t.assertEqual([x async for x in ipfi.remote(endpoint).ticks(3)], [0, 1, 2])
             # The endpoint passed to remote() stays usable: remote() holds its own copy.
             with ipfi.remote(endpoint) as again:
                 t.assertEqual(await again["add"](1, 1), 2)
