@@ -233,6 +233,16 @@ async def _recv_entry(rx: Receiver[Any]) -> Entry:
             pass
 
 
+#: Tasks nothing else holds (the event loop keeps only weak references to tasks).
+_running: "Set[asyncio.Task[Any]]" = set()
+
+
+def _spawn(coro: Any) -> None:
+    t = asyncio.get_running_loop().create_task(coro)
+    _running.add(t)
+    t.add_done_callback(_running.discard)
+
+
 def _take_entry(rx: Receiver[Any]) -> Optional[Entry]:
     port = rx._port
     return port.take() if port is not None else None
@@ -1332,7 +1342,7 @@ class _ArgPump:
         self.wanted += k
         if not self.running:
             self.running = True
-            asyncio.get_running_loop().create_task(self._run())
+            _spawn(self._run())
 
     async def _run(self) -> None:
         call, index = self.call, self.index
@@ -1371,7 +1381,7 @@ class _ArgPump:
             return
         self.stopped = True
         if not self.running:
-            asyncio.get_running_loop().create_task(self._close())
+            _spawn(self._close())
 
     async def _close(self) -> None:
         aclose = getattr(self.it, "aclose", None) if self.it is not None else None
