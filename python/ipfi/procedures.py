@@ -63,6 +63,12 @@ def _index(x: Any) -> Optional[int]:
     return None
 
 
+def _num(i: int) -> Union[int, float]:
+    """An id or count as a JavaScript number: past 2**32 Python's codec writes an int as a BigInt
+    (PROTOCOL §9.5), which is no index in JavaScript; a float64 holds it exactly up to 2**53."""
+    return i if i < 0x1_0000_0000 else float(i)
+
+
 # ------------------------------------------------------------------------------------ errors, signals
 
 class AbortError(IpfiError):
@@ -600,7 +606,7 @@ class _CalleeSession:
             return _close_handles(entry)
         if late:
             _close_handles(entry)
-            self.send([ERROR, cid, DisconnectedError("these procedures are no longer served")])
+            self.send([ERROR, _num(cid), DisconnectedError("these procedures are no longer served")])
             return
         limits = self.callee.limits
         refusal: Optional[str] = None
@@ -614,7 +620,7 @@ class _CalleeSession:
             refusal = f"more than max_calls_in_flight ({limits.max_calls_in_flight}) calls are running for this link"
         if refusal is not None:
             _close_handles(entry)
-            self.send([ERROR, cid, LimitExceededError(refusal)])
+            self.send([ERROR, _num(cid), LimitExceededError(refusal)])
             return
         call = _CalleeCall(self, cid, name, w)
         self.active[cid] = call
@@ -623,7 +629,7 @@ class _CalleeSession:
         refused = getattr(fn, "refusal", None)
         if isinstance(refused, BaseException):
             _close_handles(entry)
-            call.finish([ERROR, cid, refused])
+            call.finish([ERROR, call.id, refused])
             return
         for i in positions:
             args[i] = call.arg_stream(i)
@@ -638,7 +644,7 @@ class _CalleeCall:
 
     def __init__(self, session: _CalleeSession, cid: int, name: Optional[str], window: int) -> None:
         self.session = session
-        self.id = cid
+        self.id = _num(cid)  # equal to cid (and hashes alike): a dict key either way
         self.name = name
         self.window = window
         self.credit = window
@@ -1450,7 +1456,7 @@ class _CallerSession:
                           options.deadline if options.deadline is not None else s.deadline,
                           sig if sig is not None else s.signal,
                           options.window if options.window is not None else s.window)
-        call = _CallerCall(self, self.next_id, name, s)
+        call = _CallerCall(self, _num(self.next_id), name, s)  # type: ignore[arg-type]
         self.next_id += 1
         handle = RemoteCall(call)
         if self.dead is not None:

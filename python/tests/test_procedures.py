@@ -257,6 +257,10 @@ class Calls:
             # 20 calls at once, finishing in the reverse order: each gets its own answer.
             order = await asyncio.gather(*(api.after(i, (20 - i) * 5) for i in range(20)))
             t.assertEqual(order, list(range(20)))
+            # Call ids past 2**32 still match their answers (they travel as numbers, not BigInts).
+            with ipfi.remote(endpoint) as far:
+                far._session.next_id = 2 ** 40
+                t.assertEqual(await asyncio.gather(far.add(1, 2), far.add(3, 4)), [3, 7])
             # A proxy dropped at once still answers the calls made through it, then closes.
             t.assertEqual(await ipfi.remote(endpoint).add(20, 22), 42)
             t.assertEqual([x async for x in ipfi.remote(endpoint).ticks(3)], [0, 1, 2])
@@ -475,12 +479,33 @@ class Calls:
                 m = await s.recv()
                 t.assertEqual(m[:2], [1, i])
                 t.assertEqual((m[2].name, m[2].code), ("TypeError", "ERR_IPFI_NO_SUCH_PROCEDURE"))
+            # A window of MAX_WINDOW and a huge credit are accepted; CANCEL frees the id at once.
+            s.send([0, 10, "ticks", [3], MAX_WINDOW, []])
+            t.assertEqual([await s.recv() for _ in range(4)], [[2, 10, 0], [2, 10, 1], [2, 10, 2], [3, 10]])
+            s.send([0, 11, "ticks", [3], 1, []])
+            t.assertEqual(await s.recv(), [2, 11, 0])
+            s.send([2, 11, float(2 ** 53 - 1)])  # a number: a Python int past 2**32 is sent as a BigInt
+            t.assertEqual([await s.recv() for _ in range(3)], [[2, 11, 1], [2, 11, 2], [3, 11]])
+            s.send([0, 12, "hang", ["reused"], 32, []])
+            s.send([1, 12])
+            s.send([0, 12, "add", [1, 2], 32, []])
+            t.assertEqual(await s.recv(), [0, 12, 3])
+            # Ids past 2**32 travel as numbers (float64), and the answer names the same id.
+            s.send([0, float(2 ** 40), "add", [1, 1], 32, []])
+            m = await s.recv()
+            t.assertEqual((m, type(m[1])), ([0, 2 ** 40, 2], float))
             # Not errors: CANCEL/CREDIT for unknown ids, and an opening of the wrong shape.
             s.send([1, 77])
             s.send([2, 77, 5])
             endpoint.clone().send({"calls": 1, "reply": 2})
             s.send([0, 4, "add", [40, 2], 32, []])
             t.assertEqual(await s.recv(), [0, 4, 42])
+            # Garbage that carries a handle: the session closes, and so does the handle.
+            tx, rx = ipfi.channel()
+            s.send({"not": "an array", "tx": tx})
+            t.assertEqual((await s.recv())[0], 6)
+            with t.assertRaises(ipfi.DisconnectedError):
+                await rx.recv(timeout=10)
             s.close()
         self.go(body)
 
@@ -781,6 +806,26 @@ class Credits(unittest.TestCase):
             m = await s.recv(timeout=20)
             self.assertEqual(m[0], 6)
             self.assertLess(loop.time() - started, 5.0)
+            a.close()
+            b.close()
+        run(main(), 30)
+
+    def test_a_result_in_the_middle_of_a_stream_fails_it(self) -> None:
+        async def script(call: List[Any], reply: ipfi.Sender[Any], _: Any) -> None:
+            reply.send([2, 0, "a"])
+            reply.send([0, 0, "x"])
+
+        async def main() -> None:
+            a, b = await pair()
+            server = asyncio.ensure_future(self.hostile_callee(script)(b))  # type: ignore[call-arg]
+            api = ipfi.remote(await a.receiver.recv(timeout=5))
+            got = []
+            with self.assertRaises(ipfi.ProtocolError):
+                async for x in api.ticks():
+                    got.append(x)
+            self.assertEqual(got, ["a"])
+            api.close()
+            await server
             a.close()
             b.close()
         run(main(), 30)
