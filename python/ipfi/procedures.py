@@ -424,7 +424,7 @@ class _CalleeSession:
         self.calls = calls
         self.reply = reply
         self.link_key = link_key
-        self.active: Dict[int, _CalleeCall] = {}
+        self.active: Dict[Union[int, float], _CalleeCall] = {}
         self.state = _OPEN
         self.reply_closed = False
         self.task: Optional["asyncio.Task[None]"] = None
@@ -633,9 +633,7 @@ class _CalleeSession:
             return
         for i in positions:
             args[i] = call.arg_stream(i)
-        task = call.task = asyncio.get_running_loop().create_task(call.run(fn, args))
-        # A call cancelled before its task ran never enters run(): it still leaves (and is counted out).
-        task.add_done_callback(lambda _: call.finish(None))
+        call.start(fn, args)
 
 
 class _CalleeCall:
@@ -656,11 +654,32 @@ class _CalleeCall:
         self.task: "Optional[asyncio.Task[None]]" = None
         self.context = CallContext(name, self.signal)
 
-    async def run(self, fn: Callable[..., Any], args: List[Any]) -> None:
+    def start(self, fn: Callable[..., Any], args: List[Any]) -> None:
+        """Run the procedure as its call, at once (as JavaScript does, up to its first await): a
+        plain function's result is answered without a task; an awaitable or a stream goes on in one."""
+        token = _current.set(self.context)
+        try:
+            result = fn(*args)
+        except Exception as e:  # noqa: BLE001 - what the procedure raised goes to its caller
+            return self.finish([ERROR, self.id, _thrown(e)])
+        finally:
+            _current.reset(token)
+        if not inspect.isawaitable(result) and not _is_stream(result):
+            return self.finish([RESULT, self.id, result])
+        task = self.task = asyncio.get_running_loop().create_task(self.run(result))
+        task.add_done_callback(lambda _: self._ran(result))
+
+    def _ran(self, result: Any) -> None:
+        # A call cancelled before its task ran never entered run(): it still leaves (counted out),
+        # and the procedure's coroutine, never started, is closed (no "never awaited" warning).
+        if inspect.iscoroutine(result) and inspect.getcoroutinestate(result) == inspect.CORO_CREATED:
+            result.close()
+        self.finish(None)
+
+    async def run(self, result: Any) -> None:
         _current.set(self.context)
         out: Optional[List[Any]]
         try:
-            result = fn(*args)
             if inspect.isawaitable(result):
                 result = await result
             out = await self._pump(result) if _is_stream(result) else [RESULT, self.id, result]
@@ -1132,9 +1151,9 @@ class _CallerCall:
 
     async def result(self) -> Any:
         try:
-            return await asyncio.shield(self.fut)
+            return await self.fut
         except asyncio.CancelledError:
-            if not self.fut.done():  # the awaiting task was cancelled: so is the call
+            if not self.finished:  # the awaiting task was cancelled (and with it the future): so is the call
                 self.cancel(asyncio.CancelledError())
             raise
 

@@ -445,7 +445,7 @@ class Calls:
                 [[0, 1, "add", [2, 3], MAX_WINDOW + 1, []]],            # window too large
                 ["hello"],                                               # not an array
                 [[9, 0]],                                                # unknown kind
-                [[0, 1, "hang", [], 32, []], [0, 1, "hang", [], 32, []]],  # duplicate id
+                [[0, 1, "hang", ["x"], 32, []], [0, 1, "hang", ["x"], 32, []]],  # duplicate id
                 [[0, 1, "hang", ["t"], 32, []], [3, 1, 0, 1]],          # ITEM for an argument not streamed
                 [[0, 1, 5, [], 32, []]],                                 # a name that is not a string
                 [[0, 1, "add", [1], 32, [0]]],                           # stream position that is not nil
