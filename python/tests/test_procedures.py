@@ -383,6 +383,11 @@ class Calls:
             task.cancel()
             with t.assertRaises(asyncio.CancelledError):
                 await task
+            explicit = api.hang("x")
+            await asyncio.sleep(0.02)
+            explicit.cancel()
+            with t.assertRaises(ipfi.AbortError):
+                await explicit
             second = ipfi.remote(endpoint)
             pending = asyncio.ensure_future(second.hang("d"))
             await asyncio.sleep(0.05)
@@ -390,7 +395,7 @@ class Calls:
             with t.assertRaises(ipfi.DisconnectedError):
                 await pending
             async def all_seen() -> bool:
-                return {"t", "dl", "s", "c", "d"} <= set(await api.aborted())
+                return {"t", "dl", "s", "c", "x", "d"} <= set(await api.aborted())
             t.assertTrue(await eventually(all_seen), await api.aborted())
             # A default timeout of the proxy applies to every call.
             with ipfi.remote(endpoint, timeout=0.05) as quick:
