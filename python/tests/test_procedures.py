@@ -1043,6 +1043,30 @@ class Surface(unittest.TestCase):
             b.close()
         run(main(), 20)
 
+    def test_a_callback_sent_in_a_plain_message(self) -> None:
+        async def main() -> None:
+            a, b = await pair()
+            seen: List[Any] = []
+            cb = ipfi.callback(lambda x: seen.append(x) or x * 2)
+            a.sender.send({"cb": cb, "again": cb})  # each occurrence is a reference of its own
+            m = await b.receiver.recv(timeout=5)
+            self.assertIsInstance(m["cb"], ipfi.RemoteFunction)
+            self.assertEqual(await m["cb"](21), 42)
+            self.assertEqual(await m["again"].with_options(timeout=5)(1), 2)
+            b.sender.send({"back": m["cb"]})  # a function passed on stays callable here too
+            back = (await a.receiver.recv(timeout=5))["back"]
+            self.assertEqual(await back(5), 10)
+            self.assertEqual(await m["cb"](6), 12)
+            self.assertEqual(seen, [21, 1, 5, 6])
+            with self.assertRaises(ipfi.UnsupportedValueError):
+                a.sender.send({"f": lambda: 1})  # a bare function is not a value
+            cb.close()
+            with self.assertRaises(ipfi.DisconnectedError):
+                await m["cb"](0)
+            a.close()
+            b.close()
+        run(main(), 20)
+
     def test_withdrawing_procedures_with_a_signal(self) -> None:
         async def main() -> None:
             a, b = await pair()
