@@ -353,7 +353,12 @@ class _Callee:
         self.in_flight: Dict[Any, int] = {}
         self.stopped = False
         self.graceful = False
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError("ipfi.expose() and ipfi.callback() need a running asyncio event loop "
+                               "(call them from async code)") from None
+        self.task = loop.create_task(self._run())
 
     async def _run(self) -> None:
         while True:

@@ -974,6 +974,12 @@ class Surface(unittest.TestCase):
         self.assertIn('"done"', shown[3])
         self.assertEqual(printed, [(0.5,), (1.0,)])
 
+    def test_expose_needs_a_running_loop(self) -> None:
+        with self.assertRaisesRegex(RuntimeError, "running asyncio event loop"):
+            ipfi.expose({"f": lambda: 1})
+        with self.assertRaisesRegex(RuntimeError, "running asyncio event loop"):
+            ipfi.callback(lambda: 1)
+
     def test_bad_options_and_arguments_are_refused_where_they_are_written(self) -> None:
         async def main() -> None:
             ep = ipfi.expose({"add": lambda a, b: a + b})
