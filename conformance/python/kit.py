@@ -313,4 +313,5 @@ async def opened(role: Role) -> "tuple[Conn, Mailbox]":
 
 
 def format_exc(e: BaseException) -> str:
-    return "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    return text if len(text) < 4000 else text[:1000] + "\n...\n" + text[-3000:]

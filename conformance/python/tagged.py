@@ -69,7 +69,10 @@ def from_tagged(t: Any) -> Any:
     if isinstance(t, float):
         raise TypeError(f"a plain JSON number must be an integer, got {t}: write {{\"$float\": ...}}")
     if isinstance(t, list):
-        return [from_tagged(x) for x in t]
+        out = []
+        for x in t:  # a loop, not a comprehension: one frame per level (fixtures nest 511 deep)
+            out.append(from_tagged(x))
+        return out
     if not isinstance(t, dict):
         raise TypeError(f"not tagged JSON: {t!r}")
     tag = _tag_key(t)
