@@ -93,12 +93,9 @@ def from_tagged(t: Any) -> Any:
         name, hex_text = v
         return _typed_array(_TYPED_CODES[name], _bytes_of(hex_text))
     if tag == "$map":
-        m = ipfi.Map()
-        for k, x in v:
-            m[_hashable(from_tagged(k))] = from_tagged(x)
-        return m
+        return ipfi.Map.from_pairs([(_hashable(from_tagged(k)), from_tagged(x)) for k, x in v])
     if tag == "$set":
-        return {_hashable(from_tagged(x)) for x in v}
+        return ipfi.JsSet([_hashable(from_tagged(x)) for x in v])
     if tag == "$date":
         if v == "invalid":
             return ipfi.JsDate(math.nan)
@@ -152,7 +149,7 @@ def kind_of(v: Any) -> str:
         return "Map"
     if t is dict:
         return "object"
-    if t is set or t is frozenset:
+    if t is set or t is frozenset or t is ipfi.JsSet:
         return "Set"
     if t is datetime or t is ipfi.JsDate:
         return "Date"
@@ -229,7 +226,9 @@ def difference(actual: Any, expected: Any, path: str = "$") -> Optional[str]:
     if ke == "Map":
         if len(actual) != len(expected):
             return f"{path}: expected a Map of {len(expected)}, got {len(actual)}"
-        for i, ((ak, av), (ek, ev)) in enumerate(zip(actual.items(), expected.items())):
+        if len(actual.pairs()) != len(expected.pairs()):
+            return f"{path}: expected a Map of {len(expected.pairs())} pairs, got {len(actual.pairs())}"
+        for i, ((ak, av), (ek, ev)) in enumerate(zip(actual.pairs(), expected.pairs())):
             d = difference(ak, ek, f"{path}.key({i})") or difference(av, ev, f"{path}.get({show(ek)})")
             if d:
                 return d
@@ -237,6 +236,12 @@ def difference(actual: Any, expected: Any, path: str = "$") -> Optional[str]:
     if ke == "Set":
         if len(actual) != len(expected):
             return f"{path}: expected a Set of {len(expected)}, got {len(actual)}"
+        if isinstance(actual, ipfi.JsSet) and isinstance(expected, ipfi.JsSet):  # both ordered: in order
+            for i, (a, e) in enumerate(zip(actual.ordered(), expected.ordered())):
+                d = difference(a, e, f"{path}.item({i})")
+                if d:
+                    return d
+            return None
         left: List[Any] = list(actual)
         for i, e in enumerate(expected):
             j = next((j for j, a in enumerate(left) if difference(a, e) is None), None)

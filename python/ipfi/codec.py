@@ -748,6 +748,8 @@ def _property_name(k: Any) -> str:
         return "true" if k else "false"
     if k is None:
         return "null"
+    if k is UNDEFINED:
+        return "undefined"
     if t is int or t is BigInt:
         try:
             return str(int(k))

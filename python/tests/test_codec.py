@@ -137,6 +137,9 @@ class RoundTrips(unittest.TestCase):
         self.assertEqual(decode(h("84 01 a1 61 c3 a1 62 c0 a1 63 cb 3f f8 00 00 00 00 00 00 a1 64")),
                          {"1": "a", "true": "b", "null": "c", "1.5": "d"})
         self.assertEqual(decode(h("81 d3 00 00 00 00 00 00 00 07 01")), {"7": 1})
+        # undefined too (values.json: "object with keys that are not strings on the wire"; it was refused)
+        self.assertEqual(decode(h("83 cb 3f b9 99 99 99 99 99 9a 01 cf ff ff ff ff ff ff ff ff 02 d4 00 00 03")),
+                         {"0.1": 1, "18446744073709551615": 2, "undefined": 3})
 
     def test_invalid_utf8_reads_as_replacement_characters_as_in_javascript(self):
         self.assertEqual(decode(h("a2 ff 61")), "\ufffda")
