@@ -25,11 +25,15 @@ from ipfi import at_exit  # noqa: E402
 from kit import SCENARIOS, Role, format_exc  # noqa: E402
 import channels  # noqa: E402
 import hostile  # noqa: E402
+import procedures  # noqa: E402
 
-IMPLEMENTED = dict(channels.SCENARIOS)
+IMPLEMENTED = {**channels.SCENARIOS, **procedures.SCENARIOS}
 for _s in SCENARIOS["scenarios"]:
-    if _s.get("kind") == "hostile" and _s["victim"].get("args", {}).get("phase") in hostile.PHASES:
+    _phase = _s["victim"].get("args", {}).get("phase") if _s.get("kind") == "hostile" else None
+    if _phase in hostile.PHASES:
         IMPLEMENTED[_s["name"]] = {"victim": hostile.victim}
+    elif _phase == "callee":
+        IMPLEMENTED[_s["name"]] = {"victim": procedures.hostile_callee}
 
 
 async def main(role: Role, play) -> bool:
