@@ -494,7 +494,6 @@ def send_then_exit(code: int) -> Any:
             # Written now, so that the exit only has to say how it ended.
             await role.within(conn.link.drained(), "what was sent to reach the wire")
         role.exit_code = code
-        role.leave_open = True
     return play
 
 

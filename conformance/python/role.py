@@ -62,7 +62,6 @@ def run() -> int:
                          f"(no {scenario_name}.{role_name} over {wire})\n")
         return 2
     role = Role(scenario, role_name, wire, address)
-    role.leave_open = False
     ok = asyncio.run(main(role, play))
     code = role.exit_code if ok else 1
     if code != 0:
