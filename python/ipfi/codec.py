@@ -15,7 +15,7 @@ Python types (see ``values``): ``None``, ``bool``, ``int`` (32-bit values as Mes
 others as BigInt), ``float`` (always float64, -0.0 and NaN included), ``str``, ``bytes`` (also
 ``bytearray`` and ``memoryview``, arriving as ``bytes``), ``list`` (also ``tuple``, arriving as a
 list), ``dict`` (str keys: an object; other keys: a Map), ``set``/``frozenset`` (a Set, arriving as
-a ``set``), aware ``datetime``, ``array.array``, exceptions, handles, and the ``values`` classes.
+a ``JsSet``, a ``set`` that keeps the order), aware ``datetime``, ``array.array``, exceptions, handles, and the ``values`` classes.
 Other classes, subclasses of these included, are refused with :class:`UnsupportedValueError`:
 they would arrive without their class.
 """
@@ -29,13 +29,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, List, NamedTuple, Optional, Union
 
 from .error_record import error_to_record, record_to_error
-from .errors import ProtocolError, UnsupportedValueError
-from .values import (BigInt, JsBinary, JsDate, Map, NullProtoDict, RegExp, UNDEFINED, URL, Undefined)
+from .errors import LimitExceededError, ProtocolError, UnsupportedValueError
+from .values import (BigInt, JsBinary, JsDate, JsSet, Map, NullProtoDict, RegExp, UNDEFINED, URL, Undefined)
 
 __all__ = [
     "Handle", "Encoded", "encode", "encode_plain", "decode", "decode_plain", "walk_local",
     "TAG_HANDLE", "TAG_MAP", "TAG_ERROR", "TAG_ENDPOINT", "TAG_FUNCTION", "TAG_NO_PROTOTYPE", "TAG_URL",
-    "MAX_ENCODE_DEPTH", "MAX_DECODE_DEPTH",
+    "MAX_NESTING_DEPTH", "MAX_ENCODE_DEPTH", "MAX_DECODE_DEPTH",
 ]
 
 TAG_HANDLE = 0x01
@@ -53,13 +53,22 @@ _EXT_SET = 0x73
 _EXT_TYPED = 0x74
 _EXT_REGEXP = 0x78
 _EXT_TIMESTAMP = 0xFF
+#: Fixext 1 types that are tags followed by a value (never itself a fixext 1).
+_TAGS_WITH_VALUE = frozenset((TAG_HANDLE, TAG_MAP, TAG_ERROR, TAG_ENDPOINT, TAG_FUNCTION, TAG_NO_PROTOTYPE, TAG_URL,
+                              _EXT_MSGPACKR_ERROR, _EXT_SET, _EXT_REGEXP))
 HANDLE_TAGS = (TAG_HANDLE, TAG_ENDPOINT, TAG_FUNCTION)
 
-#: Values nested deeper than this are refused by the encoder (as in JavaScript).
-MAX_ENCODE_DEPTH = 512
-#: Payloads nested deeper than this (tags count as a level) are a protocol error. The Python stack
-#: allows about twice this under the default recursion limit.
-MAX_DECODE_DEPTH = 600
+#: The nesting limit of the wire (PROTOCOL §9, as src/codec/depth.ts): a payload nests arrays and
+#: maps at most this deep; a tag and its value count as the value alone (a Map is its one array, an
+#: Error its record's map, a RegExp its [source, flags]). ``[[1]]`` is 2 deep: 512 nested arrays
+#: are accepted, 513 refused, by the encoder (UnsupportedValueError, before anything is sent) and
+#: the decoder (LimitExceededError, which closes only that link) alike.
+MAX_NESTING_DEPTH = 512
+MAX_ENCODE_DEPTH = MAX_NESTING_DEPTH
+MAX_DECODE_DEPTH = MAX_NESTING_DEPTH
+#: Python frames the codec may use per level (a tagged container inside a container takes three;
+#: one to spare), so that a value within the limit never meets the interpreter's recursion limit.
+_FRAMES_PER_LEVEL = 4
 
 
 class Handle:
@@ -166,7 +175,7 @@ class _Packer:
         elif t is int:
             self.pack_int(v)
         elif t is dict:
-            if depth > MAX_ENCODE_DEPTH:
+            if depth >= MAX_ENCODE_DEPTH:
                 raise _too_deep()
             start = len(out)
             found = len(self.handles)
@@ -182,7 +191,7 @@ class _Packer:
                 self.pack(k, depth + 1)
                 self.pack(x, depth + 1)
         elif t is list or t is tuple:
-            if depth > MAX_ENCODE_DEPTH:
+            if depth >= MAX_ENCODE_DEPTH:
                 raise _too_deep()
             self.array_header(len(v))
             for x in v:
@@ -216,7 +225,7 @@ class _Packer:
             out += b"\xd4" + _pack_B(v._ipfi_tag) + b"\x00"
             self.pack_int(len(self.handles) - 1)
         elif t is Map:
-            if depth > MAX_ENCODE_DEPTH:
+            if depth >= MAX_ENCODE_DEPTH:
                 raise _too_deep()
             self.pack_map_tag(v, depth)
         else:
@@ -279,8 +288,9 @@ class _Packer:
 
     def pack_map_tag(self, m: dict, depth: int) -> None:
         self.tag(TAG_MAP)
-        self.array_header(2 * len(m))
-        for k, x in m.items():
+        items = m.pairs() if type(m) is Map else m.items()
+        self.array_header(2 * len(items))
+        for k, x in items:
             self.pack(k, depth + 1)
             self.pack(x, depth + 1)
 
@@ -312,13 +322,14 @@ class _Packer:
         out += data
 
     def pack_other(self, v: Any, t: type, depth: int) -> None:  # noqa: C901
-        if depth > MAX_ENCODE_DEPTH:
-            raise _too_deep()
+        # `depth`: the arrays and maps around v; v may be one more only under MAX_ENCODE_DEPTH.
         if t is BigInt:
             self.pack_bigint(v)
         elif t is Undefined:
             self.out += b"\xd4\x00\x00"
         elif t is NullProtoDict:
+            if depth >= MAX_ENCODE_DEPTH:
+                raise _too_deep()
             self.tag(TAG_NO_PROTOTYPE)
             self.map_header(len(v))
             for k, x in v.items():
@@ -326,7 +337,11 @@ class _Packer:
                     raise UnsupportedValueError(f"a NullProtoDict key must be a str, not {type(k).__name__}")
                 self.pack(k, depth + 1)
                 self.pack(x, depth + 1)
-        elif t is set or t is frozenset:
+        elif t is set or t is frozenset or t is JsSet:
+            if depth >= MAX_ENCODE_DEPTH:
+                raise _too_deep()
+            if t is JsSet:
+                v = v.ordered()
             self.tag(_EXT_SET)
             self.array_header(len(v))
             for x in v:
@@ -339,6 +354,8 @@ class _Packer:
             self.tag(TAG_URL)
             self.pack(str(v), depth + 1)
         elif t is RegExp:
+            if depth >= MAX_ENCODE_DEPTH:
+                raise _too_deep()
             self.tag(_EXT_REGEXP)
             self.array_header(2)
             self.pack(v.source, depth + 1)
@@ -358,7 +375,7 @@ class _Packer:
             self.tag(TAG_ERROR)
             self.in_error += 1
             try:
-                self.pack(error_to_record(v), depth + 1)
+                self.pack(error_to_record(v), depth)  # the record's map, in the error's place
             finally:
                 self.in_error -= 1
         else:
@@ -391,6 +408,14 @@ class _Packer:
             raise UnsupportedValueError("a date too far from 1970 to be a timestamp")
 
 
+#: Payloads this short cannot nest deep enough to need _Headroom (each level takes a byte or more).
+_SHALLOW = 200
+
+
+def _nested_too_deep() -> LimitExceededError:
+    return LimitExceededError(f"undecodable message: arrays and maps nested deeper than {MAX_NESTING_DEPTH} levels (MAX_NESTING_DEPTH)")
+
+
 def _too_deep() -> UnsupportedValueError:
     return UnsupportedValueError(f"value is nested deeper than {MAX_ENCODE_DEPTH} levels, or is cyclic")
 
@@ -410,14 +435,33 @@ def _unsupported(v: Any) -> UnsupportedValueError:
         "handles, and ipfi's value types)")
 
 
+class _Headroom:
+    """Room on the interpreter's stack for MAX_NESTING_DEPTH levels of the codec, whatever the
+    recursion limit (default 1,000): raised for the call, then put back."""
+
+    __slots__ = ("saved",)
+
+    def __enter__(self) -> None:
+        self.saved = sys.getrecursionlimit()  # the stack is under it now: room for the levels on top
+        sys.setrecursionlimit(self.saved + _FRAMES_PER_LEVEL * MAX_NESTING_DEPTH + 100)
+
+    def __exit__(self, *exc: Any) -> None:
+        sys.setrecursionlimit(self.saved)
+
+
 def encode(value: Any) -> Encoded:
     """Encode one payload. Handles are collected (not moved: the caller moves them once the whole
     message is known to be sendable) and written as their index."""
     p = _Packer(False)
     try:
         p.pack(value, 0)
-    except RecursionError as e:
-        raise _too_deep() from e
+    except RecursionError:  # nested deep, in containers under the limit but not their own level (cycles)
+        with _Headroom():
+            p = _Packer(False)
+            try:
+                p.pack(value, 0)
+            except RecursionError as e:
+                raise _too_deep() from e
     return Encoded(p.result(), p.handles)
 
 
@@ -485,10 +529,12 @@ class _Reader:
         elif 0xDC <= b <= 0xDF:
             n = _S_H(buf, self.need(2))[0] if b & 1 == 0 else _S_I(buf, self.need(4))[0]
             is_map = b >= 0xDE
+        elif b == 0xD4:
+            return self.fixext1(depth)
         else:
             return self.scalar(b, depth)
-        if depth > MAX_DECODE_DEPTH:
-            raise ProtocolError(f"undecodable message: nested deeper than {MAX_DECODE_DEPTH} levels")
+        if depth >= MAX_DECODE_DEPTH:
+            raise _nested_too_deep()
         if (2 * n if is_map else n) > self.end - self.pos:  # each element takes a byte at least
             raise ProtocolError("undecodable message: a container longer than the message")
         read = self.read
@@ -547,8 +593,6 @@ class _Reader:
             return self.bin(_S_H(buf, self.need(2))[0])
         if b == 0xC6:
             return self.bin(_S_I(buf, self.need(4))[0])
-        if depth > MAX_DECODE_DEPTH:
-            raise ProtocolError(f"undecodable message: nested deeper than {MAX_DECODE_DEPTH} levels")
         if b == 0xD4:
             return self.fixext1(depth)
         if 0xD5 <= b <= 0xD8:
@@ -570,12 +614,15 @@ class _Reader:
         return self.buf[p:p + n]
 
     def fixext1(self, depth: int) -> Any:
+        # A tag and its value count as the value alone: the value is read at the tag's depth.
         p = self.need(2)
         t = self.buf[p]
         if t == _EXT_UNDEFINED:
             return UNDEFINED
+        if t in _TAGS_WITH_VALUE and self.pos < self.end and self.buf[self.pos] == 0xD4:
+            raise ProtocolError(f"undecodable message: the value of tag {t:#04x} is another tag")
         if t in HANDLE_TAGS:
-            i = self.read(depth + 1)
+            i = self.read(depth)
             if type(i) is float and i.is_integer() and i >= 0:
                 i = int(i)  # a whole float is that index, as in JS (PROTOCOL.md §9.12)
             if type(i) is not int or i < 0:
@@ -584,25 +631,22 @@ class _Reader:
                 raise ProtocolError("a handle reference where none may appear")
             return self.on_handle(i, t)
         if t == TAG_MAP:
-            a = self.read(depth + 1)
+            a = self.read(depth)
             if type(a) is not list or len(a) % 2:
                 raise ProtocolError("malformed Map")
-            m = Map()
-            for i in range(0, len(a), 2):
-                m[_hashable(a[i])] = a[i + 1]
-            return m
+            return Map.from_pairs([(_hashable(a[i]), a[i + 1]) for i in range(0, len(a), 2)])
         if t == TAG_ERROR:
-            r = self.read(depth + 1)
+            r = self.read(depth)
             if type(r) is not dict:
                 raise ProtocolError("malformed error record (not a map)")
             return record_to_error(r)
         if t == TAG_NO_PROTOTYPE:
-            r = self.read(depth + 1)
+            r = self.read(depth)
             if type(r) is not dict:
                 raise ProtocolError("malformed object without prototype")
             return NullProtoDict(r)
         if t == TAG_URL:
-            href = self.read(depth + 1)
+            href = self.read(depth)
             if type(href) is not str:
                 raise ProtocolError("malformed URL")
             try:
@@ -610,7 +654,7 @@ class _Reader:
             except ValueError:
                 raise ProtocolError("malformed URL") from None
         if t == _EXT_MSGPACKR_ERROR:
-            a = self.read(depth + 1)
+            a = self.read(depth)
             if type(a) is not list:
                 raise ProtocolError("malformed error")
             rec = {"name": a[0] if a else None, "message": a[1] if len(a) > 1 else None}
@@ -618,12 +662,12 @@ class _Reader:
                 rec["cause"] = a[2]
             return record_to_error(rec)
         if t == _EXT_SET:
-            a = self.read(depth + 1)
+            a = self.read(depth)
             if type(a) is not list:
                 raise ProtocolError("malformed Set")
-            return {_hashable(x) for x in a}
+            return JsSet([_hashable(x) for x in a])
         if t == _EXT_REGEXP:
-            a = self.read(depth + 1)
+            a = self.read(depth)
             if type(a) is not list or len(a) != 2 or type(a[0]) is not str or type(a[1]) is not str:
                 raise ProtocolError("malformed RegExp")
             return RegExp(a[0], a[1])
@@ -706,6 +750,8 @@ def _property_name(k: Any) -> str:
         return "true" if k else "false"
     if k is None:
         return "null"
+    if k is UNDEFINED:
+        return "undefined"
     if t is int or t is BigInt:
         try:
             return str(int(k))
@@ -725,7 +771,7 @@ def _hashable(k: Any) -> Any:
         pass
     if type(k) is list:
         return tuple(_hashable(x) for x in k)
-    if type(k) is set:
+    if type(k) is set or type(k) is JsSet:
         return frozenset(k)
     raise ProtocolError(f"a Map key or Set item that Python cannot hold as a key (a {type(k).__name__})")
 
@@ -740,9 +786,13 @@ def decode(buf: bytes, on_handle: Optional[HandleReader] = None, start: int = 0,
         raise ProtocolError("undecodable message: empty")
     r = _Reader(buf, start, end, on_handle)
     try:
-        v = r.read(0)
-    except RecursionError:
-        raise ProtocolError("undecodable message: nested too deeply") from None
+        if end - start > _SHALLOW:
+            with _Headroom():
+                v = r.read(0)
+        else:
+            v = r.read(0)
+    except RecursionError:  # not within the limit's headroom (a recursion limit lowered meanwhile)
+        raise _nested_too_deep() from None
     if r.pos != end:
         raise ProtocolError("undecodable message: bytes after the value")
     return v
@@ -761,16 +811,34 @@ def walk_local(value: Any, replace: Callable[[Handle], Any]) -> Any:
     """What an in-process send delivers: the value itself, checked to be sendable exactly as the
     encoder would, with each handle replaced by ``replace(handle)``. Containers are copied only on
     the path to a handle, so a value without handles comes back as the very same object."""
-    return _walk(value, replace, 0)
+    calls = 0
+
+    def counted(h: Handle) -> Any:
+        nonlocal calls
+        calls += 1
+        return replace(h)
+
+    try:
+        return _walk(value, counted, 0)
+    except RecursionError:
+        if calls:  # handles were replaced already: cannot walk again
+            raise _too_deep() from None
+    with _Headroom():
+        try:
+            return _walk(value, replace, 0)
+        except RecursionError:
+            raise _too_deep() from None
 
 
 def _walk(v: Any, replace: Callable[[Handle], Any], depth: int) -> Any:  # noqa: C901
     t = type(v)
     if t in _LEAVES:
+        if t is RegExp and depth >= MAX_ENCODE_DEPTH:  # written as an array
+            raise _too_deep()
         return v
     if isinstance(v, Handle):
         return replace(v)
-    if depth > MAX_ENCODE_DEPTH:
+    if depth >= MAX_ENCODE_DEPTH and t is not bytearray and t is not memoryview and t is not array.array and t is not datetime:
         raise _too_deep()
     d = depth + 1
     if t is list or t is tuple:
@@ -785,17 +853,20 @@ def _walk(v: Any, replace: Callable[[Handle], Any], depth: int) -> Any:  # noqa:
     if t is dict or t is Map or t is NullProtoDict:
         changed = False
         items = []
-        for k, x in v.items():
+        for k, x in (v.pairs() if t is Map else v.items()):
             if t is NullProtoDict and type(k) is not str:
                 raise UnsupportedValueError(f"a NullProtoDict key must be a str, not {type(k).__name__}")
             k2 = _walk(k, replace, d)
             x2 = _walk(x, replace, d)
             changed = changed or k2 is not k or x2 is not x
             items.append((k2, x2))
-        return t(items) if changed else v
-    if t is set or t is frozenset:
-        items2 = [_walk(x, replace, d) for x in v]
-        return t(items2) if any(a is not b for a, b in zip(items2, v)) else v
+        if not changed:
+            return v
+        return Map.from_pairs(items) if t is Map else t(items)
+    if t is set or t is frozenset or t is JsSet:
+        items1 = v.ordered() if t is JsSet else list(v)
+        items2 = [_walk(x, replace, d) for x in items1]
+        return t(items2) if any(a is not b for a, b in zip(items2, items1)) else v
     if t is bytearray or t is memoryview or t is array.array:
         if t is array.array and _TYPED_ENCODE.get(v.typecode, -1) < 0:
             raise UnsupportedValueError(f"an array.array of typecode {v.typecode!r} has no JavaScript typed array")
@@ -807,6 +878,6 @@ def _walk(v: Any, replace: Callable[[Handle], Any], depth: int) -> Any:  # noqa:
     if isinstance(v, BaseException):
         p = _Packer(False)
         p.in_error = 1
-        p.pack(error_to_record(v), d)  # refuses what the record could not carry, handles included
+        p.pack(error_to_record(v), depth)  # refuses what the record could not carry, handles included
         return v
     raise _unsupported(v)

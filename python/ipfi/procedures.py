@@ -641,6 +641,11 @@ class _CalleeSession:
         call.start(fn, args)
 
 
+def _cancel_task(t: "asyncio.Task[Any]") -> None:
+    if not t.done():
+        t.cancel()
+
+
 class _CalleeCall:
     __slots__ = ("session", "id", "name", "window", "credit", "_credit_fut", "args", "cancelled", "done",
                  "signal", "task", "context")
@@ -781,7 +786,9 @@ class _CalleeCall:
                 s.abort(why)
         t = self.task
         if self.session.callee.cancel_tasks and t is not None and not t.done():
-            t.cancel()
+            # Next turn: a task that has not run yet starts first (FIFO), so the procedure runs and
+            # sees its signal aborted, as a JavaScript callee's does (it was never called at all).
+            asyncio.get_running_loop().call_soon(_cancel_task, t)
 
     def arg_stream(self, index: int) -> "_ArgStream":
         s = _ArgStream(self, index)

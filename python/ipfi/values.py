@@ -25,7 +25,7 @@ import math
 import re
 from typing import Any, Dict
 
-__all__ = ["Undefined", "UNDEFINED", "BigInt", "Map", "NullProtoDict", "URL", "RegExp", "JsDate", "JsBinary"]
+__all__ = ["Undefined", "UNDEFINED", "BigInt", "Map", "JsSet", "NullProtoDict", "URL", "RegExp", "JsDate", "JsBinary"]
 
 
 class Undefined:
@@ -59,11 +59,91 @@ class BigInt(int):
         return f"BigInt({int(self)})"
 
 
+def _js_kind(k: Any) -> type:
+    """The JavaScript type a key is: ``True``, ``1``, ``1.0`` and ``BigInt(1)`` are one Python key
+    but three JavaScript values (a boolean, a number, a BigInt)."""
+    t = type(k)
+    return float if t is int else t
+
+
+def _js_same(a: Any, b: Any) -> bool:
+    """Whether two keys Python holds as one are one key in a JavaScript Map or Set too (arrays and
+    Sets that arrive as keys are distinct objects there, however equal)."""
+    return _js_kind(a) is _js_kind(b) and type(a) is not tuple and type(a) is not frozenset
+
+
+_NONE: Any = object()
+
+
 class Map(Dict[Any, Any]):
-    """A JavaScript ``Map``: a dict, sent with the Map tag whatever its keys."""
+    """A JavaScript ``Map``: a dict, sent with the Map tag whatever its keys.
+
+    A Map that arrived with keys JavaScript tells apart and Python cannot (``1`` and ``true``, ``5``
+    and ``5n``, two equal arrays) holds one dict entry for each Python key, and :meth:`pairs` gives
+    every pair in order, as it came; while the dict is not changed, it goes back out that way."""
+
+    _pairs: Any = None  # (pairs as they came, the dict's items then), for such a Map only
+
+    @classmethod
+    def from_pairs(cls, pairs: Any) -> "Map":
+        """A Map of ``(key, value)`` pairs in order, keeping them all (see :meth:`pairs`)."""
+        m = cls()
+        kept = list(pairs)
+        for k, v in kept:
+            m[k] = v
+        if len(m) == len(kept):
+            return m
+        firsts: Dict[Any, Any] = {}  # some keys came twice: were they one key in JavaScript too?
+        for k, _ in kept:
+            first = firsts.setdefault(k, k)
+            if first is not k and not _js_same(first, k):
+                m._pairs = (kept, list(dict.items(m)))
+                break
+        return m
+
+    def pairs(self) -> "list[tuple[Any, Any]]":
+        """The Map's pairs as JavaScript has them: all that arrived while the dict is unchanged."""
+        if self._pairs is not None:
+            kept, then = self._pairs
+            now = list(dict.items(self))
+            if len(now) == len(then) and all(a[0] is b[0] and a[1] is b[1] for a, b in zip(now, then)):
+                return list(kept)
+        return list(dict.items(self))
 
     def __repr__(self) -> str:
         return f"Map({dict.__repr__(self)})"
+
+
+class JsSet(set):  # type: ignore[type-arg]
+    """A JavaScript ``Set`` as it arrived: a ``set`` that also remembers the order of its items
+    (and items JavaScript tells apart that Python holds as one, such as ``1`` and ``true``);
+    :meth:`ordered` gives them, and while the set is not changed it goes back out in that order.
+    A plain ``set`` or ``frozenset`` is sent as a Set too, in its own iteration order."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Any = ()) -> None:
+        kept = list(items)
+        super().__init__(kept)
+        self._items: Any = (kept, len(self))
+
+    def ordered(self) -> "list[Any]":
+        """The items in the order they arrived (all of them, while the set is unchanged)."""
+        kept, size = self._items
+        if len(self) == size and all(x in self for x in kept):
+            return list(kept)
+        out, seen = [], set()
+        for x in [*kept, *self]:  # changed: what is still there in its order, then what was added
+            if x in self and x not in seen:
+                out.append(x)
+                seen.add(x)
+        return out
+
+    def __reduce__(self) -> Any:
+        return (JsSet, (self.ordered(),))
+
+    def __repr__(self) -> str:
+        return f"JsSet({self.ordered()!r})"
 
 
 class NullProtoDict(Dict[str, Any]):

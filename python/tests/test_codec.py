@@ -10,9 +10,9 @@ import subprocess
 import unittest
 from datetime import datetime, timedelta, timezone
 
-from ipfi import (UNDEFINED, BigInt, ConnectionLostError, DisconnectedError, JsBinary, JsDate, Map, NullProtoDict,
-                  ProtocolError, RegExp, RemoteError, URL, UnsupportedValueError, register_error_class)
-from ipfi.codec import Handle, MAX_DECODE_DEPTH, decode, decode_plain, encode, encode_plain, walk_local
+from ipfi import (UNDEFINED, BigInt, ConnectionLostError, DisconnectedError, JsBinary, JsDate, JsSet, LimitExceededError, Map,
+                  NullProtoDict, ProtocolError, RegExp, RemoteError, URL, UnsupportedValueError, register_error_class)
+from ipfi.codec import Handle, MAX_DECODE_DEPTH, MAX_NESTING_DEPTH, decode, decode_plain, encode, encode_plain, walk_local
 from tests.support import fixture, node, same
 from tests.values_table import EXPECTED, SAME_BYTES, check_error
 
@@ -137,6 +137,9 @@ class RoundTrips(unittest.TestCase):
         self.assertEqual(decode(h("84 01 a1 61 c3 a1 62 c0 a1 63 cb 3f f8 00 00 00 00 00 00 a1 64")),
                          {"1": "a", "true": "b", "null": "c", "1.5": "d"})
         self.assertEqual(decode(h("81 d3 00 00 00 00 00 00 00 07 01")), {"7": 1})
+        # undefined too (values.json: "object with keys that are not strings on the wire"; it was refused)
+        self.assertEqual(decode(h("83 cb 3f b9 99 99 99 99 99 9a 01 cf ff ff ff ff ff ff ff ff 02 d4 00 00 03")),
+                         {"0.1": 1, "18446744073709551615": 2, "undefined": 3})
 
     def test_invalid_utf8_reads_as_replacement_characters_as_in_javascript(self):
         self.assertEqual(decode(h("a2 ff 61")), "\ufffda")
@@ -228,7 +231,7 @@ class Refusals(unittest.TestCase):
             encode(cyc)
         with self.assertRaises(UnsupportedValueError):
             walk_local(cyc, lambda x: x)
-        with self.assertRaises(ProtocolError):
+        with self.assertRaises(LimitExceededError):
             decode(b"\x91" * (MAX_DECODE_DEPTH + 5) + b"\x90")
 
     def test_plain_encoding_refuses_handles(self):
@@ -278,7 +281,7 @@ MALFORMED = {
     "typed array misaligned": "c7 04 74 07 00 00 00",
     "empty bigint": "c7 00 42",
     "tag in a longer ext": "d5 02 00 00 90",
-    "deep": "91" * 2000,
+    "a tag whose value is a tag": "d4 02 00 d4 02 00 90",
 }
 
 
@@ -314,6 +317,157 @@ class Malformed(unittest.TestCase):
         for bad in ["d4 01 00 cb 3f f8 00 00 00 00 00 00", "d4 01 00 cb bf f0 00 00 00 00 00 00", "d4 01 00 a1 30"]:
             with self.subTest(bad), self.assertRaisesRegex(ProtocolError, "malformed handle reference"):
                 decode(h(bad), lambda i, tag: "h")
+
+
+def _depth(v) -> int:
+    """Levels of arrays and maps, as the wire counts them (a Map is one, an error its record's map)."""
+    deepest, todo = 0, [(v, 0)]
+    while todo:  # a loop: the values here are too deep to walk with recursion
+        x, d = todo.pop()
+        if isinstance(x, Map):
+            items = [y for kv in x.pairs() for y in kv]
+        elif isinstance(x, dict):
+            items = list(x.values())
+        elif isinstance(x, (list, tuple, set, frozenset)):
+            items = list(x)
+        else:
+            deepest = max(deepest, d)
+            continue
+        deepest = max(deepest, d + 1)
+        todo.extend((y, d + 1) for y in items)
+    return deepest
+
+
+class NestingDepth(unittest.TestCase):
+    """At most MAX_NESTING_DEPTH (512) levels of arrays and maps, counted as JavaScript counts them
+    (src/codec/depth.ts, test/codec.test.ts): 512 are accepted, 513 refused, with LimitExceededError
+    when decoding (it closes only that link: the hostile-nesting-too-deep scenario) and
+    UnsupportedValueError when encoding, whatever the interpreter's recursion limit."""
+
+    def test_the_limit_is_the_protocols(self):
+        self.assertEqual((MAX_NESTING_DEPTH, MAX_DECODE_DEPTH), (512, 512))
+
+    def test_decoding_512_levels_are_accepted_and_513_refused_in_every_format(self):
+        formats = [("fixarray", "91", "90"), ("array 16", "dc 00 01", "dc 00 00"), ("array 32", "dd 00 00 00 01", "dd 00 00 00 00"),
+                   ("fixmap", "81 a0", "80"), ("map 16", "de 00 01 a1 6b", "de 00 00"), ("map 32", "df 00 00 00 01 c0", "df 00 00 00 00")]
+        for name, opener, empty in formats:
+            for innermost in ("01", empty):
+                levels = 512 if innermost == "01" else 511
+                with self.subTest(name, innermost=innermost):
+                    self.assertEqual(_depth(decode(h(opener * levels + innermost))), 512)
+                    with self.assertRaises(LimitExceededError) as e:
+                        decode(h(opener * (levels + 1) + innermost))
+                    self.assertIn("nested deeper than 512 levels (MAX_NESTING_DEPTH)", str(e.exception))
+        for far in (h("91" * 200_000 + "01"), h("d4 02 00 92 01" * 100_000 + "90")):
+            with self.assertRaises(LimitExceededError):
+                decode(far)
+
+    def test_decoding_tags_count_as_their_value(self):
+        inner511 = lambda s: h("91" * 511 + s)  # noqa: E731
+        for s in ("d4 02 00 92 01 02", "d4 73 00 91 01", "d4 03 00 81 a4 6e 61 6d 65 a1 45", "d4 78 00 92 a1 61 a0"):
+            with self.subTest(s):
+                decode(inner511(s))
+                with self.assertRaises(LimitExceededError):
+                    decode(h("91" * 512 + s))
+        self.assertEqual(decode(h("91" * 512 + "d4 01 00 00"), lambda i, tag: ("handle", i)), _nest(512, ("handle", 0)))
+        for leaf in ("d4 00 00", "d6 ff 00 00 00 01", "d9 03 91 91 91", "c4 02 91 91"):
+            decode(h("91" * 512 + leaf))
+        # 512 Maps one in another (each a tag and an array), and 512 errors each the cause of the next.
+        maps = h("d4 02 00 92 01" * 511 + "d4 02 00 90")
+        self.assertEqual(_depth(decode(maps)), 512)
+        with self.assertRaises(LimitExceededError):
+            decode(h("91") + maps)
+
+    def test_the_limit_holds_under_any_recursion_limit(self):
+        import sys
+        saved = sys.getrecursionlimit()
+        try:
+            sys.setrecursionlimit(200)
+            self.assertEqual(_depth(decode(h("d4 02 00 92 01" * 511 + "d4 02 00 90"))), 512)
+        finally:
+            sys.setrecursionlimit(saved)
+        self.assertEqual(sys.getrecursionlimit(), saved)
+
+    def test_encoding_refuses_what_decoding_would(self):
+        def rec(n, make):
+            v = 1
+            for _ in range(n):
+                v = make(v)
+            return v
+        builders = {
+            "lists": lambda n: rec(n, lambda v: [v]),
+            "dicts": lambda n: rec(n, lambda v: {"k": v}),
+            "Maps": lambda n: rec(n, lambda v: Map([(1, v)])),
+            "Sets": _sets,
+            "NullProtoDicts": lambda n: rec(n, lambda v: NullProtoDict(k=v)),
+            "an error at the bottom": lambda n: _nest(n - 1, RemoteError("Error", "e")),
+            "an error with fields at the bottom": lambda n: _nest(n - 2, RemoteError("Error", "e", fields={"code": "E"})),
+            "a RegExp at the bottom": lambda n: _nest(n - 1, RegExp("x", "g")),
+            "errors, each the cause of the next": lambda n: rec(n, lambda v: RemoteError("Error", "e", cause=v)),
+        }
+        for name, build in builders.items():
+            with self.subTest(name):
+                payload = encode(build(512)).payload
+                decode(payload)
+                with self.assertRaises(UnsupportedValueError):
+                    encode(build(513))
+                with self.assertRaises(UnsupportedValueError):
+                    walk_local(build(513), lambda x: x)
+                walk_local(build(512), lambda x: x)
+        # Leaves inside 512 levels are no level of their own.
+        for leaf in (datetime(1970, 1, 1, tzinfo=UTC), b"x", URL("http://x/"), BigInt(5), "str", -0.0, array.array("h", [1])):
+            decode(encode(_nest(512, leaf)).payload)
+
+
+def _nest(n, inner):
+    for _ in range(n):
+        inner = [inner]
+    return inner
+
+
+def _sets(n):
+    v = frozenset([1])
+    for _ in range(n - 1):
+        v = frozenset([v])
+    return v
+
+
+class JsSetsAndMaps(unittest.TestCase):
+    """A Set or Map goes back out as it came: in its order (Python's sets have none of their own),
+    with keys JavaScript tells apart and Python holds as one (1 and true, 5 and 5n, equal arrays)."""
+
+    def test_a_set_keeps_its_order(self):
+        payload = h("d4 73 00 94 01 a1 61 c0 91 02")  # Set {1, 'a', null, [2]}
+        got = decode(payload)
+        self.assertIsInstance(got, set)
+        self.assertEqual(got.ordered(), [1, "a", None, (2,)])
+        self.assertEqual(encode(got).payload, payload)
+        words = [f"w{i}" for i in range(50)]  # string hashes vary per process: no order of their own
+        many = encode(JsSet(words)).payload
+        self.assertEqual(decode(many).ordered(), words)
+        self.assertEqual(encode(decode(many)).payload, many)
+
+    def test_a_changed_set_goes_out_as_it_is_now(self):
+        s = decode(h("d4 73 00 93 01 02 03"))
+        s.discard(2)
+        s.add(4)
+        self.assertEqual(s.ordered(), [1, 3, 4])
+        self.assertEqual(decode(encode(s).payload), {1, 3, 4})
+
+    def test_a_map_keeps_keys_javascript_tells_apart(self):
+        # Map {1 -> 'one', true -> 'yes', 1n -> 'big', [1] -> 'a', [1] -> 'b'}: five keys in JavaScript
+        payload = h("d4 02 00 9a 01 a3 6f 6e 65 c3 a3 79 65 73 d3 00 00 00 00 00 00 00 01 a3 62 69 67 91 01 a1 61 91 01 a1 62")
+        got = decode(payload)
+        pairs = got.pairs()
+        self.assertEqual([type(k) for k, _ in pairs], [int, bool, BigInt, tuple, tuple])
+        self.assertEqual([v for _, v in pairs], ["one", "yes", "big", "a", "b"])
+        self.assertEqual(encode(got).payload, payload)
+        got[2] = "two"  # changed: goes out as the dict it is now
+        self.assertEqual(len(decode(encode(got).payload).pairs()), len(got))
+
+    def test_keys_that_are_one_key_in_javascript_too_stay_one(self):
+        got = decode(h("d4 02 00 94 01 a1 61 cb 3f f0 00 00 00 00 00 00 a1 62"))  # Map {1 -> 'a', 1.0 -> 'b'}: one number
+        self.assertEqual(got.pairs(), [(1, "b")])
 
 
 class GoldenVectors(unittest.TestCase):

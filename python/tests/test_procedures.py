@@ -405,6 +405,29 @@ class Calls:
             api.close()
         self.go(body)
 
+    def test_a_call_cancelled_as_soon_as_it_is_made_still_runs_and_sees_its_signal(self) -> None:
+        # The conformance suite's procedures-cancellation closes a proxy right after a call: the
+        # callee gets the CALL and the end of the session together. The procedure must still run
+        # and see its call aborted, as in JavaScript (a Python callee cancelled its task before it
+        # had ever run, so the procedure never saw the call).
+        async def body(peer: Any, endpoint: ipfi.Endpoint) -> None:
+            t: unittest.TestCase = self  # type: ignore[assignment]
+            api = ipfi.remote(endpoint)
+            second = ipfi.remote(endpoint)
+            pending = second.hang("closed at once")
+            second.close()
+            with t.assertRaises(ipfi.DisconnectedError):
+                await pending
+            call = api.hang("cancelled at once")
+            call.cancel()
+            with t.assertRaises(ipfi.AbortError):
+                await call
+            async def all_seen() -> bool:
+                return {"closed at once", "cancelled at once"} <= set(await api.aborted())
+            t.assertTrue(await eventually(all_seen), await api.aborted())
+            api.close()
+        self.go(body)
+
     def test_errors_carry_name_message_code_fields_and_cause(self) -> None:
         async def body(peer: Any, endpoint: ipfi.Endpoint) -> None:
             t: unittest.TestCase = self  # type: ignore[assignment]
