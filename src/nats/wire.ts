@@ -110,6 +110,7 @@ export class NatsWire implements Wire, ConnectionWatcher {
   #ended = false
   #released = false
   #lingerTimer: NodeJS.Timeout | null = null
+  #held = false
 
   /**
    * A wire that reads `inbound` and publishes to `outbound` on `conn`, whose reference it takes over
@@ -178,6 +179,19 @@ export class NatsWire implements Wire, ConnectionWatcher {
   whenDrained(f: () => void): void {
     if (this.#queued === 0 || this.#released) f()
     else this.#drainWaiters.push(f)
+  }
+
+  /** Keep the process alive while someone waits on this link (src/link/event-loop.ts), as a socket does. */
+  ref(): void {
+    if (this.#held || this.#released) return
+    this.#held = true
+    this.#conn.hold(true)
+  }
+
+  unref(): void {
+    if (!this.#held) return
+    this.#held = false
+    this.#conn.hold(false)
   }
 
   /** @internal The rendezvous: the peer's window, once its answer arrived. */
@@ -501,6 +515,7 @@ export class NatsWire implements Wire, ConnectionWatcher {
   #release(): void {
     if (this.#released) return
     this.#released = true
+    this.unref()
     for (const t of [this.#pollTimer, this.#gapTimer, this.#resumeTimer, this.#lingerTimer]) if (t) clearTimeout(t)
     this.#sub.unsubscribe()
     this.#unwatch()
