@@ -104,3 +104,129 @@ describe('a NATS link holds the process open no more than a socket link does', (
     peer.close()
   })
 })
+
+const track = trackChildren(SHORT)
+
+describe('a listener process killed with SIGKILL mid-call', () => {
+  it("its clients' pending calls fail with ConnectionLostError, the others' complete, and new clients go to the listeners that remain", { timeout: 90_000 }, async () => {
+    const at = address()
+    const listeners = [0, 1, 2].map(() =>
+      track(
+        fork<string, string>(
+          async ({ data, ipfi: lib, sender }) => {
+            const ipfi = lib as unknown as typeof import('ipfi')
+            const server = await ipfi.listen<unknown, unknown>((data as { at: string }).at)
+            const held: (() => void)[] = []
+            sender.send('listening')
+            for await (const peer of server) {
+              peer.sender.send(
+                ipfi.expose({
+                  who: () => process.pid,
+                  hold: (n: number) => new Promise<number>((r) => held.push(() => r(n))),
+                  release: () => held.splice(0).forEach((f) => f()),
+                  async *count(n: number) {
+                    for (let i = 0; i < n; i++) {
+                      yield i
+                      if (i === 9) await new Promise<void>((r) => held.push(r)) // mid-stream until released
+                    }
+                  },
+                }),
+              )
+            }
+          },
+          { data: { at } },
+        ),
+      ),
+    )
+    for (const l of listeners) expect(await within(l.receiver.recv(), SHORT, 'a listener to listen')).toBe('listening')
+    type Api = { who(): number; hold(n: number): number; release(): void; count(n: number): AsyncIterable<number> }
+    const open = async () => {
+      const peer = await connect<never, Endpoint<never>>(at, { idleTimeoutMs: 3000, timeout: SHORT })
+      const api = remote<Api>((await within(peer.receiver.recv(), SHORT, 'the endpoint')) as never)
+      return { peer, api, pid: await api.who() }
+    }
+    const clients: { peer: Peer<never, Endpoint<never>>; api: ReturnType<typeof remote<Api>>; pid: number }[] = []
+    for (let i = 0; i < 15; i++) clients.push(await open())
+    const byPid = new Map<number, number>()
+    for (const c of clients) byPid.set(c.pid, (byPid.get(c.pid) ?? 0) + 1)
+    const victim = listeners.find((l) => (byPid.get(l.pid!) ?? 0) > 0)!
+    const survivors = listeners.filter((l) => l !== victim).map((l) => l.pid!)
+
+    // Each client: 5 calls held by the listener, and a stream stopped after 10 items.
+    const outcomes = clients.map((c) => {
+      const calls = [0, 1, 2, 3, 4].map((n) =>
+        c.api.hold(n).then(
+          (v) => ({ ok: true as const, v }),
+          (e: unknown) => ({ ok: false as const, e }),
+        ),
+      )
+      const items: number[] = []
+      const stream = (async () => {
+        try {
+          for await (const i of c.api.count(20)) items.push(i)
+          return { ok: true as const }
+        } catch (e) {
+          return { ok: false as const, e }
+        }
+      })()
+      return { c, calls, stream, items }
+    })
+    // Every held call and the stream's first 10 items have reached their listener.
+    await within(
+      (async () => {
+        while (outcomes.some((o) => o.items.length < 10)) await sleep(20)
+      })(),
+      SHORT,
+      'every stream to reach item 10',
+    )
+    await sleep(200)
+    victim.kill('SIGKILL')
+    await within(victim.exited, SHORT, 'the victim to die')
+
+    const onVictim = outcomes.filter((o) => o.c.pid === victim.pid)
+    const others = outcomes.filter((o) => o.c.pid !== victim.pid)
+    let failed = 0
+    let said = ''
+    for (const o of onVictim) {
+      for (const r of await within(Promise.all(o.calls), SHORT, "a killed listener's client's calls to settle")) {
+        expect(r.ok).toBe(false)
+        expect((r as { e: unknown }).e).toBeInstanceOf(ConnectionLostError)
+        said = ((r as { e: Error }).e).message
+        failed++
+      }
+      const s = await within(o.stream, SHORT, "a killed listener's client's stream to settle")
+      expect(s.ok).toBe(false)
+      expect((s as { e: unknown }).e).toBeInstanceOf(ConnectionLostError)
+      expect(o.items).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) // what came, once, in order
+      failed++
+      expect(await rejection(o.c.api.who(), SHORT)).toBeInstanceOf(ConnectionLostError)
+    }
+    // The other listeners' clients: still linked; once released, every call answers and every stream ends.
+    let completed = 0
+    for (const o of others) {
+      await o.c.api.release()
+      await o.c.api.release() // the stream's hold may come after the calls'
+    }
+    for (const o of others) {
+      const rs = await within(Promise.all(o.calls), SHORT, "a surviving listener's calls")
+      expect(rs).toEqual([0, 1, 2, 3, 4].map((v) => ({ ok: true, v })))
+      expect(await within(o.stream, SHORT, "a surviving listener's stream")).toEqual({ ok: true })
+      expect(o.items).toEqual(Array.from({ length: 20 }, (_, i) => i))
+      completed += 6
+    }
+    // New clients: all to the listeners that remain.
+    const fresh: number[] = []
+    for (let i = 0; i < 12; i++) {
+      const c = await open()
+      fresh.push(c.pid)
+      c.peer.close()
+    }
+    expect(fresh.every((p) => survivors.includes(p))).toBe(true)
+    expect(new Set(fresh).size).toBe(2)
+    console.log(
+      `listener killed mid-call: ${onVictim.length} of ${clients.length} clients on it, ${failed} calls and streams failed with ConnectionLostError, ` +
+        `${completed} on the other listeners completed, none hung; ${fresh.length} new clients all went to the two that remain (${survivors.map((p) => fresh.filter((f) => f === p).length).join(' + ')}); the error: ${said}`,
+    )
+    for (const c of clients) c.peer.close()
+  })
+})
