@@ -99,7 +99,9 @@ async function main() {
   const { scenarios: all } = await import('./scenarios/index.mjs')
   const unknown = (args.only ?? []).filter((id) => !all.some((s) => s.id === id))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((s) => s.id).join(', ')}`)
-  const scenarios = args.only ? all.filter((s) => args.only.includes(s.id)) : all
+  const { withoutUnavailable } = await import('./lib/open/nats-server.mjs')
+  const { scenarios, note: unavailable } = withoutUnavailable(args.only ? all.filter((s) => args.only.includes(s.id)) : all, args.only)
+  if (unavailable) console.error(`note: ${unavailable}`)
   const { makeSink, probe, makePayload, askUsage } = await import('./lib/measure/echo.mjs')
   const { STATS_REQUEST, isUsage } = await import('./lib/peers/usage.mjs')
   const { measureRound } = await import('./lib/measure/round.mjs')
@@ -213,6 +215,7 @@ async function main() {
     ratios,
     costPerByte,
     children,
+    unavailable,
     totalSeconds: (performance.now() - t0) / 1000,
   }
   const tables = markdown(result)
