@@ -108,6 +108,7 @@ async function main() {
   const { summarizeResults, rawIdOf } = await import('./lib/measure/summary.mjs')
   const { writeRatioChart } = await import('./lib/report/chart.mjs')
   const { markdown, resultsFile } = await import('./lib/report/markdown.mjs')
+  const { natsSection } = await import('./lib/report/nats.mjs')
 
   const payloads = new Map() // bytes -> the payload Buffer, made once
   const ctx = {
@@ -218,7 +219,7 @@ async function main() {
     unavailable,
     totalSeconds: (performance.now() - t0) / 1000,
   }
-  const tables = markdown(result)
+  const tables = [markdown(result), natsSection(result)].filter(Boolean).join('\n\n')
   console.log(tables)
   if (args.out) {
     const [md, json, svg] = ['md', 'json', 'svg'].map((ext) => `${args.out}.${ext}`)
