@@ -303,7 +303,8 @@ export class NatsWire implements Wire, ConnectionWatcher {
 
   #onResend(from: number): void {
     if (from < 1 || from > this.#nextSeq) return this.#violation(`the peer asked for message ${from} again, which was never sent (last sent: ${this.#nextSeq - 1})`)
-    if (from === this.#nextSeq) return this.#sendAck(true) // nothing missed: say so
+    // Nothing missed: say what we sent, so that a receiver that saw a number beyond it (forged) knows.
+    if (from === this.#nextSeq) return this.#publish(shortPacket(POLL, this.#nextSeq - 1))
     const u = this.#unacked
     let i = this.#unackedHead
     while (i < u.length && u[i]!.seq < from) i++
@@ -350,6 +351,7 @@ export class NatsWire implements Wire, ConnectionWatcher {
       const seq = readU64(data, 1)
       const ack = readU64(data, 9)
       if (seq < 1 || ack < 0) return this.#violation('a sequence number out of range')
+      if (data.length - DATA_HEADER > this.#window) return this.#violation(`a DATA packet of ${data.length - DATA_HEADER} bytes, more than the window of ${this.#window}`)
       this.#onAck(ack)
       if (this.#released) return
       if (seq <= this.#received) {
@@ -374,14 +376,20 @@ export class NatsWire implements Wire, ConnectionWatcher {
       return this.#fail(new ConnectionLostError(`${this.name}: ${message}`), false)
     }
     if (data.length !== SHORT_PACKET || (kind !== ACK && kind !== RESEND && kind !== POLL)) {
-      return this.#violation(`an unknown packet (kind ${kind}, ${data.length} bytes)`)
+      return this.#violation(`an unknown packet (${kind === undefined ? 'no kind' : `kind ${kind}`}, ${data.length} bytes)`)
     }
     const n = readU64(data, 1)
     if (n < 0) return this.#violation('a sequence number out of range')
     if (kind === ACK) this.#onAck(n)
     else if (kind === RESEND) this.#onResend(n)
-    else if (n > this.#received) this.#onGap(n) // POLL: the peer sent up to n
-    else this.#sendAck(true)
+    else {
+      // POLL: the peer sent up to n. It was published after every DATA it counts, so nothing we
+      // took or saw can be beyond n: a number that was is forged (or a broken peer).
+      const seen = Math.max(this.#received, this.#gap?.seen ?? 0)
+      if (n < seen) return this.#violation(`message ${seen} arrived, but the peer says it sent only up to ${n}`)
+      if (n > this.#received) this.#onGap(n)
+      else this.#sendAck(true)
+    }
   }
 
   /** A packet in order: to the reader (or, once it ended, only acknowledged). */
