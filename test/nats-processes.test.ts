@@ -103,6 +103,16 @@ describe('a NATS link holds the process open no more than a socket link does', (
     expect(await within(c.exited, SHORT, `the closed listener to exit (${JSON.stringify(c.output())})`)).toEqual({ code: 0, signal: null })
     peer.close()
   })
+
+  it('a listener whose client closed its link and exited at once exits once closed (the unanswered end of the link holds nothing)', async () => {
+    const at = address()
+    const listener = run('serve-one', at)
+    await listener.said('listening')
+    const client = run('close-and-exit', at)
+    expect(await within(client.exited, SHORT, 'the client to exit')).toEqual({ code: 0, signal: null })
+    await listener.said('closed')
+    expect(await within(listener.exited, SHORT, `the listener to exit (${JSON.stringify(listener.output())})`)).toEqual({ code: 0, signal: null })
+  })
 })
 
 const track = trackChildren(SHORT)

@@ -111,6 +111,8 @@ export class NatsWire implements Wire, ConnectionWatcher {
   #released = false
   #lingerTimer: NodeJS.Timeout | null = null
   #held = false
+  /** The peer's FIN was taken: it sends nothing more. */
+  #peerFin = false
 
   /**
    * A wire that reads `inbound` and publishes to `outbound` on `conn`, whose reference it takes over
@@ -183,7 +185,9 @@ export class NatsWire implements Wire, ConnectionWatcher {
 
   /** Keep the process alive while someone waits on this link (src/link/event-loop.ts), as a socket does. */
   ref(): void {
-    if (this.#held || this.#released) return
+    // Once ended, what is left (our FIN, its acknowledgement) is best effort, as a socket's FIN
+    // after the process exits: it holds nothing.
+    if (this.#held || this.#released || this.#ended) return
     this.#held = true
     this.#conn.hold(true)
   }
@@ -327,6 +331,9 @@ export class NatsWire implements Wire, ConnectionWatcher {
     if (this.#released || this.#unackedHead === this.#unacked.length) return
     const now = Date.now()
     if (now - this.#lastProgress >= this.#pollMs) {
+      // Both FINs sent, ours not acknowledged: the peer is done with the link (its process may have
+      // exited at once). Nothing is lost; answer a moment longer, then let go rather than wait out giveUpMs.
+      if (this.#peerFin && this.#finSeq !== 0 && this.#acked >= this.#finSeq - 1 && now - this.#lastProgress >= LINGER_MS) return this.#release()
       if (now - this.#lastHeard > this.#giveUpMs) {
         return this.#fail(
           new ConnectionLostError(
@@ -397,6 +404,7 @@ export class NatsWire implements Wire, ConnectionWatcher {
     this.#consumed = Math.max(this.#consumed, e.seq)
     if (e.bytes === null) {
       // FIN: the peer sends nothing more; we answer with our own FIN once what we sent is through.
+      this.#peerFin = true
       this.#sendAck(true)
       this.#queue = []
       this.#queueHead = this.#queueOffset = this.#queued = 0
@@ -502,6 +510,7 @@ export class NatsWire implements Wire, ConnectionWatcher {
   #end(error: unknown): void {
     if (this.#ended) return
     this.#ended = true
+    this.unref()
     if (this.#live) this.#deliverEnd(error)
     else this.#early.push({ seq: -1, error })
   }
