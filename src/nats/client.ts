@@ -14,6 +14,8 @@ import type { NatsConnection } from '@nats-io/transport-node'
 type NatsModule = typeof import('@nats-io/transport-node')
 
 const PACKAGE = '@nats-io/transport-node'
+/** How long the last user's release waits for the connection to flush before it closes it. */
+const FLUSH_ON_CLOSE_MS = 1000
 let loading: Promise<NatsModule> | null = null
 
 function load(): Promise<NatsModule> {
@@ -146,15 +148,25 @@ export class SharedConnection {
     this.#users++
   }
 
-  /** One user fewer; the last one closes the connection (after what was published is flushed). */
+  /**
+   * One user fewer; the last one closes the connection, after what was published is flushed. A
+   * connection that is not connected then (its server gone, the client reconnecting) would flush
+   * only once reconnected, and reconnect for ever: it waits a moment at most, then closes.
+   */
   release(): void {
     if (--this.#users > 0 || this.#closing) return
     this.#closing = true
     this.#forget()
-    void this.nc
-      .flush()
-      .catch(() => {})
-      .then(() => this.nc.close())
+    let timer: NodeJS.Timeout | undefined
+    const most = new Promise<void>((r) => {
+      timer = setTimeout(r, FLUSH_ON_CLOSE_MS)
+      timer.unref()
+    })
+    void Promise.race([this.nc.flush().catch(() => {}), most])
+      .then(() => {
+        clearTimeout(timer)
+        return this.nc.close()
+      })
       .catch(() => {})
   }
 }

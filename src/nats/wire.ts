@@ -331,9 +331,10 @@ export class NatsWire implements Wire, ConnectionWatcher {
     if (this.#released || this.#unackedHead === this.#unacked.length) return
     const now = Date.now()
     if (now - this.#lastProgress >= this.#pollMs) {
-      // Both FINs sent, ours not acknowledged: the peer is done with the link (its process may have
-      // exited at once). Nothing is lost; answer a moment longer, then let go rather than wait out giveUpMs.
-      if (this.#peerFin && this.#finSeq !== 0 && this.#acked >= this.#finSeq - 1 && now - this.#lastProgress >= LINGER_MS) return this.#release()
+      // Both FINs sent, ours not acknowledged: the peer had ended before it sent its FIN, so it takes
+      // nothing more from us (what still arrives there is only acknowledged), and its process may
+      // have exited at once. Answer a moment longer, then let go rather than wait out giveUpMs.
+      if (this.#peerFin && this.#finSeq !== 0 && now - this.#lastProgress >= LINGER_MS) return this.#release()
       if (now - this.#lastHeard > this.#giveUpMs) {
         return this.#fail(
           new ConnectionLostError(
