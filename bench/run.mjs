@@ -99,13 +99,16 @@ async function main() {
   const { scenarios: all } = await import('./scenarios/index.mjs')
   const unknown = (args.only ?? []).filter((id) => !all.some((s) => s.id === id))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((s) => s.id).join(', ')}`)
-  const scenarios = args.only ? all.filter((s) => args.only.includes(s.id)) : all
+  const { withoutUnavailable } = await import('./lib/open/nats-server.mjs')
+  const { scenarios, note: unavailable } = withoutUnavailable(args.only ? all.filter((s) => args.only.includes(s.id)) : all, args.only)
+  if (unavailable) console.error(`note: ${unavailable}`)
   const { makeSink, probe, makePayload, askUsage } = await import('./lib/measure/echo.mjs')
   const { STATS_REQUEST, isUsage } = await import('./lib/peers/usage.mjs')
   const { measureRound } = await import('./lib/measure/round.mjs')
   const { summarizeResults, rawIdOf } = await import('./lib/measure/summary.mjs')
   const { writeRatioChart } = await import('./lib/report/chart.mjs')
   const { markdown, resultsFile } = await import('./lib/report/markdown.mjs')
+  const { natsSection } = await import('./lib/report/nats.mjs')
 
   const payloads = new Map() // bytes -> the payload Buffer, made once
   const ctx = {
@@ -213,9 +216,10 @@ async function main() {
     ratios,
     costPerByte,
     children,
+    unavailable,
     totalSeconds: (performance.now() - t0) / 1000,
   }
-  const tables = markdown(result)
+  const tables = [markdown(result), natsSection(result)].filter(Boolean).join('\n\n')
   console.log(tables)
   if (args.out) {
     const [md, json, svg] = ['md', 'json', 'svg'].map((ext) => `${args.out}.${ext}`)

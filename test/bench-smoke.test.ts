@@ -15,7 +15,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 // Every scenario the suite defines, by its own list: a new scenario is covered without editing this.
 // @ts-expect-error plain JS, no declarations
 const { scenarios } = (await import('../bench/scenarios/index.mjs')) as {
-  scenarios: { id: string; type: 'echo' | 'oneway' | 'payload'; kind: string; compareWith?: string[]; open?: unknown; raw?: string | null }[]
+  scenarios: { id: string; type: 'echo' | 'oneway' | 'payload'; kind: string; compareWith?: string[]; open?: unknown; raw?: string | null; needs?: string }[]
 }
 const ECHO_SCENARIOS = scenarios.filter((s) => s.type === 'echo').map((s) => s.id)
 const ONEWAY_SCENARIOS = scenarios.filter((s) => s.type === 'oneway').map((s) => s.id)
@@ -60,6 +60,14 @@ describe('benchmark suite (smoke)', () => {
       expect(positive(r.cpus)).toBe(true)
       expect(r.rounds).toBe(3)
 
+      // The NATS scenarios ran (nats-server is installed where the tests run: .ci/run installs it),
+      // and the report gives their targets' ratios.
+      expect(r.unavailable).toBeNull()
+      expect(scenarios.filter((s) => s.needs === 'nats-server').map((s) => s.id)).toEqual(
+        expect.arrayContaining(['raw-nats-request', 'raw-nats-oneway', 'raw-nats-request-1mib', 'ipfi-nats-channel', 'ipfi-proc-nats', 'ipfi-nats-1mib', 'ipfi-nats-oneway']),
+      )
+      expect(run.stdout).toContain('NATS targets (issue 15)')
+      expect(run.stdout.match(/^\| (channels one way|procedures, RT\/s with 100 in flight|1 MiB payload)[^|]*\|/gm)).toHaveLength(3)
       expect(Object.keys(r.scenarios).sort()).toEqual([...ECHO_SCENARIOS, ...ONEWAY_SCENARIOS, ...PAYLOAD_SCENARIOS].sort())
       for (const id of ECHO_SCENARIOS) {
         const s = r.scenarios[id]

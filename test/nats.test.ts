@@ -236,9 +236,10 @@ describe('the NATS wire when NATS loses a message', () => {
   })
 })
 
-// Not yet shown to bite: with the receiver's window raised to 64 MiB (no effective credit), this
-// nats-server 2.9 logged no slow consumer either (kernel buffers on loopback, or how 2.9 applies
-// max_pending: not yet found out). What it does show: a receiver that reads nothing for 2 s loses nothing.
+// What this shows: a receiver that reads nothing for 2 s loses nothing. With max_pending alone this
+// nats-server 2.9 logged no slow consumer even without credit; test/nats-credits.test.ts adds a
+// write_deadline and watches the wire from outside: with credit at most the window is in flight and
+// no slow consumer; without (its control), 27 MiB in flight and the server cuts the receiver off.
 describe('credits keep a busy receiver from becoming a slow consumer', () => {
   it('32 MiB sent to a process whose event loop is blocked for 2 s, through a server that cuts off a client with 2 MB pending: all of it arrives, no slow consumer', async () => {
     const strict = await startNatsServer(['max_pending: 2MB'])

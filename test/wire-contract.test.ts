@@ -202,7 +202,7 @@ let natsPairs = 0
 
 const overNats: Backend = {
   name: 'NATS: a NatsWire pair through a real nats-server (a listener and a client, as listen() and connect() make them)',
-  optional: ['writev', 'destroy', 'bufferedBytes', 'whenDrained'],
+  optional: ['writev', 'destroy', 'bufferedBytes', 'whenDrained', 'ref', 'unref'],
   bulk: 8 * MiB,
   async pair() {
     natsServer ??= startNatsServer()

@@ -1,5 +1,6 @@
 // Every scenario, in report order: raw baselines first, then ipfi channels and procedures, then
-// peer libraries, then payloads, the one-way rates (pipelined, streams, many clients).
+// peer libraries, then payloads, the one-way rates (pipelined, streams, many clients), then the
+// NATS scenarios (raw client and ipfi through one nats-server).
 import rawMessageChannel from './raw-message-channel.mjs'
 import rawWorker from './raw-worker.mjs'
 import rawIpcJson from './raw-ipc-json.mjs'
@@ -27,6 +28,7 @@ import { grpcScenarios } from './grpc.mjs'
 import { payloadScenarios } from './payload.mjs'
 import { pipelinedScenarios } from './pipelined.mjs'
 import { manyClients } from './many-clients.mjs'
+import { natsScenarios } from './nats.mjs'
 
 export const scenarios = [
   rawMessageChannel, rawWorker, rawIpcJson, rawIpcAdvanced, rawFd3, rawUnixSocket, rawTcp,
@@ -35,4 +37,5 @@ export const scenarios = [
   birpcWorker, birpcFork, comlinkWorker, ...grpcScenarios,
   ...payloadScenarios,
   ...pipelinedScenarios, ipfiOneway, ...streamScenarios, ...manyClients,
+  ...natsScenarios, // need nats-server: left out, saying so, where it is missing (bench/lib/open/nats-server.mjs)
 ]

@@ -14,6 +14,8 @@ import type { NatsConnection } from '@nats-io/transport-node'
 type NatsModule = typeof import('@nats-io/transport-node')
 
 const PACKAGE = '@nats-io/transport-node'
+/** How long the last user's release waits for the connection to flush before it closes it. */
+const FLUSH_ON_CLOSE_MS = 1000
 let loading: Promise<NatsModule> | null = null
 
 function load(): Promise<NatsModule> {
@@ -43,6 +45,8 @@ export class SharedConnection {
   readonly nc: NatsConnection
   readonly servers: string
   #users = 0
+  /** Users that want the process kept alive by this connection (a listener; a wire someone waits on). */
+  #holds = 0
   #closing = false
   readonly #watchers = new Set<ConnectionWatcher>()
   readonly #forget: () => void
@@ -51,7 +55,45 @@ export class SharedConnection {
     this.nc = nc
     this.servers = servers
     this.#forget = forget
+    this.#patchHeartbeats()
+    this.#applyRef()
     void this.#watch()
+  }
+
+  /**
+   * Whether `user` wants the process kept alive by this connection. As a socket link does, a
+   * connection none of whose users holds it lets an idle program exit: its socket and the NATS
+   * client's ping timer are unref'ed (the client's internals, reached with care: a client without
+   * them keeps the process alive as before). Between reconnect attempts the client's own timers
+   * hold the process.
+   */
+  hold(on: boolean): void {
+    this.#holds += on ? 1 : -1
+    this.#applyRef()
+  }
+
+  #internals(): { socket?: { ref?(): void; unref?(): void }; heartbeats?: { timer?: { ref?(): void; unref?(): void }; _schedule?: () => void } } {
+    const p = (this.nc as unknown as { protocol?: { transport?: { socket?: unknown }; heartbeats?: unknown } }).protocol
+    return { socket: p?.transport?.socket as never, heartbeats: p?.heartbeats as never }
+  }
+
+  #applyRef(): void {
+    const { socket, heartbeats } = this.#internals()
+    const f = this.#holds > 0 ? 'ref' : 'unref'
+    if (typeof socket?.[f] === 'function') socket[f]!()
+    const t = heartbeats?.timer
+    if (typeof t?.[f] === 'function') t[f]!()
+  }
+
+  /** The ping timer is set again after each ping: unref each new one while nothing holds. */
+  #patchHeartbeats(): void {
+    const hb = this.#internals().heartbeats
+    const schedule = hb?._schedule
+    if (!hb || typeof schedule !== 'function') return
+    hb._schedule = () => {
+      schedule.call(hb)
+      if (this.#holds === 0) hb.timer?.unref?.()
+    }
   }
 
   async #watch(): Promise<void> {
@@ -63,7 +105,10 @@ export class SharedConnection {
     })
     try {
       for await (const s of this.nc.status()) {
-        if (s.type === 'reconnect') for (const w of [...this.#watchers]) w.reconnected(s.server)
+        if (s.type === 'reconnect') {
+          this.#applyRef() // a new socket
+          for (const w of [...this.#watchers]) w.reconnected(s.server)
+        }
       }
     } catch {
       // the connection closed: reported above
@@ -103,15 +148,25 @@ export class SharedConnection {
     this.#users++
   }
 
-  /** One user fewer; the last one closes the connection (after what was published is flushed). */
+  /**
+   * One user fewer; the last one closes the connection, after what was published is flushed. A
+   * connection that is not connected then (its server gone, the client reconnecting) would flush
+   * only once reconnected, and reconnect for ever: it waits a moment at most, then closes.
+   */
   release(): void {
     if (--this.#users > 0 || this.#closing) return
     this.#closing = true
     this.#forget()
-    void this.nc
-      .flush()
-      .catch(() => {})
-      .then(() => this.nc.close())
+    let timer: NodeJS.Timeout | undefined
+    const most = new Promise<void>((r) => {
+      timer = setTimeout(r, FLUSH_ON_CLOSE_MS)
+      timer.unref()
+    })
+    void Promise.race([this.nc.flush().catch(() => {}), most])
+      .then(() => {
+        clearTimeout(timer)
+        return this.nc.close()
+      })
       .catch(() => {})
   }
 }

@@ -143,9 +143,11 @@ export async function listenNats(
     },
     queueGroup(a.name),
   )
+  conn.hold(true) // a listener keeps the process alive until closed, as a listening socket does
   try {
     await conn.nc.flush()
   } catch (e) {
+    conn.hold(false)
     sub.unsubscribe()
     conn.release()
     throw new DisconnectedError(`cannot listen on ${where}: ${(e as Error).message}`, { cause: e })
@@ -154,6 +156,7 @@ export async function listenNats(
     async close() {
       if (!open) return
       open = false
+      conn.hold(false)
       sub.unsubscribe()
       conn.release()
     },

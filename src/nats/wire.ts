@@ -110,6 +110,9 @@ export class NatsWire implements Wire, ConnectionWatcher {
   #ended = false
   #released = false
   #lingerTimer: NodeJS.Timeout | null = null
+  #held = false
+  /** The peer's FIN was taken: it sends nothing more. */
+  #peerFin = false
 
   /**
    * A wire that reads `inbound` and publishes to `outbound` on `conn`, whose reference it takes over
@@ -178,6 +181,21 @@ export class NatsWire implements Wire, ConnectionWatcher {
   whenDrained(f: () => void): void {
     if (this.#queued === 0 || this.#released) f()
     else this.#drainWaiters.push(f)
+  }
+
+  /** Keep the process alive while someone waits on this link (src/link/event-loop.ts), as a socket does. */
+  ref(): void {
+    // Once ended, what is left (our FIN, its acknowledgement) is best effort, as a socket's FIN
+    // after the process exits: it holds nothing.
+    if (this.#held || this.#released || this.#ended) return
+    this.#held = true
+    this.#conn.hold(true)
+  }
+
+  unref(): void {
+    if (!this.#held) return
+    this.#held = false
+    this.#conn.hold(false)
   }
 
   /** @internal The rendezvous: the peer's window, once its answer arrived. */
@@ -289,7 +307,8 @@ export class NatsWire implements Wire, ConnectionWatcher {
 
   #onResend(from: number): void {
     if (from < 1 || from > this.#nextSeq) return this.#violation(`the peer asked for message ${from} again, which was never sent (last sent: ${this.#nextSeq - 1})`)
-    if (from === this.#nextSeq) return this.#sendAck(true) // nothing missed: say so
+    // Nothing missed: say what we sent, so that a receiver that saw a number beyond it (forged) knows.
+    if (from === this.#nextSeq) return this.#publish(shortPacket(POLL, this.#nextSeq - 1))
     const u = this.#unacked
     let i = this.#unackedHead
     while (i < u.length && u[i]!.seq < from) i++
@@ -312,6 +331,10 @@ export class NatsWire implements Wire, ConnectionWatcher {
     if (this.#released || this.#unackedHead === this.#unacked.length) return
     const now = Date.now()
     if (now - this.#lastProgress >= this.#pollMs) {
+      // Both FINs sent, ours not acknowledged: the peer had ended before it sent its FIN, so it takes
+      // nothing more from us (what still arrives there is only acknowledged), and its process may
+      // have exited at once. Answer a moment longer, then let go rather than wait out giveUpMs.
+      if (this.#peerFin && this.#finSeq !== 0 && now - this.#lastProgress >= LINGER_MS) return this.#release()
       if (now - this.#lastHeard > this.#giveUpMs) {
         return this.#fail(
           new ConnectionLostError(
@@ -336,6 +359,7 @@ export class NatsWire implements Wire, ConnectionWatcher {
       const seq = readU64(data, 1)
       const ack = readU64(data, 9)
       if (seq < 1 || ack < 0) return this.#violation('a sequence number out of range')
+      if (data.length - DATA_HEADER > this.#window) return this.#violation(`a DATA packet of ${data.length - DATA_HEADER} bytes, more than the window of ${this.#window}`)
       this.#onAck(ack)
       if (this.#released) return
       if (seq <= this.#received) {
@@ -360,14 +384,20 @@ export class NatsWire implements Wire, ConnectionWatcher {
       return this.#fail(new ConnectionLostError(`${this.name}: ${message}`), false)
     }
     if (data.length !== SHORT_PACKET || (kind !== ACK && kind !== RESEND && kind !== POLL)) {
-      return this.#violation(`an unknown packet (kind ${kind}, ${data.length} bytes)`)
+      return this.#violation(`an unknown packet (${kind === undefined ? 'no kind' : `kind ${kind}`}, ${data.length} bytes)`)
     }
     const n = readU64(data, 1)
     if (n < 0) return this.#violation('a sequence number out of range')
     if (kind === ACK) this.#onAck(n)
     else if (kind === RESEND) this.#onResend(n)
-    else if (n > this.#received) this.#onGap(n) // POLL: the peer sent up to n
-    else this.#sendAck(true)
+    else {
+      // POLL: the peer sent up to n. It was published after every DATA it counts, so nothing we
+      // took or saw can be beyond n: a number that was is forged (or a broken peer).
+      const seen = Math.max(this.#received, this.#gap?.seen ?? 0)
+      if (n < seen) return this.#violation(`message ${seen} arrived, but the peer says it sent only up to ${n}`)
+      if (n > this.#received) this.#onGap(n)
+      else this.#sendAck(true)
+    }
   }
 
   /** A packet in order: to the reader (or, once it ended, only acknowledged). */
@@ -375,6 +405,7 @@ export class NatsWire implements Wire, ConnectionWatcher {
     this.#consumed = Math.max(this.#consumed, e.seq)
     if (e.bytes === null) {
       // FIN: the peer sends nothing more; we answer with our own FIN once what we sent is through.
+      this.#peerFin = true
       this.#sendAck(true)
       this.#queue = []
       this.#queueHead = this.#queueOffset = this.#queued = 0
@@ -480,6 +511,7 @@ export class NatsWire implements Wire, ConnectionWatcher {
   #end(error: unknown): void {
     if (this.#ended) return
     this.#ended = true
+    this.unref()
     if (this.#live) this.#deliverEnd(error)
     else this.#early.push({ seq: -1, error })
   }
@@ -501,6 +533,7 @@ export class NatsWire implements Wire, ConnectionWatcher {
   #release(): void {
     if (this.#released) return
     this.#released = true
+    this.unref()
     for (const t of [this.#pollTimer, this.#gapTimer, this.#resumeTimer, this.#lingerTimer]) if (t) clearTimeout(t)
     this.#sub.unsubscribe()
     this.#unwatch()

@@ -1,7 +1,8 @@
 /**
- * Real NATS servers for tests: Debian's `nats-server` (2.9 here; .ci/run installs it), started on
- * loopback on a free port, alone or as a cluster whose members are routed to each other, and stopped
- * by PID. A test that needs one fails loudly when nats-server cannot be started: never a skip.
+ * Real NATS servers for tests: Debian's `nats-server` (2.9 here; .ci/run installs it, and so does
+ * this file when it is missing and the tests run as root with apt-get), started on loopback on a
+ * free port, alone or as a cluster whose members are routed to each other, and stopped by PID. A
+ * test that needs one fails loudly when nats-server cannot be started: never a skip.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -26,13 +27,27 @@ export interface NatsServer {
 }
 
 let checked = false
+const runs = () => {
+  const r = spawnSync('nats-server', ['--version'], { encoding: 'utf8' })
+  return r.error || r.status !== 0 ? (r.error?.message ?? r.stderr) : null
+}
+
+/**
+ * nats-server, installed first if it is missing where that can be done without asking (root, with
+ * apt-get: Debian's package, as .ci/run installs it), so that `npm test` on a fresh clone runs the
+ * NATS tests; elsewhere a loud error saying how to install it.
+ */
 function checkInstalled(): void {
   if (checked) return
-  const r = spawnSync('nats-server', ['--version'], { encoding: 'utf8' })
-  if (r.error || r.status !== 0) {
-    throw new Error(
-      `these tests need nats-server (Debian: apt-get install -y nats-server; .ci/run installs it), and it could not be run: ${r.error?.message ?? r.stderr}`,
-    )
+  let why = runs()
+  if (why !== null && process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0) {
+    const apt = (args: string[]) =>
+      spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', ...args], { stdio: 'ignore', timeout: 600_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0
+    if (!apt(['install', '-y', '-qq', 'nats-server'])) apt(['update', '-qq']) && apt(['install', '-y', '-qq', 'nats-server'])
+    why = runs()
+  }
+  if (why !== null) {
+    throw new Error(`these tests need nats-server (Debian: apt-get install -y nats-server; .ci/run installs it), and it could not be run: ${why}`)
   }
   checked = true
 }
