@@ -27,6 +27,7 @@ import { grpcScenarios } from './grpc.mjs'
 import { payloadScenarios } from './payload.mjs'
 import { pipelinedScenarios } from './pipelined.mjs'
 import { manyClients } from './many-clients.mjs'
+import { pythonScenarios } from './python.mjs'
 
 export const scenarios = [
   rawMessageChannel, rawWorker, rawIpcJson, rawIpcAdvanced, rawFd3, rawUnixSocket, rawTcp,
@@ -35,4 +36,5 @@ export const scenarios = [
   birpcWorker, birpcFork, comlinkWorker, ...grpcScenarios,
   ...payloadScenarios,
   ...pipelinedScenarios, ipfiOneway, ...streamScenarios, ...manyClients,
+  ...pythonScenarios,
 ]
