@@ -192,10 +192,11 @@ class Receiver(_ChannelEnd, Generic[T]):
         finally:
             if timer is not None:
                 timer.cancel()
-            try:
-                port.waiters.remove(fut)
-            except ValueError:
-                pass
+            # A delivered entry took its waiter off already; a failed deque.remove would build its
+            # error message from repr(fut), which costs more than the whole round trip's bookkeeping.
+            waiters = port.waiters
+            if waiters and fut in waiters:
+                waiters.remove(fut)
         return entry.value  # type: ignore[no-any-return]
 
     def try_recv(self) -> T:
