@@ -246,22 +246,35 @@ class Link:
             self._queue(F.control(F.PING))
 
     def _queue(self, *parts: bytes) -> None:
+        self._heartbeat.said()
+        if not self._flush_scheduled:
+            if not self._batch and not self._loop.is_closed():
+                # The first frame of a loop turn is written now (a round trip does not wait for the
+                # loop to turn); the frames after it in the same turn gather until the turn ends.
+                self._flush_scheduled = True
+                self._loop.call_soon(self._flush)
+                self._wire.write(parts)
+                return self._check_unsent()
         self._batch.extend(parts)
         self._batch_frames += 1
-        self._batch_bytes += sum(len(p) for p in parts)
-        self._heartbeat.said()
+        for p in parts:
+            self._batch_bytes += len(p)
         if self._batch_frames >= _FLUSH_AT:
-            self._flush()
+            self._flush(False)
         elif not self._flush_scheduled and not self._loop.is_closed():
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
+    def _flush(self, turn_ended: bool = True) -> None:
+        if turn_ended:
+            self._flush_scheduled = False
         if self._batch:
             batch, self._batch = self._batch, []
             self._batch_frames = self._batch_bytes = 0
             self._wire.write(batch)
+        self._check_unsent()
+
+    def _check_unsent(self) -> None:
         if self._state != _CLOSED:
             unsent = self._wire.buffered_bytes()
             if unsent > self.limits.max_unsent_bytes:
