@@ -31,6 +31,9 @@ __all__ = ["Link", "PeerEnd"]
 
 #: A batch is written as soon as it holds this many frames (otherwise once the loop turns).
 _FLUSH_AT = 32
+#: A payload shorter than this is copied behind its frame header (one part); a longer one is its own part.
+_JOIN_BELOW = 16384
+_msg_prefix = F._msg_header.pack  # body length, MSG, target kind, target id, caps length
 
 
 class PeerEnd(NamedTuple):
@@ -140,6 +143,18 @@ class Link:
     def send_value(self, route: Route, value: Any, target: Port) -> None:
         """Send ``value`` into the channel ``route`` leads to. Raises before anything moves if it can't."""
         payload, handles = encode(value)
+        if not handles:  # the common case, in short: no caps to check, move or describe
+            n = len(payload)
+            if F.MSG_HEADER + n > self._peer_max_frame:
+                raise LimitExceededError(f"message of {n} bytes is over the peer's frame limit of {self._peer_max_frame} bytes")
+            if self._state == _CLOSED:
+                return
+            head = _msg_prefix(F.MSG_HEADER + n, F.MSG, route.kind, route.id, 0)
+            if n < _JOIN_BELOW:
+                self._queue(head + payload)
+            else:
+                self._queue(head, payload)
+            return
         if len(handles) > self._peer_max_handles:
             raise LimitExceededError(f"message holds {len(handles)} handles; the peer accepts at most {self._peer_max_handles}")
         check_handles(handles, target)
@@ -171,7 +186,7 @@ class Link:
         caps_bytes = encode_plain([self._encode_cap(c, after) for c in caps]) if caps else b""
         body_len = F.MSG_HEADER + len(caps_bytes) + len(payload)
         head = F.msg_prefix(route.kind, route.id, len(caps_bytes), body_len)
-        if len(payload) < 16384:
+        if len(payload) < _JOIN_BELOW:
             self._queue(head + caps_bytes + payload)
         else:
             self._queue(head + caps_bytes, payload)
@@ -246,7 +261,7 @@ class Link:
             self._queue(F.control(F.PING))
 
     def _queue(self, *parts: bytes) -> None:
-        self._heartbeat.said()
+        self._heartbeat._spoke = True  # Heartbeat.said(), inline: once per frame
         if not self._flush_scheduled:
             if not self._batch and not self._loop.is_closed():
                 # The first frame of a loop turn is written now (a round trip does not wait for the
@@ -409,6 +424,9 @@ class Link:
             if tk not in (F.TARGET_EXPORT, F.TARGET_INBOUND):
                 raise ProtocolError(f"{self.name}: MSG with unknown target kind {tk}")
             raise ProtocolError(f"{self.name}: MSG to unknown {'inbound' if tk == F.TARGET_INBOUND else 'export'} {tid}")
+        if not caps_len and port.route is None and not port.receiver_gone:
+            # The common case, in short: no caps, for a receiver that lives here (Port.accept, _decode_entry).
+            return port.push(Entry(decode(buf, _no_handles, caps_start, end), None, end - caps_start, self))
         caps = self._materialize(decode(buf, None, caps_start, caps_start + caps_len)) if caps_len else []
         port.accept(buf, caps_start + caps_len, end, caps, self._decode_entry)
 
