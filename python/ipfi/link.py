@@ -34,6 +34,7 @@ _FLUSH_AT = 32
 #: A payload shorter than this is copied behind its frame header (one part); a longer one is its own part.
 _JOIN_BELOW = 16384
 _msg_prefix = F._msg_header.pack  # body length, MSG, target kind, target id, caps length
+_msg_header_unpack = F.msg_header_unpack
 
 
 class PeerEnd(NamedTuple):
@@ -76,6 +77,8 @@ class Link:
         ``goodbye_at_exit``: whether this process's exit says GOODBYE when it did not crash."""
         self._loop = asyncio.get_running_loop()
         self.limits: Limits = resolve_limits(limits)
+        #: The limit Port.push checks once per message (limits.max_queued_bytes).
+        self.max_queued_bytes = self.limits.max_queued_bytes
         self.name = name
         self._wire = wire
         self._on_wire_end = on_wire_end
@@ -150,11 +153,20 @@ class Link:
             if self._state == _CLOSED:
                 return
             head = _msg_prefix(F.MSG_HEADER + n, F.MSG, route.kind, route.id, 0)
-            if n < _JOIN_BELOW:
-                self._queue(head + payload)
-            else:
-                self._queue(head, payload)
-            return
+            if n >= _JOIN_BELOW:
+                return self._queue(head, payload)
+            # _queue(frame), inline: the common message is one part, batched in this loop turn
+            # (or, the turn's first, written at once)
+            frame = head + payload
+            self._heartbeat._spoke = True
+            if self._flush_scheduled:
+                self._batch.append(frame)
+                self._batch_bytes += len(frame)
+                self._batch_frames += 1
+                if self._batch_frames >= _FLUSH_AT:
+                    self._flush(False)
+                return
+            return self._queue(frame)
         if len(handles) > self._peer_max_handles:
             raise LimitExceededError(f"message holds {len(handles)} handles; the peer accepts at most {self._peer_max_handles}")
         check_handles(handles, target)
@@ -340,11 +352,22 @@ class Link:
         return e
 
     def _on_frame(self, buf: bytes, start: int, end: int) -> None:  # noqa: C901 - the one dispatch on frame kinds
+        kind = buf[start]
+        if kind == F.MSG and self._state == _OPEN and not self._ending:
+            # The common frame, in short: a MSG without caps for an export whose receiver lives here
+            # (else _on_msg, which checks and says what is wrong).
+            if end - start >= F.MSG_HEADER:
+                tk, tid, caps_len = _msg_header_unpack(buf, start + 1)
+                if not caps_len and not tk:
+                    e = self._exports.get(tid)
+                    if e is not None:
+                        port = e.port
+                        if port.route is None and not port.receiver_gone:
+                            p = start + F.MSG_HEADER
+                            return port.push(Entry(decode(buf, _no_handles, p, end), None, end - p, self))
+            return self._on_msg(buf, start, end)
         if self._state == _CLOSED or self._ending:
             return
-        kind = buf[start]
-        if kind == F.MSG and self._state == _OPEN:
-            return self._on_msg(buf, start, end)
         if self._state == _HANDSHAKE:
             if kind != F.HELLO:
                 raise ProtocolError(f"{self.name}: expected a handshake, got frame kind {kind} (is the peer speaking ipfi?)")
