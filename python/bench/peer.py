@@ -116,4 +116,9 @@ async def main(mode: str, address: str) -> None:
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         raise SystemExit(__doc__)
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    profile = os.environ.get("IPFI_BENCH_PROFILE")  # a file: where this peer's cProfile statistics go
+    if profile:
+        import cProfile
+        cProfile.run("asyncio.run(main(sys.argv[1], sys.argv[2]))", profile)
+    else:
+        asyncio.run(main(sys.argv[1], sys.argv[2]))
