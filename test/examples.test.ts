@@ -52,6 +52,24 @@ describe('examples', () => {
     ])
   }, 90_000)
 
+  it('python-parent: a Node parent and a Python child call each other and pass a channel (needs python3)', async () => {
+    expect(await node('examples/python-parent.mjs')).toEqual([
+      'HI FROM NODE',
+      'word: a',
+      'word: stream',
+      'word: of',
+      'word: words',
+      'from Python: tick 0',
+      'from Python: tick 1',
+      'from Python: tick 2',
+      'progress 0.5',
+      'progress 1',
+      'done',
+      'hello, Ada, from Node',
+      'python exited with code 0',
+    ])
+  }, 90_000)
+
   it('type-check (tsc -p tsconfig.examples.json)', async () => {
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
     const result = await run(process.execPath, [tsc, '-p', 'tsconfig.examples.json'], { cwd: root, timeout: 120_000 }).then(

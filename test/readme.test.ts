@@ -18,6 +18,7 @@ const expected: [string, RegExp][] = [
   ["listen(address, { secret: 'let me in' })", /^hello, client\na client says: thanks\na client left\nAuthenticationError$/],
   ["tracingChannel('ipfi:call')", /^twice: ok\n42\ntrue 0\nlink closed in order$/],
   ['calc.ticks(3)', /^3\ntick 0\ntick 1\ntick 2\n6\nprogress 0.5\nprogress 1\ndone\nTimeoutError$/],
+  ["spawn('python3', ['examples/python-child.py'])", /^HI FROM NODE\nword: a\nword: stream\nword: of\nword: words\nfrom Python: tick 0\nfrom Python: tick 1\nfrom Python: tick 2\nprogress 0\.5\nprogress 1\ndone\nhello, Ada, from Node$/],
 ]
 
 describe('README', () => {
@@ -29,6 +30,13 @@ describe('README', () => {
   it('has a check for every runnable block', () => {
     expect(blocks.length).toBe(expected.length)
     for (const [marker] of expected) expect(blocks.some((b) => b.includes(marker))).toBe(true)
+  })
+
+  it('shows the Python child of the Python section as it is in examples/python-child.py', () => {
+    const python = [...readme.matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1]!)
+    expect(python.length).toBe(1)
+    const file = readFileSync(new URL('examples/python-child.py', root), 'utf8')
+    expect(file).toContain(python[0])
   })
 
   for (const [marker, output] of expected) {

@@ -7,7 +7,7 @@ with handles (senders, receivers) that travel inside messages. It speaks the ipf
     print(await rx.recv())
 
 Layers, each importing only from those before it: errors, values -> codec -> wire -> frames ->
-port, handles -> link -> channel -> connection -> process, server -> this module.
+port, handles -> link -> channel -> connection, procedures -> process, server -> this module.
 """
 from .channel import Empty, Endpoint, FunctionEndpoint, Receiver, ReceiverSet, SelectEvent, Sender, channel
 from .connection import Connection, connect_wire
@@ -16,6 +16,9 @@ from .errors import (AddressInUseError, AuthenticationError, ConnectionLostError
                      IpfiError, LimitExceededError, ProtocolError, RemoteError, TimeoutError, UnsupportedValueError)
 from .limits import DEFAULT_LIMITS, Limits
 from .link import Link
+from .procedures import (DEFAULT_PROCEDURE_LIMITS, AbortError, AbortSignal, CallContext, Callback, ProcedureLimits, Remote,
+                         RemoteCall, RemoteFunction, RemoteMethod, ResultStream, ThrownValue, callback, current_call, expose,
+                         remote)
 from .process import Child, ExitInfo, ParentEnds, spawn, stdio_link
 from .server import Peer, Server, connect, listen
 from .values import UNDEFINED, BigInt, JsBinary, JsDate, Map, NullProtoDict, RegExp, Undefined, URL
@@ -29,10 +32,13 @@ __all__ = [
     # links, wires, processes
     "Link", "Limits", "DEFAULT_LIMITS", "Connection", "connect_wire", "Wire", "FdWire", "StreamWire",
     "spawn", "stdio_link", "Child", "ParentEnds", "ExitInfo", "listen", "connect", "Server", "Peer",
+    # procedures
+    "expose", "remote", "callback", "current_call", "CallContext", "AbortSignal", "Remote", "RemoteMethod",
+    "RemoteCall", "ResultStream", "RemoteFunction", "Callback", "ProcedureLimits", "DEFAULT_PROCEDURE_LIMITS",
     # errors
     "IpfiError", "DisconnectedError", "ConnectionLostError", "ProtocolError", "LimitExceededError", "TimeoutError",
     "HandleError", "UnsupportedValueError", "AuthenticationError", "AddressInUseError", "RemoteError",
-    "register_error_class",
+    "register_error_class", "AbortError", "ThrownValue",
     # values
     "UNDEFINED", "Undefined", "BigInt", "Map", "NullProtoDict", "URL", "RegExp", "JsDate", "JsBinary",
 ]

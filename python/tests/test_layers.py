@@ -22,7 +22,7 @@ LAYERS: List[List[str]] = [
     ["handles"],
     ["link"],
     ["channel"],
-    ["connection"],
+    ["connection", "procedures"],
     ["admission", "address"],
     ["process", "server"],
     ["__init__"],
