@@ -26,7 +26,7 @@ const RATIO_PAIRS = scenarios.flatMap((s) => (s.compareWith ?? []).map((b) => `$
 // The Python implementation's scenarios (bench/scenarios/python.mjs); grpcio's only where it imports.
 // @ts-expect-error plain JS, no declarations
 const { HAS_GRPCIO } = (await import('../bench/lib/open/python.mjs')) as { HAS_GRPCIO: boolean }
-const PYTHON_ECHO = ['py-raw-unix', 'py-ipfi-unix', 'js-py-ipfi-unix', 'py-js-ipfi-unix', ...(HAS_GRPCIO ? ['grpcio-unary-unix'] : [])]
+const PYTHON_ECHO = ['py-raw-unix', 'py-ipfi-unix', 'js-py-ipfi-unix', 'py-js-ipfi-unix', 'py-ipfi-proc-unix', 'js-py-proc-unix', ...(HAS_GRPCIO ? ['grpcio-unary-unix'] : [])]
 const PYTHON_ONEWAY = ['py-raw-unix-oneway', 'py-ipfi-unix-oneway', 'ipfi-unix-socket-oneway', 'js-py-ipfi-unix-oneway']
 
 interface Run {
@@ -71,6 +71,8 @@ describe('benchmark suite (smoke)', () => {
       expect(ECHO_SCENARIOS.includes('grpcio-unary-unix')).toBe(HAS_GRPCIO)
       expect(ONEWAY_SCENARIOS).toEqual(expect.arrayContaining(PYTHON_ONEWAY))
       expect(r.scenarios['py-ipfi-unix'].raw).toBe('py-raw-unix')
+      // Python procedure calls beside grpcio unary calls on the same socket (where grpcio imports).
+      if (HAS_GRPCIO) expect(RATIO_PAIRS).toContain('py-ipfi-proc-unix/grpcio-unary-unix')
       expect(r.scenarios['py-ipfi-unix-oneway'].raw).toBe('py-raw-unix-oneway')
       for (const id of ECHO_SCENARIOS) {
         const s = r.scenarios[id]

@@ -1,14 +1,15 @@
 // The Python implementation (python/ipfi) on the wire of ipfi-unix-socket, a Unix socket, side by
 // side with the JS scenarios: a raw Python baseline (length + ipfi's Python codec, one write per
 // message, python/bench/rawframe.py), Python ipfi to Python ipfi, this process (JS) to a Python
-// peer and a Python driver to the JS echo child; one-way msg/s for each; grpcio unary calls when
-// the interpreter has grpcio (a bench-only option). The `py-` scenarios are timed in Python by
+// peer and a Python driver to the JS echo child; one-way msg/s for each; procedure calls
+// (remote(endpoint).echo(m) to a listen() server, Python to Python and JS to Python) and grpcio
+// unary calls when the interpreter has grpcio (a bench-only option). The `py-` scenarios are timed in Python by
 // python/bench/driver.py (bench/lib/open/python.mjs); the `js-py-` ones here, as the JS scenarios.
-import { connectWire, duplexWire } from 'ipfi'
+import { connect, connectWire, duplexWire, remote } from 'ipfi'
 import { pump } from '../lib/peers/ipfi-pump.mjs'
 import { waitExit, watchExit, withDeadline } from '../lib/open/procs.mjs'
 import { acceptChild } from '../lib/open/socket-child.mjs'
-import { HAS_GRPCIO, PYTHON_VERSION, acceptPythonPeer, openPythonDriver } from '../lib/open/python.mjs'
+import { HAS_GRPCIO, PYTHON_VERSION, acceptPythonPeer, openPythonDriver, startPythonServer } from '../lib/open/python.mjs'
 
 const PY = `Python ${PYTHON_VERSION}`
 
@@ -29,6 +30,25 @@ async function ipfiOverSocket({ child, socket }, sink, what) {
       conn.close()
       conn.receiver.close()
       return [{ what, ...e }]
+    },
+  }
+}
+
+/** remote(endpoint).echo(m) from here (JS) to a Python listen() server. */
+async function callsToPython(sink) {
+  const server = await startPythonServer('ipfi-proc-server')
+  const watch = watchExit(server.child, sink, 'python ipfi server')
+  const peer = await connect(server.address)
+  const endpoint = await peer.receiver.recv()
+  const api = remote(endpoint)
+  endpoint.close()
+  return {
+    send: (m) => api.echo(m).then(sink.deliver, sink.fail),
+    async close() {
+      watch.closing = true
+      api[Symbol.dispose]()
+      await peer[Symbol.asyncDispose]()
+      return [{ what: 'python ipfi server', ...(await server.stop()) }]
     },
   }
 }
@@ -83,6 +103,21 @@ export const pythonScenarios = [
         open: driven('grpc-unary', 'python grpcio unary driver'),
       })]
     : []),
+  echo({
+    id: 'py-ipfi-proc-unix',
+    label: `${PY} ipfi remote().echo(), connect() Unix socket (Python both ends)`,
+    raw: 'py-raw-unix',
+    compareWith: [...(HAS_GRPCIO ? ['grpcio-unary-unix'] : []), 'py-raw-unix', 'ipfi-proc-unix'],
+    open: driven('ipfi-calls', 'python ipfi calls driver'),
+  }),
+  echo({
+    id: 'js-py-proc-unix',
+    label: `ipfi JS remote().echo() here → ${PY} listen() server, Unix socket`,
+    impl: 'ipfi js↔python',
+    raw: 'raw-unix-socket',
+    compareWith: ['ipfi-proc-unix', 'py-ipfi-proc-unix'],
+    open: callsToPython,
+  }),
   oneway({
     id: 'py-raw-unix-oneway',
     label: `${PY} raw one-way, Unix socket, one write per message`,

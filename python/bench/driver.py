@@ -11,6 +11,8 @@ per answer on stdout. Timing is done here, in Python, so the figures are the Pyt
     raw-count   one-way to a raw Python counting peer
     ipfi-count  one-way over ipfi to a Python ipfi counting peer
     grpc-unary  grpcio (grpc.aio) unary Echo calls to a grpcio server (peer.py grpc-server)
+    ipfi-calls  ipfi.connect() to a Python ipfi.listen() server (peer.py ipfi-proc-server) and
+                remote(endpoint).echo(m) calls, as grpc-unary's
 
 Commands: {"op": "echo", "msg": m} -> {"reply": r}; {"op": "latency", "n": N} -> {"samples": [µs],
 "elapsedMs"}; {"op": "throughput", "n": N, "window": W} -> {"elapsedMs", "rtPerSec"};
@@ -146,12 +148,7 @@ class Grpc(End):
     async def open(self, path: str) -> None:
         import grpc  # type: ignore[import-not-found]  # bench only: python3-grpcio
 
-        self.child = await asyncio.create_subprocess_exec(*peer_argv("grpc-server", f"unix:{path}"),
-                                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        assert self.child.stdout is not None
-        line = await asyncio.wait_for(self.child.stdout.readline(), 15)
-        if line.strip() != b"ready":
-            raise RuntimeError(f"grpc server said {line!r}")
+        self.child = await start_server("grpc-server", path)
         self.channel = grpc.aio.insecure_channel(f"unix:{path}")
         self.call = self.channel.unary_unary("/ipfi.bench.Bench/Echo", request_serializer=lambda v: json.dumps(v).encode(),
                                              response_deserializer=json.loads)
@@ -159,6 +156,33 @@ class Grpc(End):
 
     async def close(self) -> None:
         await self.channel.close()
+        assert self.child.stdin is not None
+        self.child.stdin.close()
+
+
+async def start_server(mode: str, path: str) -> "asyncio.subprocess.Process":
+    """A far end that listens at ``path`` and says "ready"; it ends when its stdin closes."""
+    child = await asyncio.create_subprocess_exec(*peer_argv(mode, f"unix:{path}"), stdin=subprocess.PIPE,
+                                                 stdout=subprocess.PIPE)
+    assert child.stdout is not None
+    line = await asyncio.wait_for(child.stdout.readline(), 15)
+    if line.strip() != b"ready":
+        raise RuntimeError(f"{mode} said {line!r}")
+    return child
+
+
+class Calls(End):
+    async def open(self, path: str) -> None:
+        self.child = await start_server("ipfi-proc-server", path)
+        self.peer = await ipfi.connect(f"unix:{path}")
+        endpoint = await self.peer.receiver.recv(timeout=15)
+        self.api = ipfi.remote(endpoint)
+        self.call = self.api.echo
+
+    async def close(self) -> None:
+        self.api.close()
+        self.peer.close()
+        await asyncio.wait_for(asyncio.shield(self.peer.closed), 5)
         assert self.child.stdin is not None
         self.child.stdin.close()
 
@@ -258,6 +282,9 @@ async def open_end(mode: str, path: str) -> End:
         await end.open([os.environ.get("IPFI_BENCH_NODE", "node"), NODE_ECHO, f"unix:{path}"], path)
     elif mode == "grpc-unary":
         end = Grpc()
+        await end.open(path)
+    elif mode == "ipfi-calls":
+        end = Calls()
         await end.open(path)
     else:
         raise SystemExit(f"unknown mode {mode!r}")

@@ -9,6 +9,11 @@ connect to ``unix:/path`` and answer until the other side closes, then end with 
     ipfi-count   the same, counting as raw-count does
     grpc-server  grpcio (grpc.aio) server listening at the path (not connecting): unary Echo
                  with JSON bodies, as bench/lib/peers/grpc-service.mjs; prints "ready" once bound
+    ipfi-proc-server
+                 ipfi.listen() at the path: every client gets an endpoint, expose({"echo": m -> m}),
+                 as bench/children/ipfi-server.mjs; prints "ready" once listening
+
+The servers run until their stdin closes.
 """
 from __future__ import annotations
 
@@ -95,10 +100,26 @@ async def grpc_server(path: str) -> None:
     server.add_insecure_port(f"unix:{path}")
     await server.start()
     print("ready", flush=True)
-    # Until the driver closes our stdin.
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, sys.stdin.read)
+    await until_stdin_closes()
     await server.stop(1)
+
+
+async def until_stdin_closes() -> None:
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+async def ipfi_proc_server(path: str) -> None:
+    server = await ipfi.listen(f"unix:{path}")
+
+    async def serve() -> None:
+        async for peer in server:
+            peer.sender.send(ipfi.expose({"echo": lambda m: m}))
+
+    task = asyncio.ensure_future(serve())
+    print("ready", flush=True)
+    await until_stdin_closes()
+    task.cancel()
+    await server.close()
 
 
 async def main(mode: str, address: str) -> None:
@@ -109,6 +130,8 @@ async def main(mode: str, address: str) -> None:
         await ipfi_peer(mode, path)
     elif mode == "grpc-server":
         await grpc_server(path)
+    elif mode == "ipfi-proc-server":
+        await ipfi_proc_server(path)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -111,5 +111,29 @@ export async function acceptPythonPeer(mode) {
   } finally {
     server.close()
     rmSync(path, { force: true })
+  }
+}
+
+/**
+ * Start `python/bench/peer.py MODE unix:/path` as a server (it listens there and says "ready");
+ * `stop()` closes its stdin, which ends it, and returns its exit.
+ */
+export async function startPythonServer(mode) {
+  const dir = mkdtempSync(join(tmpdir(), 'ipfi-pybench-'))
+  const path = join(dir, 's.sock')
+  const child = track(spawn(PYTHON, [join(PY_BENCH, 'peer.py'), mode, `unix:${path}`], { stdio: ['pipe', 'pipe', 'inherit'] }))
+  const lines = createInterface({ input: child.stdout })
+  const [line] = await withDeadline(Promise.race([once(lines, 'line'), once(child, 'exit').then(([c]) => Promise.reject(new Error(`peer.py ${mode} exited (${c})`)))]),
+    15_000, () => Promise.reject(new Error(`peer.py ${mode} was not ready within 15 s`)))
+  if (line.trim() !== 'ready') throw new Error(`peer.py ${mode} said ${line}`)
+  return {
+    address: `unix:${path}`,
+    child,
+    async stop() {
+      child.stdin.end()
+      const e = await waitExit(child, 15_000)
+      rmSync(dir, { recursive: true, force: true })
+      return e
+    },
   }
 }
