@@ -6,9 +6,11 @@
  * mixed fields, and of 1 MiB of bytes. Rounds alternate JS and Python; figures are medians.
  *
  *   node bench/codec.mjs [seconds per case, default 1] [rounds, default 3]
+ *
+ * The table goes to stdout and to bench/results/codec.md.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { performance } from 'node:perf_hooks'
@@ -73,13 +75,16 @@ for (let r = 0; r < rounds; r++) {
   const got = JSON.parse(p.stdout).opsPerSec
   for (const [name] of CASES) py[name].push(got[name])
 }
-console.log(`### Codec, ops/s: JS (Node ${process.version}) and Python ${PYTHON_VERSION}; median of ${rounds} alternating rounds, ${seconds} s a case`)
-console.log('')
-console.log('| case | JS ops/s | Python ops/s | Python ÷ JS | JS by round | Python by round |')
-console.log('|---|---:|---:|---:|---|---|')
+const L = []
+L.push(`### Codec, ops/s: JS (Node ${process.version}) and Python ${PYTHON_VERSION}; median of ${rounds} alternating rounds, ${seconds} s a case`)
+L.push('')
+L.push('| case | JS ops/s | Python ops/s | Python ÷ JS | JS by round | Python by round |')
+L.push('|---|---:|---:|---:|---|---|')
 for (const [name] of CASES) {
   const a = median(js[name])
   const b = median(py[name])
-  console.log(`| ${name} | ${fmtRate(a)} | ${fmtRate(b)} | ${fmtRatio(b / a)} | ${js[name].map(fmtRate).join(' / ')} | ${py[name].map(fmtRate).join(' / ')} |`)
+  L.push(`| ${name} | ${fmtRate(a)} | ${fmtRate(b)} | ${fmtRatio(b / a)} | ${js[name].map(fmtRate).join(' / ')} | ${py[name].map(fmtRate).join(' / ')} |`)
 }
-if (sink === 0.5) console.log('') // keep the results used
+if (sink === 0.5) L.push('') // keep the results used
+console.log(L.join('\n'))
+writeFileSync(join(here, 'results/codec.md'), `${L.join('\n')}\n\nWritten by bench/codec.mjs (${new Date().toISOString()}).\n`)
