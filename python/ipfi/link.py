@@ -100,6 +100,8 @@ class Link:
         self._batch_frames = 0
         self._batch_bytes = 0
         self._flush_scheduled = False
+        #: A frame was written at once (_queue) and no turn's flush or peer's data came since.
+        self._wrote_through = False
         self._queued_bytes = 0
         self.cause: Any = None
         #: Resolves once the peer's HELLO arrived (fails if the link closes first).
@@ -274,14 +276,13 @@ class Link:
 
     def _queue(self, *parts: bytes) -> None:
         self._heartbeat._spoke = True  # Heartbeat.said(), inline: once per frame
-        if not self._flush_scheduled:
-            if not self._batch and not self._loop.is_closed():
-                # The first frame of a loop turn is written now (a round trip does not wait for the
-                # loop to turn); the frames after it in the same turn gather until the turn ends.
-                self._flush_scheduled = True
-                self._loop.call_soon(self._flush)
-                self._wire.write(parts)
-                return self._check_unsent()
+        if not self._flush_scheduled and not self._wrote_through and not self._batch and not self._loop.is_closed():
+            # The first frame since the peer's last data (or since the last batch went out) is
+            # written now: a round trip does not wait for the loop to turn. The frames after it
+            # gather until the loop turns (_flush), which makes the next one first again.
+            self._wrote_through = True
+            self._wire.write(parts)
+            return self._check_unsent()
         self._batch.extend(parts)
         self._batch_frames += 1
         for p in parts:
@@ -294,7 +295,7 @@ class Link:
 
     def _flush(self, turn_ended: bool = True) -> None:
         if turn_ended:
-            self._flush_scheduled = False
+            self._flush_scheduled = self._wrote_through = False
         if self._batch:
             batch, self._batch = self._batch, []
             self._batch_frames = self._batch_bytes = 0
@@ -337,6 +338,7 @@ class Link:
     def _on_data(self, chunk: bytes) -> None:
         if self._state == _CLOSED or self._ending:
             return
+        self._wrote_through = False  # what we send in answer goes out at once (_queue)
         self._heartbeat.heard()
         try:
             self._decoder.push(chunk)
