@@ -38,6 +38,13 @@ describe('bench layout', () => {
     expect(missing).toEqual([])
   })
 
+  it('the Python programs the bench starts exist (bench/lib/open/python.mjs: python/bench/)', () => {
+    const text = readFileSync(join(BENCH, 'lib/open/python.mjs'), 'utf8')
+    const started = [...text.matchAll(/join\(PY_BENCH, '([^']+)'\)/g)].map((m) => m[1]!)
+    expect([...new Set(started)].sort()).toEqual(['driver.py', 'peer.py'])
+    for (const f of [...started, 'rawframe.py']) expect(existsSync(join(BENCH, '../python/bench', f)), f).toBe(true)
+  })
+
   it('children and peers import from bench/lib/peers/ only', () => {
     const peers = join(BENCH, 'lib/peers/')
     const loaded = [...sources(join(BENCH, 'children')), ...sources(peers)]

@@ -23,6 +23,11 @@ const PAYLOAD_SCENARIOS = scenarios.filter((s) => s.type === 'payload').map((s) 
 // @ts-expect-error plain JS, no declarations
 const { METRICS } = (await import('../bench/lib/measure/summary.mjs')) as { METRICS: Record<string, string[]> }
 const RATIO_PAIRS = scenarios.flatMap((s) => (s.compareWith ?? []).map((b) => `${s.id}/${b}`))
+// The Python implementation's scenarios (bench/scenarios/python.mjs); grpcio's only where it imports.
+// @ts-expect-error plain JS, no declarations
+const { HAS_GRPCIO } = (await import('../bench/lib/open/python.mjs')) as { HAS_GRPCIO: boolean }
+const PYTHON_ECHO = ['py-raw-unix', 'py-ipfi-unix', 'js-py-ipfi-unix', 'py-js-ipfi-unix', 'py-ipfi-proc-unix', 'js-py-proc-unix', ...(HAS_GRPCIO ? ['grpcio-unary-unix'] : [])]
+const PYTHON_ONEWAY = ['py-raw-unix-oneway', 'py-ipfi-unix-oneway', 'ipfi-unix-socket-oneway', 'js-py-ipfi-unix-oneway']
 
 interface Run {
   code: number | null
@@ -69,6 +74,14 @@ describe('benchmark suite (smoke)', () => {
       expect(run.stdout).toContain('NATS targets (issue 15)')
       expect(run.stdout.match(/^\| (channels one way|procedures, RT\/s with 100 in flight|1 MiB payload)[^|]*\|/gm)).toHaveLength(3)
       expect(Object.keys(r.scenarios).sort()).toEqual([...ECHO_SCENARIOS, ...ONEWAY_SCENARIOS, ...PAYLOAD_SCENARIOS].sort())
+      // Python beside JS on the same Unix socket, each Python peer against the raw Python baseline.
+      expect(ECHO_SCENARIOS).toEqual(expect.arrayContaining(PYTHON_ECHO))
+      expect(ECHO_SCENARIOS.includes('grpcio-unary-unix')).toBe(HAS_GRPCIO)
+      expect(ONEWAY_SCENARIOS).toEqual(expect.arrayContaining(PYTHON_ONEWAY))
+      expect(r.scenarios['py-ipfi-unix'].raw).toBe('py-raw-unix')
+      // Python procedure calls beside grpcio unary calls on the same socket (where grpcio imports).
+      if (HAS_GRPCIO) expect(RATIO_PAIRS).toContain('py-ipfi-proc-unix/grpcio-unary-unix')
+      expect(r.scenarios['py-ipfi-unix-oneway'].raw).toBe('py-raw-unix-oneway')
       for (const id of ECHO_SCENARIOS) {
         const s = r.scenarios[id]
         expect(s.rounds, id).toHaveLength(3)

@@ -29,6 +29,7 @@ import { payloadScenarios } from './payload.mjs'
 import { pipelinedScenarios } from './pipelined.mjs'
 import { manyClients } from './many-clients.mjs'
 import { natsScenarios } from './nats.mjs'
+import { pythonScenarios } from './python.mjs'
 
 export const scenarios = [
   rawMessageChannel, rawWorker, rawIpcJson, rawIpcAdvanced, rawFd3, rawUnixSocket, rawTcp,
@@ -38,4 +39,5 @@ export const scenarios = [
   ...payloadScenarios,
   ...pipelinedScenarios, ipfiOneway, ...streamScenarios, ...manyClients,
   ...natsScenarios, // need nats-server: left out, saying so, where it is missing (bench/lib/open/nats-server.mjs)
+  ...pythonScenarios,
 ]

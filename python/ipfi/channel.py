@@ -102,7 +102,8 @@ class Sender(_ChannelEnd, Generic[T]):
         lost with a link) if the receiver is known to be gone, UnsupportedValueError for a value
         that cannot cross a wire, LimitExceededError for one over the peer's limits; in each case
         nothing was sent and no handle inside moved."""
-        port = self._live()
+        port = self._port if self._state == _LIVE else self._live()
+        assert port is not None
         if port.receiver_gone:
             raise port.gone_error()
         route = port.route
@@ -176,6 +177,10 @@ class Receiver(_ChannelEnd, Generic[T]):
         """The next message. ``timeout`` (seconds): raise ipfi.TimeoutError after that long. A
         receive that times out or is cancelled loses nothing: a message that arrives later stays
         queued."""
+        if self._state == _LIVE:  # a message already queued: no more than taking it
+            e = self._port.take()  # type: ignore[union-attr]
+            if e is not None:
+                return e.value  # type: ignore[no-any-return]
         port, e = self._next()
         if e is not None:
             return e.value  # type: ignore[no-any-return]
@@ -192,15 +197,20 @@ class Receiver(_ChannelEnd, Generic[T]):
         finally:
             if timer is not None:
                 timer.cancel()
-            try:
-                port.waiters.remove(fut)
-            except ValueError:
-                pass
+            # A delivered entry took its waiter off already; a failed deque.remove would build its
+            # error message from repr(fut), which costs more than the whole round trip's bookkeeping.
+            waiters = port.waiters
+            if waiters and fut in waiters:
+                waiters.remove(fut)
         return entry.value  # type: ignore[no-any-return]
 
     def try_recv(self) -> T:
         """A message if one is queued now; never waits. Raises :class:`Empty` when none is, and
         DisconnectedError when none ever will be."""
+        if self._state == _LIVE:
+            e = self._port.take()  # type: ignore[union-attr]
+            if e is not None:
+                return e.value  # type: ignore[no-any-return]
         _, e = self._next()
         if e is None:
             raise Empty()

@@ -181,6 +181,8 @@ class _Packer:
             found = len(self.handles)
             spliced = len(self.splices)
             self.map_header(len(v))
+            d = depth + 1
+            pack = self.pack
             for k, x in v.items():
                 if type(k) is not str:
                     del out[start:]  # a key an object cannot have: send a Map
@@ -188,8 +190,17 @@ class _Packer:
                     del self.splices[spliced:]
                     self.pack_map_tag(v, depth)
                     return
-                self.pack(k, depth + 1)
-                self.pack(x, depth + 1)
+                # The common key and value inline: a short string, a small non-negative int.
+                kb = k.encode("utf-8", "surrogatepass")
+                if len(kb) < 32:
+                    out.append(0xA0 | len(kb))
+                    out += kb
+                else:
+                    pack(k, d)
+                if type(x) is int and 0 <= x < 0x80:
+                    out.append(x)
+                else:
+                    pack(x, d)
         elif t is list or t is tuple:
             if depth >= MAX_ENCODE_DEPTH:
                 raise _too_deep()
@@ -541,11 +552,27 @@ class _Reader:
         d = depth + 1
         if is_map:
             out: dict = {}
+            end = self.end
             for _ in range(n):
-                k = read(d)
-                if type(k) is not str:
-                    k = _property_name(k)
-                out[k] = read(d)
+                # The common key and value inline: a fixstr, a positive fixint (else read()).
+                q = self.pos
+                kb = buf[q] if q < end else 0
+                if 0xA0 <= kb <= 0xBF:
+                    e = q + 1 + (kb & 0x1F)
+                    if e > end:
+                        raise ProtocolError("undecodable message: it ends in the middle of a value")
+                    k = str(buf[q + 1:e], "utf-8", "replace")
+                    q = self.pos = e
+                else:
+                    k = read(d)
+                    if type(k) is not str:
+                        k = _property_name(k)
+                    q = self.pos
+                if q < end and buf[q] < 0x80:
+                    self.pos = q + 1
+                    out[k] = buf[q]
+                else:
+                    out[k] = read(d)
             return out
         items: list = []
         append = items.append

@@ -31,6 +31,10 @@ __all__ = ["Link", "PeerEnd"]
 
 #: A batch is written as soon as it holds this many frames (otherwise once the loop turns).
 _FLUSH_AT = 32
+#: A payload shorter than this is copied behind its frame header (one part); a longer one is its own part.
+_JOIN_BELOW = 16384
+_msg_prefix = F._msg_header.pack  # body length, MSG, target kind, target id, caps length
+_msg_header_unpack = F.msg_header_unpack
 
 
 class PeerEnd(NamedTuple):
@@ -73,6 +77,8 @@ class Link:
         ``goodbye_at_exit``: whether this process's exit says GOODBYE when it did not crash."""
         self._loop = asyncio.get_running_loop()
         self.limits: Limits = resolve_limits(limits)
+        #: The limit Port.push checks once per message (limits.max_queued_bytes).
+        self.max_queued_bytes = self.limits.max_queued_bytes
         self.name = name
         self._wire = wire
         self._on_wire_end = on_wire_end
@@ -94,6 +100,8 @@ class Link:
         self._batch_frames = 0
         self._batch_bytes = 0
         self._flush_scheduled = False
+        #: A frame was written at once (_queue) and no turn's flush or peer's data came since.
+        self._wrote_through = False
         self._queued_bytes = 0
         self.cause: Any = None
         #: Resolves once the peer's HELLO arrived (fails if the link closes first).
@@ -140,6 +148,27 @@ class Link:
     def send_value(self, route: Route, value: Any, target: Port) -> None:
         """Send ``value`` into the channel ``route`` leads to. Raises before anything moves if it can't."""
         payload, handles = encode(value)
+        if not handles:  # the common case, in short: no caps to check, move or describe
+            n = len(payload)
+            if F.MSG_HEADER + n > self._peer_max_frame:
+                raise LimitExceededError(f"message of {n} bytes is over the peer's frame limit of {self._peer_max_frame} bytes")
+            if self._state == _CLOSED:
+                return
+            head = _msg_prefix(F.MSG_HEADER + n, F.MSG, route.kind, route.id, 0)
+            if n >= _JOIN_BELOW:
+                return self._queue(head, payload)
+            # _queue(frame), inline: the common message is one part, batched in this loop turn
+            # (or, the turn's first, written at once)
+            frame = head + payload
+            self._heartbeat._spoke = True
+            if self._flush_scheduled:
+                self._batch.append(frame)
+                self._batch_bytes += len(frame)
+                self._batch_frames += 1
+                if self._batch_frames >= _FLUSH_AT:
+                    self._flush(False)
+                return
+            return self._queue(frame)
         if len(handles) > self._peer_max_handles:
             raise LimitExceededError(f"message holds {len(handles)} handles; the peer accepts at most {self._peer_max_handles}")
         check_handles(handles, target)
@@ -171,7 +200,7 @@ class Link:
         caps_bytes = encode_plain([self._encode_cap(c, after) for c in caps]) if caps else b""
         body_len = F.MSG_HEADER + len(caps_bytes) + len(payload)
         head = F.msg_prefix(route.kind, route.id, len(caps_bytes), body_len)
-        if len(payload) < 16384:
+        if len(payload) < _JOIN_BELOW:
             self._queue(head + caps_bytes + payload)
         else:
             self._queue(head + caps_bytes, payload)
@@ -246,22 +275,34 @@ class Link:
             self._queue(F.control(F.PING))
 
     def _queue(self, *parts: bytes) -> None:
+        self._heartbeat._spoke = True  # Heartbeat.said(), inline: once per frame
+        if not self._flush_scheduled and not self._wrote_through and not self._batch and not self._loop.is_closed():
+            # The first frame since the peer's last data (or since the last batch went out) is
+            # written now: a round trip does not wait for the loop to turn. The frames after it
+            # gather until the loop turns (_flush), which makes the next one first again.
+            self._wrote_through = True
+            self._wire.write(parts)
+            return self._check_unsent()
         self._batch.extend(parts)
         self._batch_frames += 1
-        self._batch_bytes += sum(len(p) for p in parts)
-        self._heartbeat.said()
+        for p in parts:
+            self._batch_bytes += len(p)
         if self._batch_frames >= _FLUSH_AT:
-            self._flush()
+            self._flush(False)
         elif not self._flush_scheduled and not self._loop.is_closed():
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
+    def _flush(self, turn_ended: bool = True) -> None:
+        if turn_ended:
+            self._flush_scheduled = self._wrote_through = False
         if self._batch:
             batch, self._batch = self._batch, []
             self._batch_frames = self._batch_bytes = 0
             self._wire.write(batch)
+        self._check_unsent()
+
+    def _check_unsent(self) -> None:
         if self._state != _CLOSED:
             unsent = self._wire.buffered_bytes()
             if unsent > self.limits.max_unsent_bytes:
@@ -297,6 +338,7 @@ class Link:
     def _on_data(self, chunk: bytes) -> None:
         if self._state == _CLOSED or self._ending:
             return
+        self._wrote_through = False  # what we send in answer goes out at once (_queue)
         self._heartbeat.heard()
         try:
             self._decoder.push(chunk)
@@ -312,11 +354,22 @@ class Link:
         return e
 
     def _on_frame(self, buf: bytes, start: int, end: int) -> None:  # noqa: C901 - the one dispatch on frame kinds
+        kind = buf[start]
+        if kind == F.MSG and self._state == _OPEN and not self._ending:
+            # The common frame, in short: a MSG without caps for an export whose receiver lives here
+            # (else _on_msg, which checks and says what is wrong).
+            if end - start >= F.MSG_HEADER:
+                tk, tid, caps_len = _msg_header_unpack(buf, start + 1)
+                if not caps_len and not tk:
+                    e = self._exports.get(tid)
+                    if e is not None:
+                        port = e.port
+                        if port.route is None and not port.receiver_gone:
+                            p = start + F.MSG_HEADER
+                            return port.push(Entry(decode(buf, _no_handles, p, end), None, end - p, self))
+            return self._on_msg(buf, start, end)
         if self._state == _CLOSED or self._ending:
             return
-        kind = buf[start]
-        if kind == F.MSG and self._state == _OPEN:
-            return self._on_msg(buf, start, end)
         if self._state == _HANDSHAKE:
             if kind != F.HELLO:
                 raise ProtocolError(f"{self.name}: expected a handshake, got frame kind {kind} (is the peer speaking ipfi?)")
@@ -396,6 +449,9 @@ class Link:
             if tk not in (F.TARGET_EXPORT, F.TARGET_INBOUND):
                 raise ProtocolError(f"{self.name}: MSG with unknown target kind {tk}")
             raise ProtocolError(f"{self.name}: MSG to unknown {'inbound' if tk == F.TARGET_INBOUND else 'export'} {tid}")
+        if not caps_len and port.route is None and not port.receiver_gone:
+            # The common case, in short: no caps, for a receiver that lives here (Port.accept, _decode_entry).
+            return port.push(Entry(decode(buf, _no_handles, caps_start, end), None, end - caps_start, self))
         caps = self._materialize(decode(buf, None, caps_start, caps_start + caps_len)) if caps_len else []
         port.accept(buf, caps_start + caps_len, end, caps, self._decode_entry)
 

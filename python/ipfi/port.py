@@ -162,14 +162,18 @@ class Port:
     def push(self, entry: Entry) -> None:
         if self.receiver_gone:
             return drop_entry(entry)
-        while self.waiters:
-            w = self.waiters.popleft()
+        waiters = self.waiters
+        while waiters:
+            w = waiters.popleft()
             if not w.done():
                 w.set_result(entry)
                 return
         self.queue.append(entry)
-        if entry.account is not None:
-            entry.account.queued(entry.nbytes)
+        link = entry.account
+        if link is not None:
+            link._queued_bytes += entry.nbytes  # Link.queued, inline: once per message
+            if link._queued_bytes > link.max_queued_bytes:
+                link.queued(0)
         if self.watcher is not None:
             self.watcher()
 
@@ -178,7 +182,7 @@ class Port:
             return None
         e = self.queue.popleft()
         if e.account is not None:
-            e.account.unqueued(e.nbytes)
+            e.account._queued_bytes -= e.nbytes  # Link.unqueued, inline
         return e
 
     def put_back(self, entry: Entry) -> None:

@@ -407,7 +407,9 @@ class FrameDecoder:
             if size - off < FRAME_HEADER:
                 self._pending = bytearray(chunk[off:])
                 return
-            n = self._check(_u32(chunk, off)[0])
+            n = _u32(chunk, off)[0]
+            if n == 0 or n > self.max_frame:  # (a HELLO in this chunk raises max_frame: read it each time)
+                self._check(n)
             start = off + FRAME_HEADER
             if size - start < n:
                 self._pending = bytearray(chunk[off:])
