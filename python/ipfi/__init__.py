@@ -21,7 +21,7 @@ from .procedures import (DEFAULT_PROCEDURE_LIMITS, AbortError, AbortSignal, Call
                          remote)
 from .process import Child, ExitInfo, ParentEnds, spawn, stdio_link
 from .server import Peer, Server, connect, listen
-from .values import UNDEFINED, BigInt, JsBinary, JsDate, JsSet, Map, NullProtoDict, RegExp, Undefined, URL
+from .values import UNDEFINED, BigInt, JsBinary, JsDate, JsSet, Map, NullProtoDict, ObjectKey, RegExp, Undefined, URL
 from .wire import FdWire, StreamWire, Wire
 
 __version__ = "0.1.0"
@@ -40,5 +40,5 @@ __all__ = [
     "HandleError", "UnsupportedValueError", "AuthenticationError", "AddressInUseError", "RemoteError",
     "register_error_class", "AbortError", "ThrownValue",
     # values
-    "UNDEFINED", "Undefined", "BigInt", "Map", "JsSet", "NullProtoDict", "URL", "RegExp", "JsDate", "JsBinary",
+    "UNDEFINED", "Undefined", "BigInt", "Map", "ObjectKey", "JsSet", "NullProtoDict", "URL", "RegExp", "JsDate", "JsBinary",
 ]

@@ -30,7 +30,7 @@ from typing import Any, Callable, List, NamedTuple, Optional, Union
 
 from .error_record import error_to_record, record_to_error
 from .errors import LimitExceededError, ProtocolError, UnsupportedValueError
-from .values import (BigInt, JsBinary, JsDate, JsSet, Map, NullProtoDict, RegExp, UNDEFINED, URL, Undefined)
+from .values import (BigInt, JsBinary, JsDate, JsSet, Map, NullProtoDict, ObjectKey, RegExp, UNDEFINED, URL, Undefined)
 
 __all__ = [
     "Handle", "Encoded", "encode", "encode_plain", "decode", "decode_plain", "walk_local",
@@ -361,6 +361,8 @@ class _Packer:
             self.pack_datetime(v)
         elif t is JsDate:
             self.pack_jsdate(v)
+        elif t is ObjectKey:
+            self.pack(v.value, depth)
         elif t is URL:
             self.tag(TAG_URL)
             self.pack(str(v), depth + 1)
@@ -790,7 +792,9 @@ def _property_name(k: Any) -> str:
 
 
 def _hashable(k: Any) -> Any:
-    """A Map key or Set item as a Python dict key: lists become tuples, sets frozensets."""
+    """A Map key or Set item as a Python dict key: lists become tuples, sets frozensets, and
+    anything else Python cannot hash (objects, Maps, typed arrays) an ObjectKey, distinct by
+    identity as object keys are in JavaScript."""
     try:
         hash(k)
         return k
@@ -800,7 +804,7 @@ def _hashable(k: Any) -> Any:
         return tuple(_hashable(x) for x in k)
     if type(k) is set or type(k) is JsSet:
         return frozenset(k)
-    raise ProtocolError(f"a Map key or Set item that Python cannot hold as a key (a {type(k).__name__})")
+    return ObjectKey(k)
 
 
 def decode(buf: bytes, on_handle: Optional[HandleReader] = None, start: int = 0, end: Optional[int] = None) -> Any:
@@ -865,6 +869,9 @@ def _walk(v: Any, replace: Callable[[Handle], Any], depth: int) -> Any:  # noqa:
         return v
     if isinstance(v, Handle):
         return replace(v)
+    if t is ObjectKey:
+        w = _walk(v.value, replace, depth)
+        return v if w is v.value else ObjectKey(w)
     if depth >= MAX_ENCODE_DEPTH and t is not bytearray and t is not memoryview and t is not array.array and t is not datetime:
         raise _too_deep()
     d = depth + 1

@@ -25,7 +25,7 @@ import math
 import re
 from typing import Any, Dict
 
-__all__ = ["Undefined", "UNDEFINED", "BigInt", "Map", "JsSet", "NullProtoDict", "URL", "RegExp", "JsDate", "JsBinary"]
+__all__ = ["Undefined", "UNDEFINED", "BigInt", "Map", "ObjectKey", "JsSet", "NullProtoDict", "URL", "RegExp", "JsDate", "JsBinary"]
 
 
 class Undefined:
@@ -112,6 +112,22 @@ class Map(Dict[Any, Any]):
 
     def __repr__(self) -> str:
         return f"Map({dict.__repr__(self)})"
+
+
+class ObjectKey:
+    """A value Python cannot use as a dict key or set item (a ``dict``, a :class:`Map`, a
+    :class:`NullProtoDict`, a typed array) that arrived as a key of a JavaScript ``Map`` or an item of
+    a ``Set``: a box holding it, hashed and compared by identity, as JavaScript compares object keys
+    (two equal objects are two keys). It goes back out as the value it holds; wrap a value in one to
+    send a Map or Set keyed by objects."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"ObjectKey({self.value!r})"
 
 
 class JsSet(set):  # type: ignore[type-arg]

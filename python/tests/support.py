@@ -9,7 +9,7 @@ import os
 import shutil
 from typing import Any
 
-from ipfi import JsSet
+from ipfi import JsSet, Map, ObjectKey
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
@@ -46,6 +46,15 @@ def same(a: Any, b: Any) -> bool:
             if not same(x, y):
                 return False
         return True
+    if isinstance(a, ObjectKey):  # an object used as a Map key or Set item: compared by what it holds
+        return same(a.value, b.value)
+    if isinstance(a, Map) and any(type(k) is ObjectKey for k in a):  # keys by identity: compare pairs in order
+        pa, pb = a.pairs(), b.pairs()
+        return len(pa) == len(pb) and all(same(x[0], y[0]) and same(x[1], y[1]) for x, y in zip(pa, pb))
+    if isinstance(a, (set, frozenset)) and any(type(x) is ObjectKey for x in a):  # items by identity
+        oa = a.ordered() if isinstance(a, JsSet) else list(a)
+        ob = b.ordered() if isinstance(b, JsSet) else list(b)
+        return len(oa) == len(ob) and all(same(x, y) for x, y in zip(oa, ob))
     if isinstance(a, dict):
         if len(a) != len(b) or list(map(type, a)) != list(map(type, b)):
             return False

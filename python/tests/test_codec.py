@@ -10,7 +10,7 @@ import subprocess
 import unittest
 from datetime import datetime, timedelta, timezone
 
-from ipfi import (UNDEFINED, BigInt, ConnectionLostError, DisconnectedError, JsBinary, JsDate, JsSet, LimitExceededError, Map,
+from ipfi import (UNDEFINED, BigInt, ConnectionLostError, DisconnectedError, JsBinary, JsDate, JsSet, LimitExceededError, Map, ObjectKey,
                   NullProtoDict, ProtocolError, RegExp, RemoteError, URL, UnsupportedValueError, register_error_class)
 from ipfi.codec import Handle, MAX_DECODE_DEPTH, MAX_NESTING_DEPTH, decode, decode_plain, encode, encode_plain, walk_local
 from tests.support import fixture, node, same
@@ -67,8 +67,24 @@ class RoundTrips(unittest.TestCase):
         got = decode(h("d4 02 00 92 92 01 02 a1 78"))  # Map { [1, 2] => 'x' }
         self.assertTrue(same(got, Map({(1, 2): "x"})))
         self.assertEqual(decode(h("d4 73 00 91 91 01")), {(1,)})
-        with self.assertRaises(ProtocolError):
-            decode(h("d4 02 00 92 de 00 00 01"))  # an object as a Map key
+        # Objects, Maps and typed arrays as Map keys or Set items: ObjectKeys, distinct by identity as
+        # in JavaScript (two equal objects are two keys), going back out as they came.
+        payload = h("d4 02 00 96 81 a1 61 01 a1 78 81 a1 61 01 a1 79 d4 02 00 92 01 02 a1 7a")  # Map { {a:1} => 'x', {a:1} => 'y', Map {1 => 2} => 'z' }
+        got = decode(payload)
+        self.assertEqual(len(got), 3)
+        keys = list(got)
+        self.assertEqual([type(k) for k in keys], [ObjectKey, ObjectKey, ObjectKey])
+        self.assertEqual([k.value for k in keys[:2]], [{"a": 1}, {"a": 1}])
+        self.assertIsNot(keys[0], keys[1])
+        self.assertEqual(got[keys[1]], "y")
+        self.assertTrue(same(keys[2].value, Map({1: 2})))
+        self.assertEqual(decode(encode(got).payload).pairs()[2][1], "z")
+        self.assertTrue(same(decode(encode(got).payload), got))
+        items = decode(h("d4 73 00 92 80 c7 03 74 04 07 00"))  # Set { {}, Uint16Array [7] }
+        self.assertEqual([type(x) for x in items.ordered()], [ObjectKey, ObjectKey])
+        self.assertEqual(encode(items).payload, h("d4 73 00 92 de 00 00 c7 03 74 04 07 00"))  # objects as map16, as JS writes them
+        # One made here: a Map keyed by an object.
+        self.assertEqual(encode(Map({ObjectKey({"k": 1}): 2})).payload, h("d4 02 00 92 de 00 01 a1 6b 01 02"))
 
     def test_dates(self):
         for v in [datetime(1970, 1, 1, tzinfo=UTC), datetime(2020, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),

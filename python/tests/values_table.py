@@ -7,7 +7,7 @@ import math
 import unittest
 from datetime import datetime, timezone
 
-from ipfi import UNDEFINED, BigInt, JsBinary, JsDate, Map, NullProtoDict, RegExp, RemoteError, URL
+from ipfi import UNDEFINED, BigInt, JsBinary, JsDate, JsSet, Map, NullProtoDict, ObjectKey, RegExp, RemoteError, URL
 
 UTC = timezone.utc
 
@@ -24,6 +24,9 @@ EXPECTED = {
     "objects": [{}, {"a": 1, "b": 2}, {"nested": {"deeper": {"deepest": "yes"}}}, {"__proto__": 1, "constructor": 2}],
     "map": Map({1: "one", "1": "string one", None: "nil", (1, 2): "array key"}),
     "set": {1, "a", None},
+    "object_keys": Map.from_pairs([(ObjectKey({"a": 1}), "object key"), (ObjectKey({"a": 1}), "an equal object: another key"),
+                                   (ObjectKey(Map({1: 2})), "map key"), (frozenset({ObjectKey({"s": 1})}), "set key")]),
+    "object_items": JsSet([ObjectKey({"a": 1}), ObjectKey({"a": 1}), ObjectKey(array.array("H", [7]))]),
     "dates": [datetime(1970, 1, 1, tzinfo=UTC), datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
               datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC), JsDate(8.64e15)],
     "invalid_date": JsDate(math.nan),
@@ -37,7 +40,7 @@ EXPECTED = {
     "nested": {"list": [1, {"m": Map({"k": {1}})}], "when": datetime(1970, 1, 1, tzinfo=UTC), "u": UNDEFINED, "n": None},
 }
 #: Values whose bytes Python writes exactly as JavaScript does (sets and errors may differ in order or stack).
-SAME_BYTES = set(EXPECTED) - {"set", "map", "nested"}
+SAME_BYTES = set(EXPECTED) - {"set", "map", "nested", "object_keys", "object_items"}
 
 
 def check_error(t: unittest.TestCase, name: str, e: object) -> None:
