@@ -1,0 +1,89 @@
+// One A/B measure with one build: node bench/ab/one.mjs DIST MEASURE N -> JSON line { rate, p50 }
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+const [dist, measure, nArg] = process.argv.slice(2)
+process.env.IPFI_DIST = dist
+const ipfi = await import(dist)
+const N = Number(nArg ?? 100000)
+const MSG = { a: 1, b: 2 }
+const childPath = fileURLToPath(new URL('./child.mjs', import.meta.url))
+const open = (how, mode) => {
+  const env = { ...process.env, AB_CHILD: mode }
+  return how === 'fork' ? ipfi.fork(childPath, { env }) : ipfi.spawnWorker(childPath, { env })
+}
+async function window100(send, total) {
+  // send() returns a promise of the reply; keep 100 in flight
+  return new Promise((resolve, reject) => {
+    let sent = 0, got = 0
+    const t0 = performance.now()
+    const one = () => { sent++; send().then(onReply, reject) }
+    const onReply = () => { if (++got === total) resolve(total / ((performance.now() - t0) / 1000)); else if (sent < total) one() }
+    for (let i = 0; i < 100 && i < total; i++) one()
+  })
+}
+async function seq(send, total) {
+  const s = new Float64Array(total)
+  const t0 = performance.now()
+  for (let i = 0; i < total; i++) { const a = performance.now(); await send(); s[i] = (performance.now() - a) * 1000 }
+  const el = performance.now() - t0
+  s.sort()
+  return { rate: total / (el / 1000), p50: s[total >> 1], p99: s[Math.floor(total * 0.99)] }
+}
+// a reply pump for channels: resolves waiting promises in order
+function chanClient(c) {
+  const waiting = []
+  ;(async () => { for (;;) { let m; try { m = await c.receiver.recv() } catch { return } waiting.shift()(m) } })()
+  return () => new Promise((r) => { waiting.push(r); c.sender.send(MSG) })
+}
+let out
+let cpu0 = null, cpuN = 0
+const cpuStart = (n) => { cpu0 = process.cpuUsage(); cpuN = n }
+// CPU µs per operation, all threads of this process (a worker's too; not a forked child's)
+const stamp = () => { const d = process.cpuUsage(cpu0); out.cpuUs = (d.user + d.system) / cpuN }
+const [kind, how, shape] = measure.split('-') // e.g. proc-worker-100, ch-fork-1, stream-fork, local-oneway, fanout-fork-1000
+if (kind === 'local') {
+  const [tx, rx] = ipfi.channel()
+  const run = async (n) => { const t0 = performance.now(); for (let i = 0; i < n; i++) tx.send(MSG); for (let i = 0; i < n; i++) await rx.recv(); return n / ((performance.now() - t0) / 1000) }
+  await run(N / 4)
+  cpuStart(N); out = { rate: await run(N) }; stamp()
+} else if (kind === 'proc' || kind === 'stream' || kind === 'argstream') {
+  const c = open(how, 'proc')
+  const ep = await c.receiver.recv()
+  const api = ipfi.remote(ep)
+  ep.close()
+  if (kind === 'proc') {
+    const send = () => api.echo(MSG)
+    if (shape === '1') { await seq(send, N / 10); cpuStart(N); out = await seq(send, N); stamp() } else { await window100(send, N / 4); cpuStart(N); out = { rate: await window100(send, N) }; stamp() }
+  } else if (kind === 'stream') {
+    const run = async (n) => { const t0 = performance.now(); let k = 0; for await (const i of api.items(n)) if (i !== k++) throw new Error('order'); return n / ((performance.now() - t0) / 1000) }
+    await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp()
+  } else {
+    const run = async (n) => { async function* g() { for (let i = 0; i < n; i++) yield 1 } const t0 = performance.now(); const s = await api.sum(g()); if (s !== n) throw new Error('sum ' + s); return n / ((performance.now() - t0) / 1000) }
+    await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp()
+  }
+  api[Symbol.dispose]()
+  await c[Symbol.asyncDispose]()
+} else if (kind === 'ch') {
+  const c = open(how, 'echo')
+  const send = chanClient(c)
+  if (shape === '1') { await seq(send, N / 10); cpuStart(N); out = await seq(send, N); stamp() } else { await window100(send, N / 4); cpuStart(N); out = { rate: await window100(send, N) }; stamp() }
+  c.sender.close()
+  await c[Symbol.asyncDispose]()
+} else if (kind === 'fanout') {
+  const k = Number(shape)
+  const c = open(how, 'fanout')
+  const reqs = []
+  const waiting = []
+  for (let i = 0; i < k; i++) {
+    const [reqTx, reqRx] = ipfi.channel(); const [repTx, repRx] = ipfi.channel()
+    c.sender.send({ rx: reqRx, tx: repTx }); reqs.push(reqTx)
+    ;(async () => { for (;;) { try { await repRx.recv() } catch { return } waiting.shift()() } })()
+  }
+  let next = 0
+  const send = () => new Promise((r) => { waiting.push(r); reqs[next].send(MSG); if (++next === k) next = 0 })
+  await window100(send, N / 4); cpuStart(N); out = { rate: await window100(send, N) }; stamp()
+  for (const t of reqs) t.close(); c.sender.close()
+  await c[Symbol.asyncDispose]()
+}
+console.log(JSON.stringify(out))
+process.exit(0)
