@@ -224,6 +224,6 @@ export class CalleeSession {
       return
     }
     for (const a of streams as number[]) args[a] = call.argStream(a)
-    void call.run(fn, args)
+    call.run(fn, args)
   }
 }
