@@ -46,10 +46,10 @@ if (kind === 'local') {
   const run = async (n) => { const t0 = performance.now(); for (let i = 0; i < n; i++) tx.send(MSG); for (let i = 0; i < n; i++) await rx.recv(); return n / ((performance.now() - t0) / 1000) }
   await run(N / 4)
   cpuStart(N); out = { rate: await run(N) }; stamp()
-} else if (kind === 'proc' || kind === 'stream' || kind === 'argstream') {
+} else if (kind === 'proc' || kind === 'stream' || kind === 'slowstream' || kind === 'argstream') {
   const c = open(how, 'proc')
   const ep = await c.receiver.recv()
-  const api = ipfi.remote(ep)
+  const api = ipfi.remote(ep, process.env.AB_WINDOW ? { window: Number(process.env.AB_WINDOW) } : {})
   ep.close()
   if (kind === 'proc') {
     const send = () => api.echo(MSG)
@@ -57,6 +57,11 @@ if (kind === 'local') {
   } else if (kind === 'stream') {
     const run = async (n) => { const t0 = performance.now(); let k = 0; for await (const i of api.items(n)) if (i !== k++) throw new Error('order'); return n / ((performance.now() - t0) / 1000) }
     await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp()
+  } else if (kind === 'slowstream') {
+    // 20 µs of work per item: at most 50k/s; `share` is the part of that reached
+    const busy = () => { const u = performance.now() + 0.02; while (performance.now() < u); }
+    const run = async (n) => { const t0 = performance.now(); for await (const i of api.items(n)) busy(); return n / ((performance.now() - t0) / 1000) }
+    await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp(); out.share = out.rate / 50000
   } else {
     const run = async (n) => { async function* g() { for (let i = 0; i < n; i++) yield 1 } const t0 = performance.now(); const s = await api.sum(g()); if (s !== n) throw new Error('sum ' + s); return n / ((performance.now() - t0) / 1000) }
     await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp()

@@ -313,6 +313,11 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     return this.batch.bytes + (this.wire.bufferedBytes?.() ?? 0)
   }
 
+  /** Hand what is queued to the wire now (a message the peer waits for: a stream's credit). */
+  flushNow(): void {
+    if (this.batch.bytes && this.state !== 'closed') this.flush()
+  }
+
   /** Resolves once everything sent so far has reached the transport (a socket: the kernel). */
   drained(): Promise<void> {
     if (this.batch.bytes) this.flush()

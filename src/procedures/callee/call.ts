@@ -172,7 +172,7 @@ export class CalleeCall implements CallContext {
     return s.receive(op, value)
   }
 
-  send(msg: CalleeMessage): void {
-    if (!this.#done && !this.#cancelled) this.session.send(msg)
+  send(msg: CalleeMessage, now = false): void {
+    if (!this.#done && !this.#cancelled) this.session.send(msg, now)
   }
 }

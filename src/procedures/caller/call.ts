@@ -13,6 +13,8 @@ import { callSettled, callStarted, type CallTraceContext } from '../trace.js'
 /** What a call needs from its session. */
 export interface CallHost {
   send(msg: CallerMessage): void
+  /** Send, and write the batch at once: what the callee waits for (CREDIT). */
+  sendNow(msg: CallerMessage): void
   forget(call: CallerCall): void
 }
 

@@ -5,7 +5,7 @@
  */
 import { DisconnectedError } from '../../errors.js'
 import { OPEN_SESSION } from '../../brand.js'
-import { RECV_SIZED, TAKE_SIZED, channel, Interrupt, type Receiver, type Sender, type Sized } from '../../channel/index.js'
+import { RECV_SIZED, SEND_NOW, TAKE_SIZED, channel, Interrupt, type Receiver, type Sender, type Sized } from '../../channel/index.js'
 import { ArgPump } from './arg-pump.js'
 import { CallerCall, type CallHost, type CallResult, type CallSettings } from './call.js'
 import { NO_STREAMS, prepareArgs, type PreparedArgs } from './args.js'
@@ -89,6 +89,10 @@ export class CallerSession implements CallHost {
 
   send(msg: CallerMessage): void {
     this.#calls.send(msg)
+  }
+
+  sendNow(msg: CallerMessage): void {
+    this.#calls[SEND_NOW](msg)
   }
 
   forget(call: CallerCall): void {
