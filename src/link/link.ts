@@ -56,7 +56,7 @@ export interface PeerEnd {
 const EMPTY = new Uint8Array(0)
 const NO_CAPS: Cap[] = []
 /** A batch is written as soon as it holds this many frames (and otherwise at the end of the tick). */
-const FLUSH_AT = 32
+const FLUSH_AT = 128
 /** Parts at least this large are written by reference instead of being copied into the batch. */
 const BIG_PART = 16 * 1024
 
