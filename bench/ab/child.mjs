@@ -3,7 +3,7 @@ const { parent, expose } = await import(process.env.IPFI_DIST)
 const { receiver, sender } = await parent()
 const mode = process.env.AB_CHILD
 if (mode === 'proc') {
-  sender.send(expose({ echo: (m) => m, async *items(n) { for (let i = 0; i < n; i++) yield i }, async sum(s) { let t = 0; for await (const x of s) t += x; return t } }))
+  sender.send(expose({ cpu: () => process.cpuUsage(), echo: (m) => m, async *items(n) { for (let i = 0; i < n; i++) yield i }, async sum(s) { let t = 0; for await (const x of s) t += x; return t } }))
   sender.close()
 } else if (mode === 'fanout') {
   const loops = []
@@ -16,6 +16,6 @@ if (mode === 'proc') {
   await Promise.all(loops)
   sender.close()
 } else {
-  for (;;) { let m; try { m = await receiver.recv() } catch { break } sender.send(m) }
+  for (;;) { let m; try { m = await receiver.recv() } catch { break } sender.send(m === 'cpu?' ? process.cpuUsage() : m) }
   sender.close()
 }

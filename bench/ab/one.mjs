@@ -9,7 +9,7 @@ const MSG = { a: 1, b: 2 }
 const childPath = fileURLToPath(new URL('./child.mjs', import.meta.url))
 const open = (how, mode) => {
   const env = { ...process.env, AB_CHILD: mode }
-  return how === 'fork' ? ipfi.fork(childPath, { env }) : ipfi.spawnWorker(childPath, { env })
+  return how === 'fork' ? ipfi.fork(childPath, { env, ...(process.env.AB_CHILD_PROF && { execArgv: ['--cpu-prof', '--cpu-prof-dir', process.env.AB_CHILD_PROF] }) }) : ipfi.spawnWorker(childPath, { env })
 }
 async function window100(send, total) {
   // send() returns a promise of the reply; keep 100 in flight
@@ -30,16 +30,24 @@ async function seq(send, total) {
   return { rate: total / (el / 1000), p50: s[total >> 1], p99: s[Math.floor(total * 0.99)] }
 }
 // a reply pump for channels: resolves waiting promises in order
+const pendingCpu = []
 function chanClient(c) {
   const waiting = []
-  ;(async () => { for (;;) { let m; try { m = await c.receiver.recv() } catch { return } waiting.shift()(m) } })()
+  ;(async () => { for (;;) { let m; try { m = await c.receiver.recv() } catch { return } if (m && m.user !== undefined) pendingCpu.shift()(m); else waiting.shift()(m) } })()
   return () => new Promise((r) => { waiting.push(r); c.sender.send(MSG) })
 }
+// AB_IDLE=n: n idle worker links open beside the measured one (as in bench/run.mjs, which opens every scenario at once)
+const idle = []
+for (let i = 0; i < Number(process.env.AB_IDLE ?? 0); i++) idle.push(open('worker', 'echo'))
 let out
 let cpu0 = null, cpuN = 0
-const cpuStart = (n) => { cpu0 = process.cpuUsage(); cpuN = n }
+let childCpu = null // async () => the child's cpuUsage (forks only)
+let child0 = null
+const cpuStart = (n) => { cpu0 = process.cpuUsage(); cpuN = n; child0 = childCpu?.() }
 // CPU µs per operation, all threads of this process (a worker's too; not a forked child's)
-const stamp = () => { const d = process.cpuUsage(cpu0); out.cpuUs = (d.user + d.system) / cpuN }
+const stamp = () => { const d = process.cpuUsage(cpu0); out.cpuUs = (d.user + d.system) / cpuN; if (childCpu) pendingChild = childCpu() }
+let pendingChild = null
+const childStamp = async () => { if (!pendingChild) return; const p = pendingChild; pendingChild = null; const [a, b] = await Promise.all([child0, p]); out.cpuBothUs = out.cpuUs + (b.user + b.system - a.user - a.system) / cpuN }
 const [kind, how, shape] = measure.split('-') // e.g. proc-worker-100, ch-fork-1, stream-fork, local-oneway, fanout-fork-1000
 if (kind === 'local') {
   const [tx, rx] = ipfi.channel()
@@ -51,6 +59,7 @@ if (kind === 'local') {
   const ep = await c.receiver.recv()
   const api = ipfi.remote(ep, process.env.AB_WINDOW ? { window: Number(process.env.AB_WINDOW) } : {})
   ep.close()
+  if (how === 'fork') childCpu = () => api.cpu()
   if (kind === 'proc') {
     const send = () => api.echo(MSG)
     if (shape === '1') { await seq(send, N / 10); cpuStart(N); out = await seq(send, N); stamp() } else { await window100(send, N / 4); cpuStart(N); out = { rate: await window100(send, N) }; stamp() }
@@ -66,12 +75,27 @@ if (kind === 'local') {
     const run = async (n) => { async function* g() { for (let i = 0; i < n; i++) yield 1 } const t0 = performance.now(); const s = await api.sum(g()); if (s !== n) throw new Error('sum ' + s); return n / ((performance.now() - t0) / 1000) }
     await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp()
   }
+  await childStamp()
   api[Symbol.dispose]()
+  await c[Symbol.asyncDispose]()
+} else if (kind === 'flood') {
+  // one-way in bursts of 1,000 per turn; the echo child sends each back, counted here
+  const c = open(how, 'echo')
+  let got = 0, done = null
+  ;(async () => { for (;;) { let m; try { m = await c.receiver.recv() } catch { return } if (m && m.user !== undefined) pendingCpu.shift()(m); else if (++got === target) done() } })()
+  let target = 0
+  const run = (n) => new Promise((r) => { got = 0; target = n; const t0 = performance.now(); done = () => r(n / ((performance.now() - t0) / 1000)); let sent = 0; const burst = () => { const stop = Math.min(n, sent + 1000); while (sent < stop) { sent++; c.sender.send(MSG) } if (sent < n) setImmediate(burst) }; burst() })
+  if (how === 'fork') childCpu = () => new Promise((r) => { pendingCpu.push(r); c.sender.send('cpu?') })
+  await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp()
+  await childStamp()
+  c.sender.close()
   await c[Symbol.asyncDispose]()
 } else if (kind === 'ch') {
   const c = open(how, 'echo')
   const send = chanClient(c)
+  if (how === 'fork') childCpu = () => new Promise((r) => { pendingCpu.push(r); c.sender.send('cpu?') })
   if (shape === '1') { await seq(send, N / 10); cpuStart(N); out = await seq(send, N); stamp() } else { await window100(send, N / 4); cpuStart(N); out = { rate: await window100(send, N) }; stamp() }
+  await childStamp()
   c.sender.close()
   await c[Symbol.asyncDispose]()
 } else if (kind === 'fanout') {
@@ -90,5 +114,7 @@ if (kind === 'local') {
   for (const t of reqs) t.close(); c.sender.close()
   await c[Symbol.asyncDispose]()
 }
+await childStamp()
+for (const c of idle) { c.sender.close(); await c[Symbol.asyncDispose]() }
 console.log(JSON.stringify(out))
 process.exit(0)
