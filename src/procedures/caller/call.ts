@@ -214,7 +214,8 @@ export class CallerCall {
       return (inner = (v as AsyncIterable<unknown>)[Symbol.asyncIterator]())
     }
     return {
-      next: async () => (await open()).next(),
+      // Once the stream is known, its own next() (no async step around each item).
+      next: () => (inner instanceof ResultStream ? inner.next() : open().then((it) => it.next())),
       return: async (value?: unknown) => {
         if (!inner) {
           // Not read yet: stop the stream if there is one (or will be), so its producer ends.
