@@ -2,7 +2,13 @@
 /**
  * ipfi benchmark suite. `npm run bench` builds and runs it; it imports the package by name.
  *
- *   node bench/run.mjs [--quick] [--tiny] [--pin] [--only ID,ID] [--out FILE]
+ *   node bench/run.mjs [--quick] [--tiny] [--pin] [--only ID,ID] [--out FILE] [--no-pinned-pass]
+ *
+ * After the unpinned run, a pinned latency pass follows by default (a second run.mjs, --pinned-pass:
+ * the scenarios of `pinnedIds` in bench/scenarios/index.mjs, the whole process tree on CPU 0, quick
+ * iterations; tiny with --tiny), written beside the results as pinned.* (or FILE-pinned.*). If the
+ * machine cannot pin, the output says so and no pinned figures are written. Not after --pin, --only
+ * or --no-pinned-pass.
  *
  *   --quick   fewer iterations (under 2 minutes)
  *   --tiny    a handful of iterations and a 2 MiB "large" payload, for the smoke test (also IPFI_BENCH_TINY=1)
@@ -31,22 +37,24 @@ import { performance } from 'node:perf_hooks'
 const here = dirname(fileURLToPath(import.meta.url))
 
 function parseArgs(argv) {
-  const o = { quick: false, tiny: process.env.IPFI_BENCH_TINY === '1', pin: false, only: null, out: null }
+  const o = { quick: false, tiny: process.env.IPFI_BENCH_TINY === '1', pin: false, only: null, out: null, pinnedPass: false, noPinnedPass: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--quick') o.quick = true
     else if (a === '--tiny') o.tiny = true
     else if (a === '--pin') o.pin = true
+    else if (a === '--pinned-pass') o.pinnedPass = o.pin = o.quick = true
+    else if (a === '--no-pinned-pass') o.noPinnedPass = true
     else if (a === '--out') o.out = outBase(argv[++i])
     else if (a.startsWith('--out=')) o.out = outBase(a.slice(6))
     else if (a === '--only') o.only = (argv[++i] ?? '').split(',').filter(Boolean)
     else if (a.startsWith('--only=')) o.only = a.slice(7).split(',').filter(Boolean)
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--quick] [--tiny] [--pin] [--only ID,ID] [--out FILE]')
+      console.log('usage: node bench/run.mjs [--quick] [--tiny] [--pin] [--only ID,ID] [--out FILE] [--no-pinned-pass]')
       process.exit(0)
     } else throw new Error(`unknown argument ${a} (try --help)`)
   }
-  if (!o.only) o.out ??= resolve(here, o.pin ? 'results/pinned' : 'results/latest')
+  if (!o.only || o.pinnedPass) o.out ??= resolve(here, o.pin ? 'results/pinned' : 'results/latest')
   return o
 }
 
@@ -95,8 +103,14 @@ async function main() {
   const { pinToOneCpu, allowedCpus } = await import('./lib/measure/pin.mjs')
   const pin = args.pin ? pinToOneCpu() : { pinned: false, note: null }
   if (args.pin && !pin.pinned) console.error(`note: ${pin.note}`)
+  if (args.pinnedPass && !pin.pinned) {
+    // Unpinned, this pass would only repeat the run before it: say so plainly, write nothing.
+    console.log(`\nThe pinned latency pass did not run: this machine cannot pin (${pin.note}).`)
+    return
+  }
 
-  const { scenarios: all } = await import('./scenarios/index.mjs')
+  const { scenarios: all, pinnedIds } = await import('./scenarios/index.mjs')
+  if (args.pinnedPass) args.only = pinnedIds
   const unknown = (args.only ?? []).filter((id) => !all.some((s) => s.id === id))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((s) => s.id).join(', ')}`)
   const { withoutUnavailable } = await import('./lib/open/nats-server.mjs')
@@ -204,6 +218,7 @@ async function main() {
     mode,
     only: args.only,
     pinned: pin.pinned,
+    pinnedPass: args.pinnedPass,
     pinNote: pin.note,
     cpusAllowed: allowedCpus(),
     message: { a: 1, b: 2 },
@@ -233,6 +248,25 @@ async function main() {
 
   const unclean = children.filter((c) => c.forced || c.code !== 0)
   if (unclean.length) throw new Error(`children that did not exit cleanly: ${JSON.stringify(unclean)}`)
+
+  if (!args.pin && !args.only && !args.noPinnedPass) await pinnedPass(args, mode)
+}
+
+/**
+ * The pinned latency pass, in a process of its own (pinning must come before any thread or child
+ * starts): bench/results/pinned.* beside latest.*, or FILE-pinned.* beside --out FILE.
+ */
+async function pinnedPass(args, mode) {
+  const { spawn } = await import('node:child_process')
+  const out = args.out === resolve(here, 'results/latest') ? resolve(here, 'results/pinned') : `${args.out}-pinned`
+  console.log('\nPinned latency pass (the whole process tree on one CPU):\n')
+  const argv = [resolve(here, 'run.mjs'), '--pinned-pass', ...(mode === 'tiny' ? ['--tiny'] : []), '--out', out]
+  const code = await new Promise((ok, fail) => {
+    const c = spawn(process.execPath, argv, { stdio: 'inherit' })
+    c.on('error', fail)
+    c.on('exit', (code, signal) => ok(code ?? signal))
+  })
+  if (code !== 0) throw new Error(`the pinned latency pass failed (${code})`)
 }
 
 main().then(

@@ -14,8 +14,9 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 
 // Every scenario the suite defines, by its own list: a new scenario is covered without editing this.
 // @ts-expect-error plain JS, no declarations
-const { scenarios } = (await import('../bench/scenarios/index.mjs')) as {
+const { scenarios, pinnedIds } = (await import('../bench/scenarios/index.mjs')) as {
   scenarios: { id: string; type: 'echo' | 'oneway' | 'payload'; kind: string; compareWith?: string[]; open?: unknown; raw?: string | null; needs?: string }[]
+  pinnedIds: string[]
 }
 const ECHO_SCENARIOS = scenarios.filter((s) => s.type === 'echo').map((s) => s.id)
 const ONEWAY_SCENARIOS = scenarios.filter((s) => s.type === 'oneway').map((s) => s.id)
@@ -38,7 +39,7 @@ interface Run {
 
 function runBench(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bench/run.mjs', ...args], { cwd: root, timeout: 150_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['bench/run.mjs', ...args], { cwd: root, timeout: 210_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null
       resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, stdout, stderr })
     })
@@ -49,7 +50,7 @@ const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && 
 
 describe('benchmark suite (smoke)', () => {
   // The suite opens some 50 workers and children: allow it time on a loaded 2-vCPU machine.
-  it('runs --quick --tiny, exits 0, and reports every scenario with positive numbers', { timeout: 180_000 }, async () => {
+  it('runs --quick --tiny, exits 0, and reports every scenario with positive numbers, then the pinned pass', { timeout: 240_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-smoke-'))
     try {
       // --out FILE.md: the tables there, every figure in FILE.json, the chart in FILE.svg.
@@ -160,6 +161,37 @@ describe('benchmark suite (smoke)', () => {
       // (or server) a scenario opens, once for the whole run.
       expect(r.children.length).toBe(scenarios.filter((s) => s.open && s.kind !== 'in-process').length)
       for (const c of r.children) expect(c, c.what).toMatchObject({ code: 0, signal: null, forced: false })
+
+      // The streams both ways are there: result, argument and bidirectional; fast and slow consumers.
+      for (const id of ['ipfi-proc-stream', 'ipfi-proc-stream-slow', 'ipfi-proc-argstream', 'ipfi-proc-argstream-slow', 'ipfi-proc-bidi']) {
+        expect(ONEWAY_SCENARIOS, id).toContain(id)
+      }
+      expect(r.scenarios['ipfi-proc-argstream-slow'].consumerLimitPerSec).toBeGreaterThan(0)
+      // The loop styles beside the plain `await recv()` loops.
+      for (const id of ['ipfi-worker-for-await', 'ipfi-worker-tuned', 'ipfi-fork-for-await']) expect(ECHO_SCENARIOS, id).toContain(id)
+
+      // Then the pinned latency pass, by default: its own files beside --out (FILE-pinned.*), the
+      // pinned scenarios only (one call in flight: procedures against birpc and comlink), or a
+      // plain statement that this machine cannot pin.
+      expect(run.stdout).toContain('Pinned latency pass')
+      if (/The pinned latency pass did not run: this machine cannot pin/.test(run.stdout)) return
+      const p = JSON.parse(readFileSync(join(dir, 'result-pinned.json'), 'utf8'))
+      expect(p.pinned).toBe(true)
+      expect(p.pinnedPass).toBe(true)
+      expect(p.mode).toBe('tiny')
+      expect(Object.keys(p.scenarios).sort()).toEqual([...pinnedIds].sort())
+      for (const id of pinnedIds) {
+        expect(p.scenarios[id].rounds, id).toHaveLength(3)
+        for (const k of METRICS.echo) expect(positive(p.scenarios[id].median[k]), `pinned ${id} ${k}`).toBe(true)
+      }
+      const pinnedPairs = scenarios
+        .filter((s) => pinnedIds.includes(s.id))
+        .flatMap((s) => (s.compareWith ?? []).filter((b) => pinnedIds.includes(b)).map((b) => `${s.id}/${b}`))
+      expect(p.ratios.map((x: { ipfi: string; baseline: string }) => `${x.ipfi}/${x.baseline}`).sort()).toEqual(pinnedPairs.sort())
+      for (const pair of ['ipfi-proc-worker/birpc-worker', 'ipfi-proc-worker/comlink-worker', 'ipfi-proc-fork/birpc-fork']) expect(pinnedPairs).toContain(pair)
+      expect(p.children.length).toBe(scenarios.filter((s) => pinnedIds.includes(s.id) && s.open && s.kind !== 'in-process').length)
+      for (const c of p.children) expect(c, c.what).toMatchObject({ code: 0, signal: null, forced: false })
+      expect(readFileSync(join(dir, 'result-pinned.md'), 'utf8')).toContain('pinned to one CPU')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

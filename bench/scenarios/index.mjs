@@ -21,6 +21,7 @@ import ipfiProcMemoryChunk1 from './ipfi-proc-memory-chunk1.mjs'
 import { streamScenarios } from './ipfi-proc-stream.mjs'
 import ipfiFork1ch from './ipfi-fork-1ch.mjs'
 import ipfiFork1000ch from './ipfi-fork-1000ch.mjs'
+import { loopStyleScenarios } from './ipfi-loop-styles.mjs'
 import birpcWorker from './birpc-worker.mjs'
 import birpcFork from './birpc-fork.mjs'
 import comlinkWorker from './comlink-worker.mjs'
@@ -33,11 +34,22 @@ import { pythonScenarios } from './python.mjs'
 
 export const scenarios = [
   rawMessageChannel, rawWorker, rawIpcJson, rawIpcAdvanced, rawFd3, rawUnixSocket, rawTcp,
-  ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiMemoryChunk1, ipfiFork1ch, ipfiFork1000ch,
+  ipfiChannel, ipfiWorker, ipfiFork, ipfiSocket, ipfiMemory, ipfiMemoryChunk1, ipfiFork1ch, ipfiFork1000ch, ...loopStyleScenarios,
   ipfiProcWorker, ipfiProcFork, ipfiProcUnix, ipfiProcTcp, ipfiProcMemoryChunk1,
   birpcWorker, birpcFork, comlinkWorker, ...grpcScenarios,
   ...payloadScenarios,
   ...pipelinedScenarios, ipfiOneway, ...streamScenarios, ...manyClients,
   ...natsScenarios, // need nats-server: left out, saying so, where it is missing (bench/lib/open/nats-server.mjs)
   ...pythonScenarios,
+]
+
+/**
+ * The pinned latency pass (run.mjs runs it after the unpinned one, the whole process tree on one
+ * CPU): the raw wires, ipfi channels (every loop style) and procedures, and the peer libraries,
+ * one call in flight against birpc and comlink.
+ */
+export const pinnedIds = [
+  'raw-message-channel', 'raw-worker', 'raw-fd3-msgpackr',
+  'ipfi-channel', 'ipfi-worker', 'ipfi-fork', ...loopStyleScenarios.map((s) => s.id),
+  'ipfi-proc-worker', 'ipfi-proc-fork', 'birpc-worker', 'birpc-fork', 'comlink-worker',
 ]

@@ -6,6 +6,9 @@ import { CONSTRUCT, brandClass } from '../brand.js'
 import { trackSender, untrackSender } from './finalize.js'
 import { localEntry } from './transfer.js'
 
+/** @internal The door to `Sender[SEND_NOW]`: a send whose batch is written at once. */
+export const SEND_NOW: unique symbol = Symbol('ipfi.sendNow')
+
 type Connector = (name: string, options?: object) => Promise<Sender<unknown>>
 let connector: Connector | null = null
 /** The process layer supplies `Sender.connect` (it owns sockets); see process/one-shot.ts. */
@@ -42,6 +45,12 @@ export class Sender<T> {
   }
 
   /** Send a value. Throws `DisconnectedError` if the receiver is known to be closed. */
+  /** @internal `send`, then the link's batch goes to the wire at once (what the peer waits for). */
+  [SEND_NOW](value: T): void {
+    this.send(value)
+    this.#port!.resolve().route?.link.flushNow()
+  }
+
   send(value: T): void {
     const port = this.#live().resolve()
     if (port.receiverGone) throw port.goneError()

@@ -56,7 +56,7 @@ export interface PeerEnd {
 const EMPTY = new Uint8Array(0)
 const NO_CAPS: Cap[] = []
 /** A batch is written as soon as it holds this many frames (and otherwise at the end of the tick). */
-const FLUSH_AT = 32
+const FLUSH_AT = 128
 /** Parts at least this large are written by reference instead of being copied into the batch. */
 const BIG_PART = 16 * 1024
 
@@ -311,6 +311,11 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
   /** Bytes sent on this link that have not reached the transport (queued here, or in the wire). */
   get unsentBytes(): number {
     return this.batch.bytes + (this.wire.bufferedBytes?.() ?? 0)
+  }
+
+  /** Hand what is queued to the wire now (a message the peer waits for: a stream's credit). */
+  flushNow(): void {
+    if (this.batch.bytes && this.state !== 'closed') this.flush()
   }
 
   /** Resolves once everything sent so far has reached the transport (a socket: the kernel). */

@@ -51,6 +51,8 @@ export interface LinkSide {
   readonly unsentBytes: number
   /** Resolves once everything sent on the link so far has reached its transport. */
   drained(): Promise<void>
+  /** Hand what is queued to the wire now, not at the end of the tick. */
+  flushNow(): void
 }
 
 /** A handle carried by a message, with the reference it owns: a sender ref, or a whole receiver. */

@@ -66,7 +66,7 @@ export type CalleeMessage =
 /** Most items a caller may let a producer run ahead by. */
 export const MAX_WINDOW = 1 << 20
 /** Default window for result and argument streams. */
-export const DEFAULT_WINDOW = 32
+export const DEFAULT_WINDOW = 128
 
 export const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
 

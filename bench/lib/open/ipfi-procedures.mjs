@@ -32,3 +32,28 @@ export async function streamRate(api, n, consume) {
   const elapsedMs = performance.now() - start
   return { elapsedMs, msgsPerSec: n / (elapsedMs / 1000) }
 }
+
+async function* numbers(n) {
+  for (let i = 0; i < n; i++) yield i
+}
+
+/** Items per second of an argument stream: `api.count(numbers(n), slowUs)`, read by the callee (`slowUs` of work per item there). */
+export async function argStreamRate(api, n, slowUs = 0) {
+  const start = performance.now()
+  const got = await api.count(numbers(n), slowUs)
+  if (got !== n) throw new Error(`the argument stream gave ${got} of ${n} items`)
+  const elapsedMs = performance.now() - start
+  return { elapsedMs, msgsPerSec: n / (elapsedMs / 1000) }
+}
+
+/** Items per second each way of `api.map(numbers(n))`: items go out as an argument stream and come back as a result stream, at once. */
+export async function bidiStreamRate(api, n) {
+  const start = performance.now()
+  let expect = 0
+  for await (const i of api.map(numbers(n))) {
+    if (i !== expect++) throw new Error(`bidirectional stream item ${i} out of order`)
+  }
+  if (expect !== n) throw new Error(`the bidirectional stream gave ${expect} of ${n} items`)
+  const elapsedMs = performance.now() - start
+  return { elapsedMs, msgsPerSec: n / (elapsedMs / 1000) }
+}

@@ -12,9 +12,10 @@ import { childPath, track, waitExit, withDeadline } from './procs.mjs'
  * spawnWorker(); close() stops watching for an early exit, runs `before()`, then closes our ends
  * and waits (asyncDispose SIGTERMs a child, terminates a worker, after 2 s).
  */
-export function ipfiChild(how, file, sink, what) {
+export function ipfiChild(how, file, sink, what, env) {
   const path = childPath(file)
-  const c = how === 'fork' ? fork(path, { stdio: 'inherit' }) : spawnWorker(path)
+  const e = env && { ...process.env, ...env }
+  const c = how === 'fork' ? fork(path, { stdio: 'inherit', ...(e && { env: e }) }) : spawnWorker(path, e ? { env: e } : {})
   if (how === 'fork') track(c.process)
   let closing = false
   c.exited.then((e) => closing || sink.fail(new Error(`${what} exited early (${how === 'fork' ? (e.code ?? e.signal) : `code ${e.code}`})`)))
@@ -35,14 +36,15 @@ export function ipfiChild(how, file, sink, what) {
   }
 }
 
-function openIpfi(how, file, sink, what) {
-  const { c, close } = ipfiChild(how, file, sink, what)
-  const main = pump(c.receiver, sink.deliver, sink.fail)
+/** `loop`: the loop style of both ends (bench/lib/peers/ipfi-pump.mjs), `await recv()` by default. */
+function openIpfi(how, file, sink, what, loop = 'recv') {
+  const { c, close } = ipfiChild(how, file, sink, what, loop === 'recv' ? undefined : { IPFI_BENCH_LOOP: loop })
+  const main = pump(c.receiver, sink.deliver, sink.fail, loop)
   return {
     send: (m) => c.sender.send(m),
     close: () => close(() => main.stop()),
   }
 }
 
-export const openIpfiFork = (file, sink, what) => openIpfi('fork', file, sink, what)
-export const openIpfiWorker = (file, sink, what) => openIpfi('worker', file, sink, what)
+export const openIpfiFork = (file, sink, what, loop) => openIpfi('fork', file, sink, what, loop)
+export const openIpfiWorker = (file, sink, what, loop) => openIpfi('worker', file, sink, what, loop)

@@ -1,26 +1,61 @@
 /**
- * Feed an ipfi Receiver into a callback: a plain `await recv()` loop (the lean idiom; `for await`
- * adds an async generator on top). Ends quietly when every sender closed or after stop(); any
- * other error (a lost link, a crashed child) goes to `onError`.
+ * Feed an ipfi Receiver into a callback, in one of three loop styles (`style`):
+ *   'recv'      a plain `await recv()` per message (the idiom the README shows first; the default)
+ *   'for-await' `for await (const m of rx)` (the Receiver's async iterator)
+ *   'tuned'     take what is queued with tryRecv() and wait with recv() only when nothing is
+ * Ends quietly when every sender closed or after stop(); any other error (a lost link, a crashed
+ * child) goes to `onError`.
  */
 import { ConnectionLostError, DisconnectedError } from 'ipfi'
 
-export function pump(rx, onValue, onError) {
+export const LOOP_STYLES = ['recv', 'for-await', 'tuned']
+
+const quiet = (e) => e instanceof DisconnectedError && !(e instanceof ConnectionLostError)
+
+export function pump(rx, onValue, onError, style = 'recv') {
   let stopped = false
-  const done = (async () => {
-    for (;;) {
-      let v
-      try {
-        v = await rx.recv()
-      } catch (e) {
-        if (stopped) return
-        if (e instanceof DisconnectedError && !(e instanceof ConnectionLostError)) return
-        onError(e)
-        return
+  const fail = (e) => {
+    if (stopped || quiet(e)) return
+    onError(e)
+  }
+  const loops = {
+    async recv() {
+      for (;;) {
+        let v
+        try {
+          v = await rx.recv()
+        } catch (e) {
+          return fail(e)
+        }
+        onValue(v)
       }
-      onValue(v)
-    }
-  })()
+    },
+    async 'for-await'() {
+      try {
+        for await (const v of rx) onValue(v)
+      } catch (e) {
+        fail(e)
+      }
+    },
+    async tuned() {
+      for (;;) {
+        const r = rx.tryRecv()
+        if (r.ok) {
+          onValue(r.value)
+          continue
+        }
+        let v
+        try {
+          v = await rx.recv()
+        } catch (e) {
+          return fail(e)
+        }
+        onValue(v)
+      }
+    },
+  }
+  if (!loops[style]) throw new Error(`unknown loop style ${style}`)
+  const done = loops[style]()
   return {
     done,
     stop() {
@@ -30,7 +65,7 @@ export function pump(rx, onValue, onError) {
 }
 
 /** The same loop for a child: resolves once every sender closed; any other error rejects. */
-export const drain = (rx, onValue) =>
+export const drain = (rx, onValue, style) =>
   pump(rx, onValue, (e) => {
     throw e
-  }).done
+  }, style).done

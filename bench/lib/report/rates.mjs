@@ -14,7 +14,8 @@ export function ratesSection(result, L) {
   L.push(
     `Rates, messages (or items, or calls) per second. Pipelined one-way: N small messages sent without waiting, ${BURST.toLocaleString('en')} per event-loop turn, ` +
       'the peer counts them and answers a marker sent after the last; ratios to the raw transport of its kind (thread: one postMessage per message; ' +
-      "process: one process.send per message, IPC 'json'). Streams: an async generator in a forked child, consumed with `for await`. " +
+      "process: one process.send per message, IPC 'json'). Streams, with a forked child: result streams (an async generator there, `for await` here), " +
+      'argument streams (an async generator here, `for await` there) and both at once (each item there and back; items each way). ' +
       'Many clients: each keeps 10 calls in flight.',
   )
   L.push('')

@@ -45,7 +45,7 @@ export class ArgStream implements AsyncIterableIterator<unknown> {
     if (have * 2 > w) return
     const n = w - have
     this.#owed += n
-    this.call.send([PULL, this.call.id, this.index, n])
+    this.call.send([PULL, this.call.id, this.index, n], true) // at once: the caller waits for it
   }
 
   /** The procedure stopped reading (or finished): tell the caller to stop producing. */

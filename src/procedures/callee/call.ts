@@ -10,6 +10,10 @@ import type { CalleeSession } from './session.js'
 
 export type Fn = (...args: unknown[]) => unknown
 
+/** What `await` would call `then` on (a getter named then runs here, and again in the await). */
+const isThenable = (x: unknown): boolean =>
+  x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as { then?: unknown }).then === 'function'
+
 export class CalleeCall implements CallContext {
   /** Made when the procedure first asks for its signal (most never do: an AbortController costs µs). */
   #controller: AbortController | null = null
@@ -37,11 +41,27 @@ export class CalleeCall implements CallContext {
     return this.#controller.signal
   }
 
-  async run(fn: Fn, args: unknown[]): Promise<void> {
+  /**
+   * Run the procedure. A procedure that returns a plain value (not a thenable, not a stream) or
+   * throws is answered at once, in this turn: no promise, no await (most are like this). A promise
+   * or a stream goes on in #settle.
+   */
+  run(fn: Fn, args: unknown[]): void {
+    const callee = this.session.callee
+    let result: unknown
+    try {
+      result = runInCall(this, () => fn.apply(callee.impl, args), callee.asyncContext)
+    } catch (e) {
+      return this.finish([ERROR, this.id, e])
+    }
+    if (!isThenable(result) && !isStream(result)) return this.finish([RESULT, this.id, result])
+    void this.#settle(result)
+  }
+
+  async #settle(pending: unknown): Promise<void> {
     let out: CalleeMessage
     try {
-      const callee = this.session.callee
-      const result = await runInCall(this, () => fn.apply(callee.impl, args), callee.asyncContext)
+      const result = await pending
       out = isStream(result) ? await this.#pump(result) : [RESULT, this.id, result]
     } catch (e) {
       out = [ERROR, this.id, e]
@@ -152,7 +172,7 @@ export class CalleeCall implements CallContext {
     return s.receive(op, value)
   }
 
-  send(msg: CalleeMessage): void {
-    if (!this.#done && !this.#cancelled) this.session.send(msg)
+  send(msg: CalleeMessage, now = false): void {
+    if (!this.#done && !this.#cancelled) this.session.send(msg, now)
   }
 }

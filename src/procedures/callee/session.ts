@@ -4,7 +4,7 @@
  * (call.ts) for each CALL, all running at once; replies go out on the session's reply channel.
  */
 import { DisconnectedError, LimitExceededError, ProtocolError } from '../../errors.js'
-import { RECV_SIZED, TAKE_SIZED, Interrupt, type Receiver, type Sender, type Sized } from '../../channel/index.js'
+import { RECV_SIZED, SEND_NOW, TAKE_SIZED, Interrupt, type Receiver, type Sender, type Sized } from '../../channel/index.js'
 import { lookup } from '../lookup.js'
 import {
   CALL, CANCEL, CLOSE, CREDIT, END, ERROR, FAIL, ITEM, MAX_WINDOW,
@@ -90,10 +90,11 @@ export class CalleeSession {
   }
 
   /** Send a reply; false if it could not be sent (the caller is gone, or the value cannot travel). */
-  send(msg: CalleeMessage): boolean {
+  send(msg: CalleeMessage, now = false): boolean {
     if (this.#replyClosed) return false
     try {
-      this.reply.send(msg)
+      if (now) this.reply[SEND_NOW](msg)
+      else this.reply.send(msg)
       return true
     } catch (e) {
       if (e instanceof DisconnectedError) {
@@ -224,6 +225,6 @@ export class CalleeSession {
       return
     }
     for (const a of streams as number[]) args[a] = call.argStream(a)
-    void call.run(fn, args)
+    call.run(fn, args)
   }
 }

@@ -3,7 +3,7 @@
  * for the call as a callback, and each top-level async iterable that is not a handle becomes a
  * streamed argument, pulled by the procedure.
  */
-import { walk } from '../../codec/walk.js'
+import { isPlainData, walk } from '../../codec/walk.js'
 import type { CallerCall } from './call.js'
 import { LentFunction } from '../callback.js'
 import { isStream } from '../messages.js'
@@ -17,7 +17,12 @@ export interface PreparedArgs {
 
 const keep = <T>(h: T): T => h
 
-export function prepareArgs(args: unknown[], call: CallerCall): PreparedArgs {
+/** No streamed argument (shared: the send only reads it). */
+export const NO_STREAMS: number[] = []
+
+/** What the call sends; null when the arguments are plain data (the common case): nothing to lend or stream. */
+export function prepareArgs(args: unknown[], call: CallerCall): PreparedArgs | null {
+  if (isPlainData(args)) return null
   let out: unknown[] | null = null
   const streams: number[] = []
   const sources: AsyncIterable<unknown>[] = []
@@ -39,5 +44,5 @@ export function prepareArgs(args: unknown[], call: CallerCall): PreparedArgs {
     }
     if (b !== a) (out ??= args.slice())[i] = b
   }
-  return { args: out ?? args, streams, sources }
+  return { args: out ?? args, streams: streams.length ? streams : NO_STREAMS, sources }
 }

@@ -13,6 +13,8 @@ import { callSettled, callStarted, type CallTraceContext } from '../trace.js'
 /** What a call needs from its session. */
 export interface CallHost {
   send(msg: CallerMessage): void
+  /** Send, and write the batch at once: what the callee waits for (CREDIT). */
+  sendNow(msg: CallerMessage): void
   forget(call: CallerCall): void
 }
 
@@ -212,7 +214,8 @@ export class CallerCall {
       return (inner = (v as AsyncIterable<unknown>)[Symbol.asyncIterator]())
     }
     return {
-      next: async () => (await open()).next(),
+      // Once the stream is known, its own next() (no async step around each item).
+      next: () => (inner instanceof ResultStream ? inner.next() : open().then((it) => it.next())),
       return: async (value?: unknown) => {
         if (!inner) {
           // Not read yet: stop the stream if there is one (or will be), so its producer ends.

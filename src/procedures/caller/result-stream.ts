@@ -64,13 +64,18 @@ export class ResultStream implements AsyncIterableIterator<unknown> {
     else w.resolve({ value: undefined, done: true })
   }
 
+  /**
+   * One item consumed. Once half a window is, the credit goes out at once (not at the end of this
+   * turn: a consumer that reads what is queued in one turn would otherwise hold it until the
+   * queue is empty, and the producer would wait a whole round trip with nothing to do).
+   */
   #took(): void {
     if (++this.#consumed * 2 >= this.call.settings.window && !this.#ended) {
       const n = this.#consumed
       this.#consumed = 0
       this.#allowed += n
       try {
-        this.call.host.send([CREDIT, this.call.id, n])
+        this.call.host.sendNow([CREDIT, this.call.id, n])
       } catch {
         // the session is gone; the call learns it from its reply channel
       }

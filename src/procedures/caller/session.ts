@@ -5,10 +5,10 @@
  */
 import { DisconnectedError } from '../../errors.js'
 import { OPEN_SESSION } from '../../brand.js'
-import { RECV_SIZED, TAKE_SIZED, channel, Interrupt, type Receiver, type Sender, type Sized } from '../../channel/index.js'
+import { RECV_SIZED, SEND_NOW, TAKE_SIZED, channel, Interrupt, type Receiver, type Sender, type Sized } from '../../channel/index.js'
 import { ArgPump } from './arg-pump.js'
 import { CallerCall, type CallHost, type CallResult, type CallSettings } from './call.js'
-import { prepareArgs } from './args.js'
+import { NO_STREAMS, prepareArgs, type PreparedArgs } from './args.js'
 import type { Endpoint } from '../endpoint.js'
 import { CALL, CLOSE, DEFAULT_WINDOW, type CallerMessage, type CalleeMessage } from '../messages.js'
 import { fromRemote } from '../remote-error.js'
@@ -68,17 +68,18 @@ export class CallerSession implements CallHost {
       call.finish(settings.signal.reason)
       return call.promise
     }
-    let sent: { args: unknown[]; streams: number[]; sources: AsyncIterable<unknown>[] }
+    let sent: PreparedArgs | null
     try {
       sent = prepareArgs(args, call)
-      this.#calls.send([CALL, call.id, name, sent.args, settings.window, sent.streams])
+      this.#calls.send([CALL, call.id, name, sent ? sent.args : args, settings.window, sent ? sent.streams : NO_STREAMS])
     } catch (e) {
       if (e instanceof DisconnectedError) this.#dead = e
       call.finish(e)
       return call.promise
     }
-    if (sent.streams.length > 0) {
-      call.pumps = new Map(sent.streams.map((index, i) => [index, new ArgPump(call, index, sent.sources[i]!)]))
+    if (sent && sent.streams.length > 0) {
+      const { sources } = sent
+      call.pumps = new Map(sent.streams.map((index, i) => [index, new ArgPump(call, index, sources[i]!)]))
     }
     this.#pending.set(call.id, call)
     call.arm()
@@ -88,6 +89,10 @@ export class CallerSession implements CallHost {
 
   send(msg: CallerMessage): void {
     this.#calls.send(msg)
+  }
+
+  sendNow(msg: CallerMessage): void {
+    this.#calls[SEND_NOW](msg)
   }
 
   forget(call: CallerCall): void {
