@@ -177,6 +177,8 @@ describe.each(MODES)('hostile call messages (%s)', (mode) => {
     ['a stream position out of range', [CALL, 1, 'sum', [null], 1, [3]]],
     ['a stream position twice', [CALL, 1, 'sum', [null], 1, [0, 0]]],
     ['a stream position whose arg is not nil', [CALL, 1, 'sum', [5], 1, [0]]],
+    // Checked in linear time: with indexOf per position this list held the callee for seconds.
+    ['300,000 stream positions, the last one twice', [CALL, 1, 'sum', new Array(300_000).fill(null), 1, [...Array(300_000).keys(), 299_999]]],
     ['a negative credit', [CREDIT, 1, -1]],
     ['a fractional credit', [CREDIT, 1, 0.5]],
     ['an ITEM with no argument index', [ITEM, 1]],
@@ -321,6 +323,35 @@ describe.each(MODES)('hostile replies (%s)', (mode) => {
     for (const g of ['x', 42, null, {}, [], [RESULT], [RESULT, 99, 'other'], [77, 0], [YIELD, 5, 1], [PULL, 0, 0, 5], [STOP, 0, 3]]) reply(g)
     reply([RESULT, 0, 3])
     expect(await within(p, GUARD, 'the call')).toBe(3)
+  })
+
+  it('a late answer (the call was aborted) and one for no call are dropped with their handles closed', async () => {
+    const { api, nextCall, reply } = await handCallee()
+    const ac = new AbortController()
+    const late = api.add.with({ signal: ac.signal })(1, 2)
+    expect((await nextCall())[0]).toBe(CALL)
+    ac.abort()
+    await rejection(late, GUARD, 'the aborted call')
+    expect(await nextCall()).toEqual([CANCEL, 0])
+    const [tx1, rx1] = channel<number>()
+    const [tx2, rx2] = channel<number>()
+    const [tx3, rx3] = channel<number>()
+    reply([RESULT, 0, tx1]) // the call is over: a late RESULT carrying a Sender
+    reply([RESULT, 42, tx2]) // an id that was never a call
+    reply({ not: 'an array', tx: tx3 })
+    // The session goes on: the next call is answered, after the dropped replies were read.
+    const next = api.add(2, 3)
+    expect((await nextCall())[1]).toBe(1)
+    reply([RESULT, 1, 5])
+    expect(await within(next, GUARD, 'the next call')).toBe(5)
+    // The caller closed each Sender of a dropped reply as it read it, before that answer: so by the
+    // time a later CALL arrives here (after any RELEASE it caused, on the same link), each of their
+    // channels has ended. (Not closed, they would end only when the garbage collector came by.)
+    const after = api.add(3, 4)
+    expect((await nextCall())[1]).toBe(2)
+    for (const rx of [rx1, rx2, rx3]) expect(rx.tryRecv()).toEqual({ ok: false, reason: 'disconnected' })
+    reply([RESULT, 2, 7])
+    expect(await within(after, GUARD, 'the last call')).toBe(7)
   })
 
   it('a RESULT in the middle of a stream fails the stream with ProtocolError (it does not hang)', async () => {

@@ -78,3 +78,8 @@ export function isStream(x: unknown): x is AsyncIterable<unknown> {
     (x as { [HANDLE]?: unknown })[HANDLE] === undefined
   )
 }
+
+/** Close the handles of a message that is dropped or refused (a caller's or a callee's). */
+export function closeAll(handles: readonly unknown[] | null): void {
+  if (handles) for (const h of handles) (h as { close?: () => void }).close?.()
+}

@@ -20,7 +20,8 @@ export class CalleeCall implements CallContext {
   #abortReason: unknown = undefined
   #credit: number
   #creditWaiter: (() => void) | null = null
-  #args: ArgStream[] | null = null
+  /** The streamed arguments, by position. */
+  #args: Map<number, ArgStream> | null = null
   #cancelled = false
   #done = false
 
@@ -72,7 +73,7 @@ export class CalleeCall implements CallContext {
   /** Send the final answer (unless the caller cancelled), stop argument streams, and leave. */
   finish(out: CalleeMessage): void {
     if (this.#done) return
-    if (this.#args) for (const s of this.#args) s.stopFromHere()
+    if (this.#args) for (const s of this.#args.values()) s.stopFromHere()
     this.#done = true
     if (!this.#cancelled) {
       try {
@@ -156,18 +157,18 @@ export class CalleeCall implements CallContext {
     const w = this.#creditWaiter
     this.#creditWaiter = null
     w?.()
-    if (this.#args) for (const s of this.#args) s.abort(why)
+    if (this.#args) for (const s of this.#args.values()) s.abort(why)
   }
 
   argStream(index: number): ArgStream {
     const s = new ArgStream(this, index)
-    ;(this.#args ??= []).push(s)
+    ;(this.#args ??= new Map()).set(index, s)
     return s
   }
 
   /** ITEM, END or FAIL for an argument stream; returns a protocol error's text, or null. */
   argMessage(op: number, index: number, value: unknown): string | null {
-    const s = this.#args?.find((a) => a.index === index)
+    const s = this.#args?.get(index)
     if (!s) return `no streamed argument ${index} in call ${this.id}`
     return s.receive(op, value)
   }

@@ -8,7 +8,8 @@ import { RECV_SIZED, Receiver, Sender, TAKE_SIZED, type Sized } from '../../chan
 import type { HandleAccess } from '../../link/handles.js'
 import type { ProcedureLimits } from '../limits.js'
 import type { SessionOpen } from '../messages.js'
-import { CalleeSession, closeAll } from './session.js'
+import { closeAll } from '../messages.js'
+import { CalleeSession } from './session.js'
 
 const LOCAL = {}
 

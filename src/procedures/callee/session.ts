@@ -8,15 +8,10 @@ import { RECV_SIZED, SEND_NOW, TAKE_SIZED, Interrupt, type Receiver, type Sender
 import { lookup } from '../lookup.js'
 import {
   CALL, CANCEL, CLOSE, CREDIT, END, ERROR, FAIL, ITEM, MAX_WINDOW,
-  isIndex, type CallerMessage, type CalleeMessage,
+  closeAll, isIndex, type CallerMessage, type CalleeMessage,
 } from '../messages.js'
 import type { Callee } from './callee.js'
 import { CalleeCall, type Fn } from './call.js'
-
-/** Close the handles of a message that is dropped or refused. */
-export function closeAll(handles: readonly unknown[] | null): void {
-  if (handles) for (const h of handles) (h as { close?: () => void }).close?.()
-}
 
 const OPEN = 0
 const DRAINING = 1
@@ -184,11 +179,14 @@ export class CalleeSession {
       msg.length !== 6 || (name !== null && typeof name !== 'string') || !Array.isArray(args) ||
       !isIndex(window) || window < 1 || window > MAX_WINDOW || !Array.isArray(streams)
     ) return this.#protocolError('malformed call', m.handles)
+    // Each position once (a Set, not indexOf: a long list from a hostile caller must cost linear time).
+    const seen = streams.length > 1 ? new Set<number>() : null
     for (let i = 0; i < streams.length; i++) {
       const a = streams[i]
-      if (!isIndex(a) || a >= args.length || args[a] !== null || streams.indexOf(a) !== i) {
+      if (!isIndex(a) || a >= args.length || args[a] !== null || seen?.has(a)) {
         return this.#protocolError('malformed call: bad stream argument list', m.handles)
       }
+      seen?.add(a)
     }
     if (this.active.has(id)) return this.#protocolError(`call id ${id} is already in use`, m.handles)
     if (this.#state === ENDED) return closeAll(m.handles)

@@ -10,7 +10,7 @@ import { ArgPump } from './arg-pump.js'
 import { CallerCall, type CallHost, type CallResult, type CallSettings } from './call.js'
 import { NO_STREAMS, prepareArgs, type PreparedArgs } from './args.js'
 import type { Endpoint } from '../endpoint.js'
-import { CALL, CLOSE, DEFAULT_WINDOW, type CallerMessage, type CalleeMessage } from '../messages.js'
+import { CALL, CLOSE, DEFAULT_WINDOW, closeAll, type CallerMessage, type CalleeMessage } from '../messages.js'
 import { fromRemote } from '../remote-error.js'
 import type { CallOptions } from '../types.js'
 
@@ -137,22 +137,27 @@ export class CallerSession implements CallHost {
             this.#waiting = false
           }
         }
-        this.#dispatch(m.value)
+        this.#dispatch(m)
       }
     } finally {
       this.#reading = false
     }
   }
 
-  #dispatch(msg: CalleeMessage): void {
-    if (!Array.isArray(msg)) return
+  #dispatch(m: Sized<CalleeMessage>): void {
+    const msg = m.value
+    if (!Array.isArray(msg)) return closeAll(m.handles)
     if (msg[0] === CLOSE) {
       const e = msg[1]
       this.#dead = e instanceof Error ? fromRemote(e, '(the session was closed)') : new DisconnectedError('the procedures closed the session')
       this.#calls.close()
       return this.#failAll(this.#dead)
     }
-    this.#pending.get(msg[1])?.onReply(msg)
+    const call = this.#pending.get(msg[1])
+    // A late answer (the call gave up: timeout, abort, a stream stopped) or one for no call of ours:
+    // the handles in it are closed, not left to the garbage collector.
+    if (!call) return closeAll(m.handles)
+    call.onReply(msg)
   }
 }
 
