@@ -1407,6 +1407,10 @@ class _ArgPump:
                     self.stopped = True
                     send([FAIL, call.id, index, e])
                     return await self._close()
+            if self.stopped:
+                # Stopped before this task ran (a PULL, then RESULT or STOP in the same turn): stop()
+                # saw it running and left the closing to it.
+                await self._close()
         except Exception:  # noqa: BLE001 - the session is gone
             self.stopped = True
             await self._close()

@@ -858,6 +858,28 @@ class Credits(unittest.TestCase):
             b.close()
         run(main(), 30)
 
+    def test_an_argument_stream_stopped_before_its_pump_ran_is_closed(self) -> None:
+        # A PULL, then the RESULT in the same turn: the call ends (stopping the argument) before the
+        # pump's task ran. The generator, started by an earlier PULL, must still be closed.
+        async def script(call: List[Any], reply: ipfi.Sender[Any], calls: Any) -> None:
+            reply.send([4, 0, 0, 2])
+            self.assertEqual([await calls.recv(timeout=5) for _ in range(2)], [[3, 0, 0, i] for i in range(2)])
+            reply.send([4, 0, 0, 2])
+            reply.send([0, 0, "done"])
+
+        async def main() -> None:
+            a, b = await pair()
+            server = asyncio.ensure_future(self.hostile_callee(script)(b))  # type: ignore[call-arg]
+            api = ipfi.remote(await a.receiver.recv(timeout=5))
+            record = {"produced": 0, "finished": False}
+            self.assertEqual(await api.eat.with_options(window=4)(counting(record)), "done")
+            self.assertTrue(await eventually(lambda: record["finished"]), "the argument's finally ran")
+            api.close()
+            await server
+            a.close()
+            b.close()
+        run(main(), 30)
+
     def test_a_python_caller_refuses_a_pull_past_the_window(self) -> None:
         async def script(call: List[Any], reply: ipfi.Sender[Any], calls: Any) -> None:
             self.assertEqual(call[5], [0])
