@@ -14,6 +14,29 @@ const COMPARE = {
   tcp: ['raw-tcp', 'grpc-unary-tcp'],
 }
 
+/**
+ * remote(endpoint).echo(m) from here to a started listen() server (`{ child, address, stop }`, JS or
+ * Python) that sends its endpoint as the first message; `cleanup` runs once it has stopped.
+ */
+export async function callsTo(server, sink, what, cleanup = () => {}) {
+  const watch = watchExit(server.child, sink, what)
+  const peer = await connect(server.address)
+  const endpoint = await peer.receiver.recv()
+  const api = remote(endpoint)
+  endpoint.close()
+  return {
+    send: (m) => api.echo(m).then(sink.deliver, sink.fail),
+    async close() {
+      watch.closing = true
+      api[Symbol.dispose]()
+      await peer[Symbol.asyncDispose]()
+      const e = await server.stop()
+      cleanup()
+      return [{ ...e, what }]
+    },
+  }
+}
+
 const procServer = (wire) => ({
   id: `ipfi-proc-${wire}`,
   label: `ipfi remote().echo(), connect() ${WIRE[wire]}`,
@@ -25,22 +48,7 @@ const procServer = (wire) => ({
   async open(sink) {
     const dir = mkdtempSync(join(tmpdir(), 'ipfi-bench-'))
     const server = await startServer('ipfi-server.mjs', wire === 'unix' ? `unix:${join(dir, 's.sock')}` : 'tcp://127.0.0.1:0')
-    const watch = watchExit(server.child, sink, 'ipfi server')
-    const peer = await connect(server.address)
-    const endpoint = await peer.receiver.recv()
-    const api = remote(endpoint)
-    endpoint.close()
-    return {
-      send: (m) => api.echo(m).then(sink.deliver, sink.fail),
-      async close() {
-        watch.closing = true
-        api[Symbol.dispose]()
-        await peer[Symbol.asyncDispose]()
-        const e = await server.stop()
-        rmSync(dir, { recursive: true, force: true })
-        return [{ ...e, what: `ipfi server (${wire})` }]
-      },
-    }
+    return callsTo(server, sink, `ipfi server (${wire})`, () => rmSync(dir, { recursive: true, force: true }))
   },
 })
 

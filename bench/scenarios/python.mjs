@@ -5,53 +5,15 @@
 // (remote(endpoint).echo(m) to a listen() server, Python to Python and JS to Python) and grpcio
 // unary calls when the interpreter has grpcio (a bench-only option). The `py-` scenarios are timed in Python by
 // python/bench/driver.py (bench/lib/open/python.mjs); the `js-py-` ones here, as the JS scenarios.
-import { connect, connectWire, duplexWire, remote } from 'ipfi'
-import { pump } from '../lib/peers/ipfi-pump.mjs'
-import { waitExit, watchExit, withDeadline } from '../lib/open/procs.mjs'
+import { ipfiOverSocket } from './ipfi-unix-socket.mjs'
+import { callsTo } from './ipfi-proc-server.mjs'
 import { acceptChild } from '../lib/open/socket-child.mjs'
 import { HAS_GRPCIO, PYTHON_VERSION, acceptPythonPeer, openPythonDriver, startPythonServer } from '../lib/open/python.mjs'
 
 const PY = `Python ${PYTHON_VERSION}`
 
-/** This process's ipfi end of a socket whose other end is `child` (JS or Python). */
-async function ipfiOverSocket({ child, socket }, sink, what) {
-  const watch = watchExit(child, sink, what)
-  const conn = connectWire(duplexWire(socket), { name: `bench ${what}` })
-  await conn.ready
-  const main = pump(conn.receiver, sink.deliver, sink.fail)
-  return {
-    send: (m) => conn.sender.send(m),
-    async close() {
-      watch.closing = true
-      main.stop()
-      conn.sender.close() // the child's loop ends, it closes the link and exits
-      const e = await waitExit(child)
-      await withDeadline(conn.closed, 5000, () => undefined)
-      conn.close()
-      conn.receiver.close()
-      return [{ what, ...e }]
-    },
-  }
-}
-
 /** remote(endpoint).echo(m) from here (JS) to a Python listen() server. */
-async function callsToPython(sink) {
-  const server = await startPythonServer('ipfi-proc-server')
-  const watch = watchExit(server.child, sink, 'python ipfi server')
-  const peer = await connect(server.address)
-  const endpoint = await peer.receiver.recv()
-  const api = remote(endpoint)
-  endpoint.close()
-  return {
-    send: (m) => api.echo(m).then(sink.deliver, sink.fail),
-    async close() {
-      watch.closing = true
-      api[Symbol.dispose]()
-      await peer[Symbol.asyncDispose]()
-      return [{ what: 'python ipfi server', ...(await server.stop()) }]
-    },
-  }
-}
+const callsToPython = async (sink) => callsTo(await startPythonServer('ipfi-proc-server'), sink, 'python ipfi server')
 
 const driven = (mode, what) => (sink) => openPythonDriver(mode, sink, what)
 
