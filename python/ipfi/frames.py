@@ -50,7 +50,10 @@ def is_id(x: Any) -> bool:
 
 def ids(xs: List[Any]) -> List[int]:
     """Ids that passed ``is_id``, as ints (a whole float becomes its integer)."""
-    return [x if type(x) is int else int(x) for x in xs]
+    for x in xs:
+        if type(x) is not int:
+            return [int(y) for y in xs]
+    return xs  # the common case, written as ints: no copy
 
 
 def msg_prefix(kind: int, target: int, caps_len: int, body_len: int) -> bytes:
