@@ -44,13 +44,13 @@ export class Sender<T> {
     return connector(name, options) as Promise<Sender<T>>
   }
 
-  /** Send a value. Throws `DisconnectedError` if the receiver is known to be closed. */
   /** @internal `send`, then the link's batch goes to the wire at once (what the peer waits for). */
   [SEND_NOW](value: T): void {
     this.send(value)
     this.#port!.resolve().route?.link.flushNow()
   }
 
+  /** Send a value. Throws `DisconnectedError` if the receiver is known to be closed. */
   send(value: T): void {
     const port = this.#live().resolve()
     if (port.receiverGone) throw port.goneError()
