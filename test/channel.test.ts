@@ -19,6 +19,44 @@ describe('in-process channel', () => {
     for (const o of objs) expect(await rx.recv()).toBe(o)
   })
 
+  it('undefined, null, 0, false and "" are messages like any other, beside messages that carry handles, through every way of receiving', async () => {
+    // A bare value is queued as itself (no object per message); nothing may mistake one for "empty".
+    const falsy = [undefined, null, 0, false, '']
+    const [tx, rx] = channel<unknown>()
+    const [htx] = channel<number>()
+    const send = () => {
+      for (const v of falsy) tx.send(v)
+      tx.send({ h: htx.clone() })
+    }
+    send()
+    expect(rx.size).toBe(6)
+    for (const v of falsy) expect(await rx.recv()).toBe(v)
+    expect((await rx.recv()) as { h: unknown }).toEqual({ h: expect.any(Sender) })
+    send()
+    for (const v of falsy) expect(rx.tryRecv()).toEqual({ ok: true, value: v })
+    expect(rx.tryRecv()).toMatchObject({ ok: true, value: { h: expect.any(Sender) } })
+    expect(rx.tryRecv()).toEqual({ ok: false, reason: 'empty' })
+    // A waiting receive gets a bare value handed straight to it.
+    const waiting = rx.recv()
+    tx.send(undefined)
+    expect(await waiting).toBeUndefined()
+    send()
+    tx.close()
+    const seen: unknown[] = []
+    for await (const v of rx) seen.push(v)
+    expect(seen.slice(0, 5)).toEqual(falsy)
+    expect(seen).toHaveLength(6)
+    const [stx, srx] = channel<unknown>()
+    for (const v of falsy) stx.send(v)
+    stx.close()
+    const set = new ReceiverSet<unknown>()
+    const id = set.add(srx)
+    const events = []
+    for (let i = 0; i < 6; i++) events.push(...(await set.select()))
+    expect(events).toEqual([...falsy.map((value) => ({ id, kind: 'message', value })), { id, kind: 'closed' }])
+    htx.close()
+  })
+
   it('recv resolves queued values first, then rejects with DisconnectedError once every sender is closed', async () => {
     const [tx, rx] = channel<number>()
     const tx2 = tx.clone()

@@ -2,7 +2,7 @@ import { HANDLE } from '../codec/walk.js'
 import { ConnectionLostError, DisconnectedError, HandleError } from '../errors.js'
 import type { HandleAccess } from '../link/handles.js'
 import { waitBegin, waitEnd } from '../link/event-loop.js'
-import type { Cap, Entry, Port, Waiter } from '../link/port.js'
+import { EMPTY, entryOf, valueOf, type Cap, type Entry, type Item, type Port, type Waiter } from '../link/port.js'
 import { CONSTRUCT, PORT_OF, brandClass } from '../brand.js'
 import { trackReceiver, untrackReceiver } from './finalize.js'
 import { giveUpWith, type RecvOptions } from './give-up.js'
@@ -13,6 +13,8 @@ export type { RecvOptions } from './give-up.js'
 export const RECV_SIZED: unique symbol = Symbol('ipfi.recvSized')
 /** @internal Take a queued message with its size, never waiting (undefined when none is queued). */
 export const TAKE_SIZED: unique symbol = Symbol('ipfi.takeSized')
+/** @internal Take a queued message's value, never waiting (EMPTY when none is queued). */
+const TAKE_VALUE: unique symbol = Symbol('ipfi.takeValue')
 
 /**
  * @internal Ends a pending receive from outside, without an AbortSignal (whose listeners cost a
@@ -84,8 +86,8 @@ export class Receiver<T> {
     } catch (e) {
       return Promise.reject(e)
     }
-    const e = port.take()
-    if (e) return Promise.resolve(withSize ? sized(e) : e.value)
+    const item = port.takeItem()
+    if (item !== EMPTY) return Promise.resolve(withSize ? sized(entryOf(item)) : valueOf(item))
     if (port.disconnected) return Promise.reject(port.disconnectedError())
     return waitOn(port, options, withSize, interrupt)
   }
@@ -96,11 +98,16 @@ export class Receiver<T> {
     return e && sized<T>(e)
   }
 
+  /** @internal A queued message's value, or EMPTY; never waits or throws. */
+  [TAKE_VALUE](): T | typeof EMPTY {
+    return this.#state === LIVE ? (valueOf(this.#port!.takeItem()) as T | typeof EMPTY) : EMPTY
+  }
+
   /** A message if one is queued now; never waits. */
   tryRecv(): TryRecvResult<T> {
     const port = this.#live()
-    const e = port.take()
-    if (e) return { ok: true, value: e.value as T }
+    const item = port.takeItem()
+    if (item !== EMPTY) return { ok: true, value: valueOf(item) as T }
     return { ok: false, reason: port.disconnected ? 'disconnected' : 'empty' }
   }
 
@@ -216,8 +223,8 @@ class Messages<T> {
   next(): Promise<IteratorResult<T, undefined>> {
     const rx = this.#rx
     if (!rx) return Promise.resolve(DONE)
-    const e = rx[TAKE_SIZED]()
-    if (e) return Promise.resolve({ value: e.value, done: false })
+    const value = rx[TAKE_VALUE]()
+    if (value !== EMPTY) return Promise.resolve({ value, done: false })
     return rx.recv().then(
       (value) => ({ value, done: false }),
       (err) => {
@@ -250,9 +257,9 @@ class PlainWaiter implements Waiter {
     protected readonly rej: (e: unknown) => void,
     private readonly withSize: boolean,
   ) {}
-  resolve(e: Entry): void {
+  resolve(item: Item): void {
     waitEnd()
-    this.res(this.withSize ? sized(e) : e.value)
+    this.res(this.withSize ? sized(entryOf(item)) : valueOf(item))
   }
   reject(err: unknown): void {
     waitEnd()
@@ -272,9 +279,9 @@ class InterruptibleWaiter extends PlainWaiter {
     super(res, rej, withSize)
     owner.pending = this
   }
-  override resolve(e: Entry): void {
+  override resolve(item: Item): void {
     this.owner.pending = null
-    super.resolve(e)
+    super.resolve(item)
   }
   override reject(err: unknown): void {
     this.owner.pending = null
@@ -301,9 +308,9 @@ function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, 
       waitEnd()
     }
     const w: Waiter = {
-      resolve(e) {
+      resolve(item) {
         done()
-        resolve(withSize ? sized(e) : e.value)
+        resolve(withSize ? sized(entryOf(item)) : valueOf(item))
       },
       reject(err) {
         done()

@@ -6,15 +6,16 @@
 import { tagOf } from '../codec/msgpack.js'
 import { HANDLE, isPlainData, walk, type Branded } from '../codec/walk.js'
 import { checkHandles, commitHandles, wrapCap } from '../link/handles.js'
-import type { Entry, Port } from '../link/port.js'
+import { Entry, type Item, type Port } from '../link/port.js'
 
 class Slot {
   readonly [HANDLE] = true
   constructor(readonly index: number) {}
 }
 
-export function localEntry(value: unknown, target: Port): Entry {
-  if (isPlainData(value)) return { value, handles: null, bytes: 0 }
+/** What `target`'s queue takes for `value`: the value itself when it holds no handles, else an Entry. */
+export function localItem(value: unknown, target: Port): Item {
+  if (isPlainData(value)) return value
   const found: Branded[] = []
   const slotted = walk(value, {
     handle(h) {
@@ -22,9 +23,9 @@ export function localEntry(value: unknown, target: Port): Entry {
       return new Slot(found.length - 1)
     },
   })
-  if (found.length === 0) return { value, handles: null, bytes: 0 }
+  if (found.length === 0) return value
   checkHandles(found, target)
   const handles = commitHandles(found).map((cap, i) => wrapCap(cap, tagOf(found[i]!)))
   const delivered = walk(slotted, { handle: (s) => handles[(s as unknown as Slot).index] })
-  return { value: delivered, handles, bytes: 0 }
+  return new Entry(delivered, handles, 0, null)
 }

@@ -7,7 +7,7 @@
 import { HANDLE, type Branded } from '../codec/walk.js'
 import { TAG_HANDLE, decode, type HandleTagNumber } from '../codec/msgpack.js'
 import { HandleError, ProtocolError } from '../errors.js'
-import { dropCap, type Cap, type Closable, type Entry, type Port, type QueueAccount } from './port.js'
+import { Entry, dropCap, type Cap, type Closable, type Port, type QueueAccount } from './port.js'
 
 export interface HandleAccess {
   readonly kind: 'sender' | 'receiver'
@@ -81,7 +81,7 @@ export function commitHandles(handles: Branded[]): Cap[] {
 
 /** Decode a message that reached its receiver's home, turning its caps into user-level handles. */
 export function decodeEntry(bytes: Buffer, start: number, end: number, caps: Cap[], from: QueueAccount | null = null): Entry {
-  if (caps.length === 0) return { value: decode(bytes, noHandles, start, end), handles: null, bytes: end - start, from }
+  if (caps.length === 0) return new Entry(decode(bytes, noHandles, start, end), null, end - start, from)
   const handles: Closable[] = []
   const used: boolean[] = new Array(caps.length).fill(false)
   let value: unknown
@@ -105,7 +105,7 @@ export function decodeEntry(bytes: Buffer, start: number, end: number, caps: Cap
     throw e
   }
   caps.forEach((c, i) => !used[i] && dropCap(c))
-  return { value, handles: handles.length ? handles : null, bytes: end - start, from }
+  return new Entry(value, handles.length ? handles : null, end - start, from)
 }
 
 /** The handle reader of a message without caps: any reference in it is out of range. */

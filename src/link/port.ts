@@ -10,13 +10,35 @@
 import { describeCause, disconnected } from '../errors.js'
 
 /** A queued message: the decoded value and the handles inside it (closed if it is dropped). */
-export interface Entry {
-  value: unknown
-  handles: Closable[] | null
-  /** Encoded size; 0 for a message that never crossed a wire. */
-  bytes: number
-  /** The link it came over, which counts the bytes its peer has waiting unread here. */
-  from?: QueueAccount | null
+export class Entry {
+  constructor(
+    readonly value: unknown,
+    readonly handles: Closable[] | null,
+    /** Encoded size; 0 for a message that never crossed a wire. */
+    readonly bytes: number,
+    /** The link it came over, which counts the bytes its peer has waiting unread here. */
+    readonly from: QueueAccount | null,
+  ) {}
+}
+
+/**
+ * What a home queue holds per message: an Entry, or, for a message sent in this process with no
+ * handles in it, the value itself (no object per message: the common in-process case). A value is
+ * told from an Entry by `instanceof`, and no user value is an Entry (the class is not exported).
+ */
+export type Item = unknown
+
+/** What `Port.takeItem` returns when nothing is queued (a value may be `undefined`). */
+export const EMPTY: unique symbol = Symbol('ipfi.empty')
+
+/** The Entry of a queued item (made for a bare value, only when its size or handles are asked for). */
+export function entryOf(item: Item): Entry {
+  return item instanceof Entry ? item : new Entry(item, null, 0, null)
+}
+
+/** The value of a queued item. */
+export function valueOf(item: Item): unknown {
+  return item instanceof Entry ? item.value : item
 }
 
 /** Counts what a link's peer has queued, unread, in this process (see LinkLimits.maxQueuedBytes). */
@@ -65,7 +87,8 @@ export interface Cap {
 export type DecodeEntry = (bytes: Buffer, start: number, end: number, caps: Cap[]) => Entry
 
 export interface Waiter {
-  resolve(entry: Entry): void
+  /** An Entry or a bare value (see Item). */
+  resolve(item: Item): void
   reject(error: Error): void
 }
 
@@ -99,7 +122,7 @@ export class Port {
   readonly remotes = new Set<RemoteRef>()
 
   // Home state.
-  private queue: Entry[] = []
+  private queue: Item[] = []
   private head = 0
   private waiters: Waiter[] = []
   /** Notified when something changes for a ReceiverSet watching this port. */
@@ -182,34 +205,40 @@ export class Port {
 
   // ---- home side ----
 
-  push(entry: Entry): void {
-    if (this.receiverGone) return dropEntry(entry)
-    const w = this.waiters.shift()
-    if (w) return w.resolve(entry)
-    this.queue.push(entry)
-    entry.from?.queued(entry.bytes)
+  push(item: Item): void {
+    if (this.receiverGone) return dropItem(item)
+    if (this.waiters.length !== 0) return this.waiters.shift()!.resolve(item)
+    this.queue.push(item)
+    if (item instanceof Entry) item.from?.queued(item.bytes)
     this.watcher?.()
   }
 
-  /** The next queued entry, or undefined. */
-  take(): Entry | undefined {
-    if (this.head === this.queue.length) return undefined
-    const e = this.queue[this.head]!
-    this.queue[this.head++] = undefined as unknown as Entry
-    e.from?.unqueued(e.bytes)
-    if (this.head === this.queue.length) {
+  /** The next queued item (an Entry or a bare value), or EMPTY. */
+  takeItem(): Item | typeof EMPTY {
+    const q = this.queue
+    if (this.head === q.length) return EMPTY
+    const item = q[this.head]
+    q[this.head++] = undefined
+    if (item instanceof Entry) item.from?.unqueued(item.bytes)
+    if (this.head === q.length) {
       this.queue = []
       this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head)
+    } else if (this.head > 1024 && this.head * 2 > q.length) {
+      this.queue = q.slice(this.head)
       this.head = 0
     }
-    return e
+    return item
   }
 
-  /** Take every queued entry (when the receiver moves away). */
+  /** The next queued message as an Entry, or undefined. */
+  take(): Entry | undefined {
+    const item = this.takeItem()
+    return item === EMPTY ? undefined : entryOf(item)
+  }
+
+  /** Take every queued message (when the receiver moves away). */
   drain(): Entry[] {
-    const rest = this.queue.slice(this.head)
+    const rest = this.queue.slice(this.head).map(entryOf)
     this.queue = []
     this.head = 0
     for (const e of rest) e.from?.unqueued(e.bytes)
@@ -293,16 +322,16 @@ export class Port {
     this.push(decodeEntry(bytes, start, end, caps))
   }
 
-  /** A message sent in this process, already prepared (its handles moved into fresh ones). */
-  deliverEntry(entry: Entry): void {
-    if (this.receiverGone) return dropEntry(entry)
+  /** A message sent in this process, already prepared (its handles moved into fresh ones): an Entry or a bare value. */
+  deliver(item: Item): void {
+    if (this.receiverGone) return dropItem(item)
     if (this.embargo) {
-      this.embargo.push(() => this.alias!.deliverEntry(entry))
+      this.embargo.push(() => this.alias!.deliver(item))
       return
     }
-    if (this.alias) return this.alias.deliverEntry(entry)
-    if (this.route) return this.route.link.forwardEntry(this.route, entry)
-    this.push(entry)
+    if (this.alias) return this.alias.deliver(item)
+    if (this.route) return this.route.link.forwardEntry(this.route, entryOf(item))
+    this.push(item)
   }
 
   /**
@@ -355,6 +384,10 @@ export class Port {
 
 export function dropEntry(entry: Entry): void {
   if (entry.handles) for (const h of entry.handles) h.close()
+}
+
+function dropItem(item: Item): void {
+  if (item instanceof Entry) dropEntry(item)
 }
 
 export function dropCaps(caps: Cap[]): void {
