@@ -79,6 +79,36 @@ describe('in-process channel', () => {
     await expect(p).rejects.toBeInstanceOf(DisconnectedError)
   })
 
+  it('several pending recvs get messages oldest first; one given up is skipped, and the rest are rejected at the disconnect', async () => {
+    const [tx, rx] = channel<number>()
+    const first = new AbortController()
+    const a = rx.recv({ signal: first.signal }) // the oldest waiter
+    const b = rx.recv()
+    const c = rx.recv({ timeout: 60_000 })
+    const d = rx.recv()
+    const e = rx.recv()
+    first.abort() // the oldest gives up: the next one in line takes the first message
+    await expect(a).rejects.toThrow()
+    tx.send(1)
+    tx.send(2)
+    expect(await b).toBe(1)
+    expect(await c).toBe(2)
+    const f = rx.recv() // joins the line behind d and e
+    tx.send(3)
+    expect(await d).toBe(3)
+    tx.close()
+    const order: string[] = []
+    await Promise.all([
+      e.catch((err) => order.push(`e ${err.constructor.name}`)),
+      f.catch((err) => order.push(`f ${err.constructor.name}`)),
+    ])
+    expect(order).toEqual(['e DisconnectedError', 'f DisconnectedError'])
+    // nothing pends any more: the receiver can move
+    const [otx, orx] = channel<unknown>()
+    otx.send(rx)
+    await orx.recv()
+  })
+
   it('tryRecv never waits', () => {
     const [tx, rx] = channel<string>()
     expect(rx.tryRecv()).toEqual({ ok: false, reason: 'empty' })

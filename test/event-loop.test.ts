@@ -19,8 +19,8 @@ function countedLinks(k: number) {
   const calls = { ref: 0, unref: 0 }
   for (let i = 0; i < k; i++) {
     for (const w of memoryWirePair()) {
-      const ref = w.ref.bind(w)
-      const unref = w.unref.bind(w)
+      const ref = w.ref!.bind(w)
+      const unref = w.unref!.bind(w)
       w.ref = () => (calls.ref++, ref())
       w.unref = () => (calls.unref++, unref())
       open.push(connectWire(w))

@@ -294,12 +294,20 @@ class InterruptibleWaiter extends PlainWaiter {
   }
 }
 
+/** The resolving functions of the promise made last (one executor for every plain receive, no closure per receive). */
+let lastResolve: (v: unknown) => void = () => {}
+let lastReject: (e: unknown) => void = () => {}
+const capture = (resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
+  lastResolve = resolve
+  lastReject = reject
+}
+
 function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, interrupt?: Interrupt): Promise<unknown> {
   if (options?.signal === undefined && options?.timeout === undefined) {
-    return new Promise((resolve, reject) => {
-      port.addWaiter(interrupt ? new InterruptibleWaiter(resolve, reject, withSize, port, interrupt) : new PlainWaiter(resolve, reject, withSize))
-      waitBegin()
-    })
+    const p = new Promise(capture)
+    port.addWaiter(interrupt ? new InterruptibleWaiter(lastResolve, lastReject, withSize, port, interrupt) : new PlainWaiter(lastResolve, lastReject, withSize))
+    waitBegin()
+    return p
   }
   // With a timeout or a signal: nothing is lost if we give up (the waiter is removed first).
   return giveUpWith<unknown>(options, 'recv', (resolve, reject) => {

@@ -124,7 +124,14 @@ export class Port {
   // Home state.
   private queue: Item[] = []
   private head = 0
-  private waiters: Waiter[] = []
+  /**
+   * The waiters, oldest first: the oldest in `waiter`, any others in `moreWaiters`. Almost always
+   * there is one at most (one loop per receiver), so a message hands itself to a field rather than
+   * shifting an array: with many channels each port's array is old and cold, and a shift per
+   * message showed in the profile (see ARCHITECTURE.md, "Many channels").
+   */
+  private waiter: Waiter | null = null
+  private moreWaiters: Waiter[] | null = null
   /** Notified when something changes for a ReceiverSet watching this port. */
   watcher: (() => void) | null = null
 
@@ -146,7 +153,7 @@ export class Port {
     return this.queue.length - this.head
   }
   get hasWaiters(): boolean {
-    return this.waiters.length > 0
+    return this.waiter !== null
   }
   /** Home only: no sender can ever add a message again. */
   get disconnected(): boolean {
@@ -207,7 +214,11 @@ export class Port {
 
   push(item: Item): void {
     if (this.receiverGone) return dropItem(item)
-    if (this.waiters.length !== 0) return this.waiters.shift()!.resolve(item)
+    const w = this.waiter
+    if (w) {
+      this.waiter = this.moreWaiters?.shift() ?? null
+      return w.resolve(item)
+    }
     this.queue.push(item)
     if (item instanceof Entry) item.from?.queued(item.bytes)
     this.watcher?.()
@@ -246,11 +257,28 @@ export class Port {
   }
 
   addWaiter(w: Waiter): void {
-    this.waiters.push(w)
+    if (this.waiter === null) this.waiter = w
+    else (this.moreWaiters ??= []).push(w)
   }
   removeWaiter(w: Waiter): void {
-    const i = this.waiters.indexOf(w)
-    if (i >= 0) this.waiters.splice(i, 1)
+    if (this.waiter === w) {
+      this.waiter = this.moreWaiters?.shift() ?? null
+      return
+    }
+    const more = this.moreWaiters
+    const i = more ? more.indexOf(w) : -1
+    if (i >= 0) more!.splice(i, 1)
+  }
+
+  /** Every waiter, oldest first, and none left here. */
+  private takeWaiters(): Waiter[] {
+    const first = this.waiter
+    if (first === null) return []
+    const ws = this.moreWaiters ?? []
+    ws.unshift(first)
+    this.waiter = null
+    this.moreWaiters = null
+    return ws
   }
 
   disconnectedError(): Error {
@@ -260,8 +288,7 @@ export class Port {
   }
 
   private failWaiters(): void {
-    const ws = this.waiters
-    this.waiters = []
+    const ws = this.takeWaiters()
     for (const w of ws) w.reject(this.disconnectedError())
     this.watcher?.()
   }
@@ -271,8 +298,7 @@ export class Port {
     if (this.receiverGone) return
     this.receiverGone = true
     for (const e of this.drain()) dropEntry(e)
-    const ws = this.waiters
-    this.waiters = []
+    const ws = this.takeWaiters()
     for (const w of ws) w.reject(disconnected('the receiver was closed'))
     this.watcher = null
     for (const ref of this.remotes) ref.link.sendDropped(ref, null)

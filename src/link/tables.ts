@@ -14,6 +14,7 @@
 import { LimitExceededError, ProtocolError } from '../errors.js'
 import * as F from './frames.js'
 import type { LinkLimits } from './limits.js'
+import { IdTable } from './id-table.js'
 import { Port, dropCaps, type Cap, type LinkSide, type RemoteRef, type Route } from './port.js'
 
 interface ExportEntry {
@@ -37,11 +38,11 @@ export interface TablesOwner extends LinkSide {
 }
 
 export class Tables {
-  private readonly exports = new Map<number, ExportEntry>()
+  private readonly exports = new IdTable<ExportEntry>()
   private readonly exportOf = new Map<Port, ExportEntry>()
   private nextExport = 1
   private readonly imports = new Map<number, ImportEntry>()
-  private readonly inbound = new Map<number, InboundEntry>()
+  private readonly inbound = new IdTable<InboundEntry>()
   private readonly outbound = new Map<number, Port>()
   private nextOutbound = 1
   /** Ports shortened through this link whose disembargo has not come back yet. */
@@ -142,7 +143,7 @@ export class Tables {
 
   /** The port a MSG to `targetKind`/`id` goes to. */
   target(targetKind: number, id: number): Port {
-    const port = targetKind === F.TARGET_EXPORT ? this.exports.get(id)?.port : targetKind === F.TARGET_INBOUND ? this.inbound.get(id)?.port : undefined
+    const port = targetKind === F.TARGET_EXPORT ? this.exports.port(id) : targetKind === F.TARGET_INBOUND ? this.inbound.port(id) : undefined
     if (!port) throw new ProtocolError(`${this.link.name}: MSG to unknown ${targetKind === F.TARGET_INBOUND ? 'inbound' : 'export'} ${id}`)
     return port
   }
@@ -174,7 +175,7 @@ export class Tables {
 
   /** DISEMBARGO: the token we sent along a loop came back to the port it was sent to. */
   disembargo(kind: number, id: number, token: number): void {
-    const port = kind === F.TARGET_EXPORT ? this.exports.get(id)?.port : kind === F.TARGET_INBOUND ? this.inbound.get(id)?.port : undefined
+    const port = kind === F.TARGET_EXPORT ? this.exports.port(id) : kind === F.TARGET_INBOUND ? this.inbound.port(id) : undefined
     if (!port) throw new ProtocolError(`${this.link.name}: DISEMBARGO to unknown target ${kind}/${id}`)
     port.acceptDisembargo(token)
   }
