@@ -353,6 +353,7 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
   } finally {
     shared.readHandle = previous
     shared.mapsAsMaps = previousMaps
+    if (end - start >= IN_PLACE_FROM) letGoOfSource()
   }
   // msgpackr decodes the reserved byte 0xc1 as a marker object instead of failing. Only a message
   // with that byte somewhere (memchr-fast to check) is searched for the marker.
@@ -361,6 +362,17 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
 }
 
 export { newChunk } from './scan.js'
+
+/** One nil: what msgpackr is given to read after a large message (letGoOfSource). */
+const NIL = Buffer.from([0xc0])
+/**
+ * msgpackr keeps a DataView of the last buffer it read until it reads another: after a large
+ * message, that would keep its frame (all of it, however little of it the value still uses) alive
+ * until the next message arrives. Reading one nil makes that DataView one of NIL.
+ */
+function letGoOfSource(): void {
+  unpackr.unpack(NIL)
+}
 
 /** What msgpackr's own refusal says, in the protocol's words where it has some. */
 function msgpackrMessage(e: unknown): string {
