@@ -333,6 +333,26 @@ describe('decoded values own their memory', () => {
     expect(Buffer.isBuffer(got)).toBe(true)
     expect(got.toString()).toBe('xyz')
   })
+  it('a large message read in place is not kept alive by the decoder once its value is dropped', async () => {
+    // msgpackr keeps a view of the last buffer it read: without care, the whole frame would stay
+    // alive until the next message is decoded.
+    const collected = async (f: () => WeakRef<ArrayBuffer>) => {
+      const ref = f()
+      await new Promise((r) => setImmediate(r)) // a WeakRef holds its target until the end of the job that made it
+      globalThis.gc!()
+      return ref.deref() === undefined
+    }
+    for (const size of [64 * 1024, 4 << 20]) {
+      expect(await collected(() => {
+        const { payload } = encode({ a: 1, data: Buffer.alloc(size, 1) })
+        const frame = Buffer.from(new ArrayBuffer(payload.length))
+        payload.copy(frame)
+        const got = decode(frame, null) as { data: Buffer }
+        expect(got.data.buffer).toBe(frame.buffer) // read in place: a view of the frame
+        return new WeakRef(frame.buffer)
+      })).toBe(true)
+    }
+  })
 })
 
 describe('registerErrorClass', () => {

@@ -430,7 +430,8 @@ describe('FrameDecoder memory follows the bytes that arrived, not the length dec
     const got: Buffer[] = []
     const d = new FrameDecoder(64 * MiB, (b, s, e) => got.push(b.subarray(s, e)))
     const big = (n: number, fill: number) => Buffer.from(new ArrayBuffer(Math.max(n, 64 * KB)), 0, n).fill(fill)
-    const parts = [big(100 * KB, 1), Buffer.alloc(10, 2), big(70 * KB, 3)] // large, small (copied), large
+    // large, small (copied), large: under half of the frame before the last piece, which completes it
+    const parts = [big(40 * KB, 1), Buffer.alloc(10, 2), big(70 * KB, 3)]
     const len = parts.reduce((a, p) => a + p.length, 0)
     const head = header(len)
     const sizes = allocations(() => {
@@ -445,5 +446,50 @@ describe('FrameDecoder memory follows the bytes that arrived, not the length dec
     d.push(head2)
     d.push(body)
     expect(got[1]!.buffer).toBe(body.buffer) // not copied
+  })
+
+  it('once half of a large frame has arrived it is gathered in one buffer: the pieces are let go of, never joined', async () => {
+    const got: Buffer[] = []
+    const d = new FrameDecoder(64 * MiB, (b, s, e) => got.push(b.subarray(s, e)))
+    const len = 8 * MiB
+    // The frame in 64 KiB chunks of their own buffers (as a socket delivers them), kept only as weak references.
+    const chunks: WeakRef<ArrayBuffer>[] = []
+    const expected = Buffer.alloc(len)
+    for (let i = 0; i < len; i += 4096) expected.writeUInt32BE(i, i)
+    const push = (from: number, to: number) => {
+      for (let at = from; at < to; at += 64 * KB) {
+        const c = Buffer.from(new ArrayBuffer(64 * KB))
+        expected.copy(c, 0, at, at + c.length)
+        chunks.push(new WeakRef(c.buffer))
+        d.push(c)
+      }
+    }
+    // Three quarters in: what arrived is in one buffer of the frame's size, allocated when half had come.
+    expect(allocations(() => {
+      d.push(header(len))
+      push(0, (len * 3) / 4)
+    })).toEqual([len])
+    await new Promise((r) => setImmediate(r)) // a WeakRef holds its target until the end of the job that made it
+    globalThis.gc!()
+    expect(chunks.filter((w) => w.deref() !== undefined)).toHaveLength(0) // no chunk is kept
+    // The rest is copied into that buffer: nothing allocated, no join.
+    expect(allocations(() => push((len * 3) / 4, len))).toEqual([])
+    expect(got).toHaveLength(1)
+    expect(got[0]!.equals(expected)).toBe(true)
+    expect(got[0]!.buffer.byteLength).toBe(len)
+  })
+
+  it('a header declaring 64 MiB and under half of it allocate no buffer of 64 MiB; half of it does', () => {
+    const d = new FrameDecoder(64 * MiB, () => {
+      throw new Error('not complete')
+    })
+    const piece = () => Buffer.from(new ArrayBuffer(MiB))
+    d.push(header(64 * MiB))
+    const before = allocations(() => {
+      for (let i = 0; i < 31; i++) d.push(piece())
+    })
+    expect(before).toEqual([]) // 31 MiB kept as views: nothing allocated
+    expect(allocations(() => d.push(piece()))).toEqual([64 * MiB]) // 32 MiB came: twice that at most
+    expect(d.partial).toBe(true)
   })
 })

@@ -266,13 +266,14 @@ export interface Encoded {
 /**
  * Encode `value` for a wire. Handles are collected (not moved: the caller commits the move once the
  * whole message is known to be sendable) and replaced by their index. `headroom`: bytes to leave
- * free in front of a large value's encoding (`Encoded.frame`), for the caller's header.
+ * free in front of a large value's encoding (`Encoded.frame`), for the caller's header. `spare`,
+ * asked only for such a value: a buffer that nothing reads any more, to encode into if it fits.
  */
-export function encode(value: unknown, headroom = 0): Encoded {
+export function encode(value: unknown, headroom = 0, spare?: () => Buffer | undefined): Encoded {
   // Plain data (the common case) goes to msgpackr as it is, with no walk to copy it.
   if (isPlainData(value)) {
     const size = plainDataBytes()
-    if (size >= OWN_BUFFER_FROM) return encodeLarge(value, size, headroom)
+    if (size >= OWN_BUFFER_FROM) return encodeLarge(value, size, headroom, spare?.())
     return { payload: packChecked(value), handles: NO_HANDLES }
   }
   const handles: Branded[] = []
@@ -292,9 +293,11 @@ export function encode(value: unknown, headroom = 0): Encoded {
  * A large plain value, packed into a buffer sized for it (msgpackr would otherwise grow its own to
  * four times the size and copy), with `headroom` bytes in front; the buffer is then let go of.
  */
-function encodeLarge(value: unknown, size: number, headroom: number): Encoded {
+function encodeLarge(value: unknown, size: number, headroom: number, spare: Buffer | undefined): Encoded {
   // Strings may take up to 3 bytes a character; msgpackr grows the buffer if the guess is short.
-  packr.useBuffer(Buffer.allocUnsafeSlow(headroom + size + (size >> 6) + 4096))
+  const need = headroom + size + (size >> 6) + 4096
+  // A spare buffer (one nobody reads any more) is written into if it fits without being twice too large.
+  packr.useBuffer(spare && spare.length >= need && spare.length <= 2 * need ? spare : Buffer.allocUnsafeSlow(need))
   let frame: Buffer
   try {
     frame = packChecked(value, RESERVE_START_SPACE | headroom)
@@ -353,6 +356,7 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
   } finally {
     shared.readHandle = previous
     shared.mapsAsMaps = previousMaps
+    if (end - start >= IN_PLACE_FROM) letGoOfSource()
   }
   // msgpackr decodes the reserved byte 0xc1 as a marker object instead of failing. Only a message
   // with that byte somewhere (memchr-fast to check) is searched for the marker.
@@ -361,6 +365,17 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
 }
 
 export { newChunk } from './scan.js'
+
+/** One nil: what msgpackr is given to read after a large message (letGoOfSource). */
+const NIL = Buffer.from([0xc0])
+/**
+ * msgpackr keeps a DataView of the last buffer it read until it reads another: after a large
+ * message, that would keep its frame (all of it, however little of it the value still uses) alive
+ * until the next message arrives. Reading one nil makes that DataView one of NIL.
+ */
+function letGoOfSource(): void {
+  unpackr.unpack(NIL)
+}
 
 /** What msgpackr's own refusal says, in the protocol's words where it has some. */
 function msgpackrMessage(e: unknown): string {

@@ -9,7 +9,7 @@
 import { encode, encodePlain, decodePlain, newChunk } from '../codec/msgpack.js'
 import { ConnectionLostError, DisconnectedError, LimitExceededError, ProtocolError, describeCause, keepable } from '../errors.js'
 import { FRAME_HEADER, FrameDecoder } from '../wire/framing.js'
-import { handOver } from '../wire/hand-over.js'
+import { handOver, takeGivenBack } from '../wire/hand-over.js'
 import type { Wire } from '../wire/wire.js'
 import * as F from './frames.js'
 import { unwatchExit, watchExit, type ExitingLink } from './at-exit.js'
@@ -167,7 +167,7 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
 
   /** Send a value into the channel that `route` leads to. Throws before anything moves if it can't. */
   sendValue(route: Route, value: unknown, target: Port): void {
-    const { payload, handles, frame } = encode(value, F.MSG_PREFIXED)
+    const { payload, handles, frame } = encode(value, F.MSG_PREFIXED, this.spare)
     if (handles.length > this.peerMaxHandles) {
       throw new LimitExceededError(`message holds ${handles.length} handles; the peer accepts at most ${this.peerMaxHandles}`)
     }
@@ -180,10 +180,24 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     this.sendMsg(route, payload, handles.length ? commitHandles(handles) : NO_CAPS)
   }
 
+  /**
+   * The buffer of the last large frame sent, held weakly: once the wire gave it back (every byte
+   * reached the transport: wire/hand-over.ts), the next large message is encoded into it rather
+   * than into a fresh buffer while this one waits for a GC.
+   */
+  private lastFrame: WeakRef<ArrayBufferLike> | null = null
+  private readonly spare = (): Buffer | undefined => {
+    const b = this.lastFrame?.deref()
+    if (!b || !takeGivenBack(b)) return undefined
+    this.lastFrame = null
+    return Buffer.from(b as ArrayBuffer)
+  }
+
   /** A large message without handles, encoded with room for its header: the whole frame goes as it is. */
   private sendFrame(route: Route, frame: Buffer): void {
     F.writeMsgHeader(frame, 0, frame.length - FRAME_HEADER, route, 0)
     handOver(frame) // its buffer is the frame's alone: a wire may transfer it
+    this.lastFrame = new WeakRef(frame.buffer)
     this.sentMsg(route, frame.length - F.MSG_PREFIXED, 0)
     this.batch.frame(frame)
     this.wrote()

@@ -1,9 +1,12 @@
 /**
  * Length-prefixed framing: every frame is a 4-byte big-endian length followed by that many bytes.
  * The decoder accepts input split anywhere (down to one byte a chunk) and checks each length against
- * the limit from the header alone. A frame that spans chunks is kept as the pieces that arrived and
- * joined once it is complete, so memory follows the bytes the peer actually sent, not the length it
- * declared: a header claiming 64 MiB followed by nothing costs nothing.
+ * the limit from the header alone. A frame that spans chunks is kept as the pieces that arrived, so
+ * memory follows the bytes the peer actually sent, not the length it declared: a header claiming
+ * 64 MiB followed by nothing costs nothing. Once half of a large frame has arrived, a buffer of its
+ * whole length is allocated (at most twice the bytes that came), the pieces are copied into it and
+ * let go of, and the rest of the frame is copied there as it comes: at the end there is the frame
+ * alone, not the pieces and their join (which would be two copies of it at once).
  */
 import { LimitExceededError, ProtocolError } from '../errors.js'
 
@@ -21,6 +24,8 @@ export class FrameDecoder {
   private length = 0
   private received = 0
   private parts: Buffer[] = []
+  /** Once half of a large frame has arrived: the buffer it is gathered in (`received` bytes of it filled). */
+  private whole: Buffer | null = null
   /** Where copies of small-buffer chunks go; `slabUsed` of it is filled. */
   private slab: Buffer | null = null
   private slabUsed = 0
@@ -74,9 +79,18 @@ export class FrameDecoder {
     return this.length !== 0 || this.headerBytes > 0
   }
 
-  /** Keep `chunk[from, to)` of the frame being received: a view, or a copy if the wire may reuse the chunk. */
+  /**
+   * Keep `chunk[from, to)` of the frame being received: a view, or a copy if the wire may reuse the
+   * chunk; into the frame's own buffer once there is one (see gather).
+   */
   private keep(chunk: Buffer, from: number, to: number): void {
+    if (this.whole) {
+      chunk.copy(this.whole, this.received, from, to)
+      this.received += to - from
+      return
+    }
     this.received += to - from
+    if (this.length > SLAB && this.received < this.length && this.received * 2 >= this.length) return this.gather(chunk, from, to)
     if (chunk.buffer.byteLength >= REUSED_BELOW) {
       this.seal()
       this.parts.push(chunk.subarray(from, to))
@@ -92,6 +106,21 @@ export class FrameDecoder {
     }
   }
 
+  /**
+   * Half of a large frame has arrived (with `chunk[from, to)`, already counted): from now on it is
+   * gathered into a buffer of its length. What arrived before is copied there and let go of, so the
+   * chunks it pinned can be collected while the rest comes.
+   */
+  private gather(chunk: Buffer, from: number, to: number): void {
+    this.seal()
+    const whole = Buffer.allocUnsafe(this.length)
+    let at = 0
+    for (const p of this.parts) at += p.copy(whole, at)
+    chunk.copy(whole, at, from, to)
+    this.parts = []
+    this.whole = whole
+  }
+
   /** Close the slab being filled: what it holds becomes a part. */
   private seal(): void {
     if (!this.slab) return
@@ -100,11 +129,12 @@ export class FrameDecoder {
     this.slabUsed = 0
   }
 
-  /** The frame being received is complete: join its parts (once; not at all if there is one) and hand it over. */
+  /** The frame being received is complete: join its parts (once; not at all if there is one or it was gathered) and hand it over. */
   private complete(): void {
     this.seal()
     const parts = this.parts
-    const frame = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.length)
+    const frame = this.whole ?? (parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.length))
+    this.whole = null
     this.parts = []
     this.length = 0
     this.received = 0

@@ -19,3 +19,20 @@ export function takeHandedOver(bytes: Uint8Array): boolean {
 export function isHandedOver(bytes: Uint8Array): boolean {
   return handedOver.has(bytes.buffer)
 }
+
+/** Handed-over buffers a wire is done with, unmoved: every byte reached the transport (see giveBack). */
+const givenBack = new WeakSet<ArrayBufferLike>()
+
+/**
+ * A wire that did not move a handed-over buffer is done with it: the transport took all its bytes
+ * and the wire keeps no reference. The link may then encode into that buffer again (a large
+ * message's frame, instead of a fresh buffer of its size while the last one waits for a GC).
+ */
+export function giveBack(bytes: Uint8Array): void {
+  if (handedOver.delete(bytes.buffer)) givenBack.add(bytes.buffer)
+}
+
+/** Whether the wire gave `buffer` back (see giveBack); if so, it is taken off that list. */
+export function takeGivenBack(buffer: ArrayBufferLike): boolean {
+  return givenBack.delete(buffer)
+}

@@ -9,6 +9,7 @@
  */
 import { writeSync, writevSync } from 'node:fs'
 import type * as net from 'node:net'
+import { giveBack, isHandedOver } from './hand-over.js'
 
 /** The libuv handle of a net.Socket: its fd, and the bytes of a write it has not finished. */
 interface SocketHandle {
@@ -23,6 +24,8 @@ const MAX_IOV = 1024
 /** Queued chunks under this size are copied together into slabs of COALESCE bytes, so a long queue is few chunks. */
 const SMALL = 16 * 1024
 const COALESCE = 64 * 1024
+/** Handed-over chunks from this size are given back once written (smaller ones are not reused). */
+const LENT_FROM = 64 * 1024
 
 export class SocketWriter {
   /** Bytes not yet given to the kernel nor to the socket, in order: `queue[head..]`. */
@@ -38,6 +41,8 @@ export class SocketWriter {
   /** The fd is unusable (EPIPE, reset): what is written from now on is dropped. */
   private broken = false
   private drainWaiters: (() => void)[] = []
+  /** Handed-over chunks written since the last time everything reached the kernel: given back then. */
+  private lent: Uint8Array[] = []
 
   constructor(private readonly socket: net.Socket) {}
 
@@ -54,6 +59,7 @@ export class SocketWriter {
 
   write(chunks: readonly Uint8Array[]): void {
     if (this.broken) return
+    for (const c of chunks) if (c.length >= LENT_FROM && isHandedOver(c)) this.lent.push(c)
     if (this.inFlight || this.waiting) {
       for (const c of chunks) this.enqueue(c)
       return
@@ -62,6 +68,14 @@ export class SocketWriter {
     if (written < 0) return
     this.enqueueAfter(chunks, written)
     if (this.waiting) this.handOver()
+    else this.giveBackLent()
+  }
+
+  /** Everything written is in the kernel (nothing queued, nothing with the socket): give back the handed-over chunks. */
+  private giveBackLent(): void {
+    if (this.lent.length === 0) return
+    for (const c of this.lent) giveBack(c)
+    this.lent = []
   }
 
   private get waiting(): boolean {
@@ -88,6 +102,7 @@ export class SocketWriter {
       this.tail = null
     }
     this.inFlight = null
+    this.lent = [] // the socket may still hold the piece it had: never given back
     while (this.waiting) {
       const n = this.writeQueued()
       if (n < 0) return false
@@ -114,6 +129,7 @@ export class SocketWriter {
 
   private break(): -1 {
     this.broken = true
+    this.lent = [] // the socket may still hold some: never given back
     this.clearQueue()
     this.drained()
     return -1
@@ -167,6 +183,7 @@ export class SocketWriter {
         if (n < 0) return
         if (n === 0) return this.handOver()
       }
+      this.giveBackLent()
       this.drained()
     })
   }
