@@ -160,6 +160,32 @@ describe.each(MODES)('procedures (%s)', (mode) => {
       expect(maxAhead).toBeGreaterThanOrEqual(limit)
     }, 60_000)
 
+    it('the default window is 1024 items (README): a consumer that stopped reading holds the producer there, and one more read lets it go on', async () => {
+      expect(DEFAULT_WINDOW).toBe(1024)
+      const w = await world(mode)
+      let produced = 0
+      const api = await serve(w, {
+        async *count() {
+          for (let i = 0; ; i++) {
+            produced++
+            yield i
+          }
+        },
+      })
+      const it = api.count()
+      expect(await it.next()).toEqual({ value: 0, done: false })
+      // One item taken: the producer may have sent the window (it is one step into the next).
+      await until(() => produced >= 1024, TURNS, 'the producer to fill the window')
+      for (let i = 0; i < 20; i++) await turn()
+      expect(produced).toBeLessThanOrEqual(1024 + 1)
+      // Reading half a window grants credit: it goes on, by that much.
+      for (let i = 1; i <= 512; i++) expect(await it.next()).toEqual({ value: i, done: false })
+      await until(() => produced >= 1024 + 512, TURNS, 'the producer to use the credit')
+      for (let i = 0; i < 20; i++) await turn()
+      expect(produced).toBeLessThanOrEqual(1024 + 512 + 1)
+      await it.return!(undefined)
+    })
+
     it('breaking out of for-await runs the remote generator\'s finally, and its signal aborts', async () => {
       const w = await world(mode)
       let produced = 0

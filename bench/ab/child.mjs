@@ -3,7 +3,7 @@ const { parent, expose } = await import(process.env.IPFI_DIST)
 const { receiver, sender } = await parent()
 const mode = process.env.AB_CHILD
 if (mode === 'proc') {
-  sender.send(expose({ cpu: () => process.cpuUsage(), echo: (m) => m, async *items(n) { for (let i = 0; i < n; i++) yield i }, async sum(s) { let t = 0; for await (const x of s) t += x; return t } }))
+  sender.send(expose({ cpu: () => process.cpuUsage(), echo: (m) => m, async *items(n) { for (let i = 0; i < n; i++) yield i }, async sum(s, us = 0) { let t = 0; for await (const x of s) { t += x; if (us) { const u = performance.now() + us / 1000; while (performance.now() < u); } } return t } }))
   sender.close()
 } else if (mode === 'fanout') {
   const loops = []

@@ -54,7 +54,7 @@ if (kind === 'local') {
   const run = async (n) => { const t0 = performance.now(); for (let i = 0; i < n; i++) tx.send(MSG); for (let i = 0; i < n; i++) await rx.recv(); return n / ((performance.now() - t0) / 1000) }
   await run(N / 4)
   cpuStart(N); out = { rate: await run(N) }; stamp()
-} else if (kind === 'proc' || kind === 'stream' || kind === 'slowstream' || kind === 'argstream') {
+} else if (kind === 'proc' || kind === 'stream' || kind === 'slowstream' || kind === 'argstream' || kind === 'slowargstream') {
   const c = open(how, 'proc')
   const ep = await c.receiver.recv()
   const api = ipfi.remote(ep, process.env.AB_WINDOW ? { window: Number(process.env.AB_WINDOW) } : {})
@@ -72,8 +72,11 @@ if (kind === 'local') {
     const run = async (n) => { const t0 = performance.now(); for await (const i of api.items(n)) busy(); return n / ((performance.now() - t0) / 1000) }
     await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp(); out.share = out.rate / 50000
   } else {
-    const run = async (n) => { async function* g() { for (let i = 0; i < n; i++) yield 1 } const t0 = performance.now(); const s = await api.sum(g()); if (s !== n) throw new Error('sum ' + s); return n / ((performance.now() - t0) / 1000) }
+    // argstream: the child sums a streamed argument; slowargstream: with 20 µs of work per item there (`share` as above)
+    const us = kind === 'slowargstream' ? 20 : 0
+    const run = async (n) => { async function* g() { for (let i = 0; i < n; i++) yield 1 } const t0 = performance.now(); const s = await api.sum(g(), us); if (s !== n) throw new Error('sum ' + s); return n / ((performance.now() - t0) / 1000) }
     await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp()
+    if (us) out.share = out.rate / 50000
   }
   await childStamp()
   api[Symbol.dispose]()

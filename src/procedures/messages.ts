@@ -65,8 +65,13 @@ export type CalleeMessage =
 
 /** Most items a caller may let a producer run ahead by. */
 export const MAX_WINDOW = 1 << 20
-/** Default window for result and argument streams. */
-export const DEFAULT_WINDOW = 128
+/**
+ * Default window for result and argument streams. Credit goes back once half of it was taken, so
+ * the other half is what the producer has to go on while that credit travels: it must cover a
+ * turnaround (a write, the peer waking, its write back: hundreds of µs between processes on a busy
+ * machine), or the producer stalls. 128 did not: a forked child's stream ran at 0.3× of a channel.
+ */
+export const DEFAULT_WINDOW = 1024
 
 export const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
 

@@ -7,7 +7,7 @@ export interface CallOptions {
   timeout?: number
   /** Abort the call: it rejects with `signal.reason` at once and the remote side sees its signal abort. */
   signal?: AbortSignal
-  /** Stream results: how many items the producer may send ahead of the consumer. */
+  /** Streams (results and arguments): how many items the producer may send ahead of the consumer (default 1024). */
   window?: number
 }
 
