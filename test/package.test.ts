@@ -70,6 +70,29 @@ describe('the built package, imported by its name', () => {
     expect(JSON.parse(out)).toEqual([true, true, 'through the moved sender', true, 'AppError', 'boom'])
   })
 
+  it('in-process channels across two copies: a channel of one carried and used by the other, with bare values, handles and an empty queue', () => {
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `${importCopyA}
+       const b = await import(url + '?copy=b')
+       const [carry, carried] = a.channel()
+       const [tx, rx] = b.channel()
+       const [htx, hrx] = b.channel()
+       carry.send({ tx, rx }) // copy b's ends, wrapped by copy a's classes now
+       const { tx: aTx, rx: aRx } = await carried.recv()
+       const empty = aRx.tryRecv()
+       const waiting = aRx.recv()
+       aTx.send(undefined)
+       aTx.send({ h: htx }) // an Entry made by copy a, queued in copy b's port
+       aTx.send(0)
+       const got = [await waiting, await aRx.recv(), await aRx.recv()]
+       got[1].h.send('via the handle')
+       console.log(JSON.stringify([empty, got[0] === undefined, got[1].h instanceof a.Sender, got[2], await hrx.recv()]))`,
+    ])
+    expect(JSON.parse(out)).toEqual([{ ok: false, reason: 'empty' }, true, true, 0, 'via the handle'])
+  })
+
   it('procedures across two copies of ipfi in one process: an endpoint from one works with the other', () => {
     const out = run([
       '--input-type=module',

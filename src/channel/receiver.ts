@@ -2,7 +2,7 @@ import { HANDLE } from '../codec/walk.js'
 import { ConnectionLostError, DisconnectedError, HandleError } from '../errors.js'
 import type { HandleAccess } from '../link/handles.js'
 import { waitBegin, waitEnd } from '../link/event-loop.js'
-import { EMPTY, entryOf, valueOf, type Cap, type Entry, type Item, type Port, type Waiter } from '../link/port.js'
+import { EMPTY, type Cap, type Entry, type Port, type Waiter } from '../link/port.js'
 import { CONSTRUCT, PORT_OF, brandClass } from '../brand.js'
 import { trackReceiver, untrackReceiver } from './finalize.js'
 import { giveUpWith, type RecvOptions } from './give-up.js'
@@ -42,6 +42,8 @@ export interface Sized<T> {
   readonly handles: readonly unknown[] | null
 }
 const sized = <T>(e: Entry): Sized<T> => e as Sized<T>
+/** The entry of a message that was queued as its bare value (sent in process, no handles). */
+const bare = (value: unknown): Entry => ({ value, handles: null, bytes: 0, from: null })
 
 export type TryRecvResult<T> = { ok: true; value: T } | { ok: false; reason: 'empty' | 'disconnected' }
 
@@ -86,8 +88,13 @@ export class Receiver<T> {
     } catch (e) {
       return Promise.reject(e)
     }
-    const item = port.takeItem()
-    if (item !== EMPTY) return Promise.resolve(withSize ? sized(entryOf(item)) : valueOf(item))
+    if (withSize) {
+      const e = port.take()
+      if (e) return Promise.resolve(sized(e))
+    } else {
+      const value = port.takeValue()
+      if (value !== EMPTY) return Promise.resolve(value)
+    }
     if (port.disconnected) return Promise.reject(port.disconnectedError())
     return waitOn(port, options, withSize, interrupt)
   }
@@ -100,14 +107,14 @@ export class Receiver<T> {
 
   /** @internal A queued message's value, or EMPTY; never waits or throws. */
   [TAKE_VALUE](): T | typeof EMPTY {
-    return this.#state === LIVE ? (valueOf(this.#port!.takeItem()) as T | typeof EMPTY) : EMPTY
+    return this.#state === LIVE ? (this.#port!.takeValue() as T | typeof EMPTY) : EMPTY
   }
 
   /** A message if one is queued now; never waits. */
   tryRecv(): TryRecvResult<T> {
     const port = this.#live()
-    const item = port.takeItem()
-    if (item !== EMPTY) return { ok: true, value: valueOf(item) as T }
+    const value = port.takeValue()
+    if (value !== EMPTY) return { ok: true, value: value as T }
     return { ok: false, reason: port.disconnected ? 'disconnected' : 'empty' }
   }
 
@@ -257,9 +264,9 @@ class PlainWaiter implements Waiter {
     protected readonly rej: (e: unknown) => void,
     private readonly withSize: boolean,
   ) {}
-  resolve(item: Item): void {
+  resolve(value: unknown, entry: Entry | null): void {
     waitEnd()
-    this.res(this.withSize ? sized(entryOf(item)) : valueOf(item))
+    this.res(this.withSize ? sized(entry ?? bare(value)) : value)
   }
   reject(err: unknown): void {
     waitEnd()
@@ -279,9 +286,9 @@ class InterruptibleWaiter extends PlainWaiter {
     super(res, rej, withSize)
     owner.pending = this
   }
-  override resolve(item: Item): void {
+  override resolve(value: unknown, entry: Entry | null): void {
     this.owner.pending = null
-    super.resolve(item)
+    super.resolve(value, entry)
   }
   override reject(err: unknown): void {
     this.owner.pending = null
@@ -316,9 +323,9 @@ function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, 
       waitEnd()
     }
     const w: Waiter = {
-      resolve(item) {
+      resolve(value, entry) {
         done()
-        resolve(withSize ? sized(entryOf(item)) : valueOf(item))
+        resolve(withSize ? sized(entry ?? bare(value)) : value)
       },
       reject(err) {
         done()

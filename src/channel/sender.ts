@@ -4,7 +4,7 @@ import type { HandleAccess } from '../link/handles.js'
 import type { Cap, Port } from '../link/port.js'
 import { CONSTRUCT, brandClass } from '../brand.js'
 import { trackSender, untrackSender } from './finalize.js'
-import { localItem } from './transfer.js'
+import { localEntry } from './transfer.js'
 
 /** @internal The door to `Sender[SEND_NOW]`: a send whose batch is written at once. */
 export const SEND_NOW: unique symbol = Symbol('ipfi.sendNow')
@@ -56,7 +56,7 @@ export class Sender<T> {
     if (port.receiverGone) throw port.goneError()
     const route = port.route
     if (route) route.link.sendValue(route, value, port)
-    else port.deliver(localItem(value, port))
+    else port.deliver(value, localEntry(value, port))
   }
 
   /**

@@ -6,16 +6,16 @@
 import { tagOf } from '../codec/msgpack.js'
 import { HANDLE, isPlainData, walk, type Branded } from '../codec/walk.js'
 import { checkHandles, commitHandles, wrapCap } from '../link/handles.js'
-import { Entry, type Item, type Port } from '../link/port.js'
+import { Entry, type Port } from '../link/port.js'
 
 class Slot {
   readonly [HANDLE] = true
   constructor(readonly index: number) {}
 }
 
-/** What `target`'s queue takes for `value`: the value itself when it holds no handles, else an Entry. */
-export function localItem(value: unknown, target: Port): Item {
-  if (isPlainData(value)) return value
+/** The Entry of `value` sent to `target` if it holds handles; null when the value itself is queued. */
+export function localEntry(value: unknown, target: Port): Entry | null {
+  if (isPlainData(value)) return null
   const found: Branded[] = []
   const slotted = walk(value, {
     handle(h) {
@@ -23,7 +23,7 @@ export function localItem(value: unknown, target: Port): Item {
       return new Slot(found.length - 1)
     },
   })
-  if (found.length === 0) return value
+  if (found.length === 0) return null
   checkHandles(found, target)
   const handles = commitHandles(found).map((cap, i) => wrapCap(cap, tagOf(found[i]!)))
   const delivered = walk(slotted, { handle: (s) => handles[(s as unknown as Slot).index] })

@@ -28,16 +28,20 @@ export class Entry {
  */
 export type Item = unknown
 
-/** What `Port.takeItem` returns when nothing is queued (a value may be `undefined`). */
-export const EMPTY: unique symbol = Symbol('ipfi.empty')
+/**
+ * What `Port.takeValue` returns when nothing is queued (a value may be `undefined`). Keyed by
+ * `Symbol.for`, and items are told apart only by the Port's own code, because a receiver of one
+ * copy of ipfi may read a port of another copy loaded in the same process.
+ */
+export const EMPTY: unique symbol = Symbol.for('ipfi.empty')
 
 /** The Entry of a queued item (made for a bare value, only when its size or handles are asked for). */
-export function entryOf(item: Item): Entry {
+function entryOf(item: Item): Entry {
   return item instanceof Entry ? item : new Entry(item, null, 0, null)
 }
 
 /** The value of a queued item. */
-export function valueOf(item: Item): unknown {
+function valueOf(item: Item): unknown {
   return item instanceof Entry ? item.value : item
 }
 
@@ -87,8 +91,8 @@ export interface Cap {
 export type DecodeEntry = (bytes: Buffer, start: number, end: number, caps: Cap[]) => Entry
 
 export interface Waiter {
-  /** An Entry or a bare value (see Item). */
-  resolve(item: Item): void
+  /** The message's value, and its Entry (null for a bare value: see Item; make one if a size is needed). */
+  resolve(value: unknown, entry: Entry | null): void
   reject(error: Error): void
 }
 
@@ -217,15 +221,20 @@ export class Port {
     const w = this.waiter
     if (w) {
       this.waiter = this.moreWaiters?.shift() ?? null
-      return w.resolve(item)
+      return item instanceof Entry ? w.resolve(item.value, item) : w.resolve(item, null)
     }
     this.queue.push(item)
     if (item instanceof Entry) item.from?.queued(item.bytes)
     this.watcher?.()
   }
 
+  /** The next queued message's value, or EMPTY. */
+  takeValue(): unknown {
+    return valueOf(this.takeItem())
+  }
+
   /** The next queued item (an Entry or a bare value), or EMPTY. */
-  takeItem(): Item | typeof EMPTY {
+  private takeItem(): Item | typeof EMPTY {
     const q = this.queue
     if (this.head === q.length) return EMPTY
     const item = q[this.head]
@@ -345,17 +354,24 @@ export class Port {
     }
     if (this.alias) return this.alias.accept(bytes, start, end, caps, decodeEntry)
     if (this.route) return this.route.link.forward(this.route, bytes.subarray(start, end), caps)
-    this.push(decodeEntry(bytes, start, end, caps))
+    this.push(own(decodeEntry(bytes, start, end, caps)))
   }
 
-  /** A message sent in this process, already prepared (its handles moved into fresh ones): an Entry or a bare value. */
-  deliver(item: Item): void {
+  /**
+   * A message sent in this process, already prepared: its Entry if it carries handles (moved into
+   * fresh ones), or null to queue the value itself.
+   */
+  deliver(value: unknown, entry: Entry | null): void {
+    this.deliverItem(entry === null ? value : own(entry))
+  }
+
+  private deliverItem(item: Item): void {
     if (this.receiverGone) return dropItem(item)
     if (this.embargo) {
-      this.embargo.push(() => this.alias!.deliver(item))
+      this.embargo.push(() => this.alias!.deliverItem(item))
       return
     }
-    if (this.alias) return this.alias.deliver(item)
+    if (this.alias) return this.alias.deliverItem(item)
     if (this.route) return this.route.link.forwardEntry(this.route, entryOf(item))
     this.push(item)
   }
@@ -410,6 +426,13 @@ export class Port {
 
 export function dropEntry(entry: Entry): void {
   if (entry.handles) for (const h of entry.handles) h.close()
+}
+
+/** An Entry of this copy of ipfi (one made by another copy loaded in the process is copied: see EMPTY). */
+function own(entry: Entry): Entry {
+  if (entry instanceof Entry) return entry
+  const e: Entry = entry
+  return new Entry(e.value, e.handles, e.bytes, e.from ?? null)
 }
 
 function dropItem(item: Item): void {
