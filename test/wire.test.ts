@@ -146,38 +146,45 @@ async function unixSocketPair(): Promise<[net.Socket, net.Socket]> {
   return pair
 }
 
+/** Links A and B over a Unix socket pair (closed after the test); `b` is B's socket. */
+async function socketLinks() {
+  const [a, b] = await unixSocketPair()
+  const A = connectWireSrc<unknown, unknown>(duplexWireSrc(a), { name: 'A' })
+  const B = connectWireSrc<unknown, unknown>(duplexWireSrc(b), { name: 'B' })
+  cleanups.push(() => {
+    A.close()
+    B.close()
+  })
+  return { A, B, b }
+}
+
+/** Sizes of the buffers of at least `size` bytes allocated (by Buffer.allocUnsafeSlow, as encode does) while `f` runs. */
+function largeAllocations(size: number, f: () => void): number[] {
+  const real = Buffer.allocUnsafeSlow
+  const sizes: number[] = []
+  Buffer.allocUnsafeSlow = (n: number) => {
+    if (n >= size) sizes.push(n)
+    return real(n)
+  }
+  try {
+    f()
+  } finally {
+    Buffer.allocUnsafeSlow = real
+  }
+  return sizes
+}
+
 describe('a large message over a socket is encoded into the buffer of the last one once the kernel took all of it', () => {
   it('the second 4 MiB message allocates no buffer of its size; both arrive whole', async () => {
-    const [a, b] = await unixSocketPair()
-    const A = connectWireSrc<unknown, unknown>(duplexWireSrc(a), { name: 'A' })
-    const B = connectWireSrc<unknown, unknown>(duplexWireSrc(b), { name: 'B' })
-    cleanups.push(() => {
-      A.close()
-      B.close()
-    })
+    const { A, B } = await socketLinks()
     const size = 4 << 20
     const big = Buffer.alloc(size, 1)
-    /** Sizes of the buffers of at least `size` allocated (by Buffer.allocUnsafeSlow, as encode does) while `f` runs. */
-    const largeAllocations = (f: () => void) => {
-      const real = Buffer.allocUnsafeSlow
-      const sizes: number[] = []
-      Buffer.allocUnsafeSlow = (n: number) => {
-        if (n >= size) sizes.push(n)
-        return real(n)
-      }
-      try {
-        f()
-      } finally {
-        Buffer.allocUnsafeSlow = real
-      }
-      return sizes
-    }
     // Control: the first one is encoded into a buffer of its own.
-    expect(largeAllocations(() => A.sender.send({ a: 1, data: big }))).toHaveLength(1)
+    expect(largeAllocations(size, () => A.sender.send({ a: 1, data: big }))).toHaveLength(1)
     const first = (await B.receiver.recv()) as { data: Buffer }
     await A.sender.drained() // every byte of it in the kernel: the wire gave its buffer back
     big.fill(2)
-    expect(largeAllocations(() => A.sender.send({ a: 2, data: big }))).toEqual([])
+    expect(largeAllocations(size, () => A.sender.send({ a: 2, data: big }))).toEqual([])
     big.fill(3) // after send(): what was sent is what the value held at send()
     const second = (await B.receiver.recv()) as { a: number; data: Buffer }
     expect(first.data.equals(Buffer.alloc(size, 1))).toBe(true)
@@ -186,29 +193,12 @@ describe('a large message over a socket is encoded into the buffer of the last o
   })
 
   it('a buffer whose bytes are not all in the kernel yet is not written into: a fresh one is allocated', async () => {
-    const [a, b] = await unixSocketPair()
+    const { A, B, b } = await socketLinks()
     b.pause() // the peer does not read: most of the first message waits in the writer
-    const A = connectWireSrc<unknown, unknown>(duplexWireSrc(a), { name: 'A' })
-    const B = connectWireSrc<unknown, unknown>(duplexWireSrc(b), { name: 'B' })
-    cleanups.push(() => {
-      A.close()
-      B.close()
-    })
     const size = 4 << 20
     A.sender.send({ data: Buffer.alloc(size, 1) })
     await new Promise((r) => setTimeout(r, 20))
-    const real = Buffer.allocUnsafeSlow
-    let fresh = 0
-    Buffer.allocUnsafeSlow = (n: number) => {
-      if (n >= size) fresh++
-      return real(n)
-    }
-    try {
-      A.sender.send({ data: Buffer.alloc(size, 2) })
-    } finally {
-      Buffer.allocUnsafeSlow = real
-    }
-    expect(fresh).toBe(1)
+    expect(largeAllocations(size, () => A.sender.send({ data: Buffer.alloc(size, 2) }))).toHaveLength(1)
     b.resume()
     const one = (await B.receiver.recv()) as { data: Buffer }
     const two = (await B.receiver.recv()) as { data: Buffer }

@@ -26,7 +26,7 @@ export class Entry {
  * handles in it, the value itself (no object per message: the common in-process case). A value is
  * told from an Entry by `instanceof`, and no user value is an Entry (the class is not exported).
  */
-export type Item = unknown
+type Item = unknown
 
 /**
  * What `Port.takeValue` returns when nothing is queued (a value may be `undefined`). Keyed by
@@ -216,7 +216,7 @@ export class Port {
 
   // ---- home side ----
 
-  push(item: Item): void {
+  private push(item: Item): void {
     if (this.receiverGone) return dropItem(item)
     const w = this.waiter
     if (w) {
