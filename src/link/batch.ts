@@ -5,10 +5,23 @@
  * the wire may keep a view of what it was given (a socket until the kernel took it), so a slab is
  * replaced, not reused, once full.
  */
+import { availableParallelism } from 'node:os'
 import type { Wire } from '../wire/wire.js'
 
 /** Size of a fresh slab; a frame larger than this gets a slab of its own size. */
 const SLAB = 64 * 1024
+
+/**
+ * When a batch goes out before the end of the tick. Its first write of a tick is due at
+ * FIRST_WRITE_AT frames, each later one at twice as many as the one before, up to LAST_WRITE_AT:
+ * a burst of 100 replies goes as 32 + 64 + 4 frames, so the peer (on another CPU) starts on the
+ * first 32 while we make the rest, and both sides work at once instead of in turn; a stream's long
+ * burst still goes in a few large writes. With one CPU nothing can overlap and each write costs a
+ * switch to the peer: a batch made then waits for SINGLE_CPU_WRITE_AT frames.
+ */
+const FIRST_WRITE_AT = 32
+const SINGLE_CPU_WRITE_AT = 128
+const LAST_WRITE_AT = 512
 
 export class Batch {
   /** Where frames are written: `slab[at, at + n)` after `reserve(n)` returned `at`. */
@@ -24,6 +37,24 @@ export class Batch {
   /** Frames and bytes handed to the wire over the batch's life (link.traffic). */
   framesWritten = 0
   bytesWritten = 0
+  /** The frames at which the next write of this tick is due (see FIRST_WRITE_AT). */
+  private readonly firstDue = availableParallelism() > 1 ? FIRST_WRITE_AT : SINGLE_CPU_WRITE_AT
+  private dueAt = this.firstDue
+
+  /** Whether enough frames wait to write them now, before the end of the tick. */
+  due(): boolean {
+    return this.frames >= this.dueAt
+  }
+
+  /** A write before the end of the tick was made: the next one waits for twice as many frames. */
+  wroteEarly(): void {
+    if (this.dueAt < LAST_WRITE_AT) this.dueAt *= 2
+  }
+
+  /** The tick ended: its next burst starts with a small write again. */
+  tickEnded(): void {
+    this.dueAt = this.firstDue
+  }
 
   /** Room for an `n`-byte frame in `slab`, at the offset returned. Counts one frame. */
   reserve(n: number): number {

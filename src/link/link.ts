@@ -55,8 +55,6 @@ export interface PeerEnd {
 
 const EMPTY = new Uint8Array(0)
 const NO_CAPS: Cap[] = []
-/** A batch is written as soon as it holds this many frames (and otherwise at the end of the tick). */
-const FLUSH_AT = 128
 /** Parts at least this large are written by reference instead of being copied into the batch. */
 const BIG_PART = 16 * 1024
 
@@ -201,7 +199,7 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     this.sentMsg(route, frame.length - F.MSG_PREFIXED, 0)
     this.batch.frame(frame)
     this.wrote()
-    if (this.batch.frames >= FLUSH_AT) this.flush()
+    if (this.batch.due()) this.flushEarly()
   }
 
   /** Pass on a message that arrived for a receiver that moved on (its bytes may be in a reused chunk: a small payload is copied into the batch; a large one is copied here). */
@@ -250,8 +248,8 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     this.wrote()
     if (after) for (const f of after) f()
     // A long batch goes out now, once this message is wholly sent, so that the peer can start on it
-    // while we go on (overlap); the rest waits for the end of the tick.
-    if (b.frames >= FLUSH_AT) this.flush()
+    // while we go on (overlap); the rest waits for the end of the tick (batch.ts says when).
+    if (b.due()) this.flushEarly()
   }
 
   /** Count a MSG going out, and tell whoever listens (trace.ts). */
@@ -305,8 +303,18 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     this.heartbeat.said()
     if (!this.flushQueued) {
       this.flushQueued = true
-      process.nextTick(this.flush)
+      process.nextTick(this.endOfTick)
     }
+  }
+
+  private readonly endOfTick = (): void => {
+    this.batch.tickEnded()
+    this.flush()
+  }
+
+  private flushEarly(): void {
+    this.flush()
+    this.batch.wroteEarly()
   }
 
   /** Write everything queued: small frames as one run of bytes, big payloads by reference. */
