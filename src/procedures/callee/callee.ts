@@ -13,9 +13,15 @@ import { CalleeSession } from './session.js'
 
 const LOCAL = {}
 
+/** The calls running for one link. */
+export interface InFlight {
+  calls: number
+}
+
 export class Callee {
   readonly #sessions = new Set<CalleeSession>()
-  readonly #inFlight = new Map<object, number>()
+  /** Calls in flight per link (the sessions of a link share its count; a WeakMap, so a link gone is forgotten). */
+  readonly #inFlight = new WeakMap<object, InFlight>()
   #stopped = false
   #graceful = false
   /** The loop taking session openings still runs. */
@@ -87,18 +93,18 @@ export class Callee {
     this.#checkEnded()
   }
 
-  /** @internal Count a call in or out; false if the caller's link is at its limit. */
-  admit(key: object): boolean {
-    const n = this.#inFlight.get(key) ?? 0
-    if (n >= this.limits.maxCallsInFlight) return false
-    this.#inFlight.set(key, n + 1)
-    return true
+  /** @internal The count of calls in flight that the sessions over the link `key` share. */
+  inFlightOf(key: object): InFlight {
+    let c = this.#inFlight.get(key)
+    if (!c) this.#inFlight.set(key, (c = { calls: 0 }))
+    return c
   }
-  /** @internal */
-  release(key: object): void {
-    const n = (this.#inFlight.get(key) ?? 1) - 1
-    if (n <= 0) this.#inFlight.delete(key)
-    else this.#inFlight.set(key, n)
+
+  /** @internal Count a call in; false if the caller's link is at its limit. */
+  admit(c: InFlight): boolean {
+    if (c.calls >= this.limits.maxCallsInFlight) return false
+    c.calls++
+    return true
   }
 
   /**

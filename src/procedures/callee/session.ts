@@ -10,7 +10,7 @@ import {
   CALL, CANCEL, CLOSE, CREDIT, END, ERROR, FAIL, ITEM, MAX_WINDOW,
   closeAll, isIndex, type CallerMessage, type CalleeMessage,
 } from '../messages.js'
-import type { Callee } from './callee.js'
+import type { Callee, InFlight } from './callee.js'
 import { CalleeCall, type Fn } from './call.js'
 
 const OPEN = 0
@@ -36,13 +36,17 @@ export class CalleeSession {
    */
   #early = false
   readonly #drain = new Interrupt()
+  /** The calls running for this session's link, counted against maxCallsInFlight. */
+  readonly #inFlight: InFlight
 
   constructor(
     readonly callee: Callee,
     readonly calls: Receiver<CallerMessage>,
     readonly reply: Sender<CalleeMessage>,
-    readonly linkKey: object,
-  ) {}
+    linkKey: object,
+  ) {
+    this.#inFlight = callee.inFlightOf(linkKey)
+  }
 
   async run(): Promise<void> {
     for (;;) {
@@ -102,7 +106,7 @@ export class CalleeSession {
 
   callDone(call: CalleeCall): void {
     if (this.active.get(call.id) === call) this.active.delete(call.id)
-    this.callee.release(this.linkKey)
+    this.#inFlight.calls--
     this.#maybeClose()
   }
 
@@ -203,7 +207,7 @@ export class CalleeSession {
       if (m.handles) for (const h of m.handles) if (typeof h === 'function') callbacks++
       if (callbacks > limits.maxCallbacksPerCall) refusal = `the call passes ${callbacks} callbacks, more than maxCallbacksPerCall (${limits.maxCallbacksPerCall})`
     }
-    if (refusal === null && !this.callee.admit(this.linkKey)) {
+    if (refusal === null && !this.callee.admit(this.#inFlight)) {
       refusal = `more than maxCallsInFlight (${limits.maxCallsInFlight}) calls are running for this link`
     }
     if (refusal !== null) {
