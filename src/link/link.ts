@@ -148,13 +148,15 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
       this.fail(new ProtocolError(`${this.name}: no handshake from the peer within ${this.limits.handshakeTimeoutMs} ms`))
     }, this.limits.handshakeTimeoutMs)
     this.handshakeTimer.unref?.()
-    registerWire(wire)
     watchExit(this)
     this.sendHello()
     wire.start(
       (chunk, end) => this.onData(chunk, end),
       (err) => this.onEnd(err),
     )
+    // After start: a wire may hold the event loop once started (a MessagePort with a listener is
+    // ref'ed by it); event-loop.ts unrefs it once, for good.
+    if (this.state !== 'closed') registerWire(wire)
   }
 
   get isClosed(): boolean {
