@@ -105,4 +105,13 @@ describe('links hold the event loop while someone waits', () => {
     expect(closed.stdout).toBe('')
     expect(closed.code).toBe(13)
   })
+
+  it('a link whose wire ends as it starts holds nothing afterwards', async () => {
+    const r = await run(`${LINK}
+      const dead = { write() {}, close() {}, ref() {}, unref() {}, start(onData, onEnd) { onEnd(new Error('gone at once')) } }
+      const link = connectWire(dead)
+      console.log(await rx.recv())`)
+    expect(r.stdout).toBe('')
+    expect(r.code).toBe(13)
+  })
 })

@@ -8,6 +8,11 @@ const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: root
 const importCopyA = `import { pathToFileURL } from 'node:url'
        const url = pathToFileURL('dist/index.js').href
        const a = await import(url + '?copy=a')`
+/** Run `body` as an ES module in which `a` and `b` are two copies of ipfi (one module under two URLs). */
+const runWithTwoCopies = (body: string) =>
+  run(['--input-type=module', '-e', `${importCopyA}
+       const b = await import(url + '?copy=b')
+       ${body}`])
 
 describe('the built package, imported by its name', () => {
   it('works from ESM', () => {
@@ -49,12 +54,8 @@ describe('the built package, imported by its name', () => {
   it('two ESM copies of ipfi sharing one msgpackr both decode handles and registered errors', () => {
     // One module imported under two URLs is two copies of ipfi over one msgpackr: the copy loaded
     // last owns msgpackr's decoders for the ipfi tags, and the first copy must still work.
-    const out = run([
-      '--input-type=module',
-      '-e',
-      `${importCopyA}
-       const b = await import(url + '?copy=b')
-       class AppError extends Error { name = 'AppError' }
+    const out = runWithTwoCopies(
+      `class AppError extends Error { name = 'AppError' }
        a.registerErrorClass(AppError)
        const [wa, wb] = a.memoryWirePair()
        const left = a.connectWire(wa), right = a.connectWire(wb)
@@ -66,17 +67,13 @@ describe('the built package, imported by its name', () => {
        left.close(); right.close()
        console.log(JSON.stringify([a.Sender !== b.Sender, got.tx instanceof a.Sender, v,
          got.err instanceof AppError, got.err.name, got.err.message]))`,
-    ])
+    )
     expect(JSON.parse(out)).toEqual([true, true, 'through the moved sender', true, 'AppError', 'boom'])
   })
 
   it('in-process channels across two copies: a channel of one carried and used by the other, with bare values, handles and an empty queue', () => {
-    const out = run([
-      '--input-type=module',
-      '-e',
-      `${importCopyA}
-       const b = await import(url + '?copy=b')
-       const [carry, carried] = a.channel()
+    const out = runWithTwoCopies(
+      `const [carry, carried] = a.channel()
        const [tx, rx] = b.channel()
        const [htx, hrx] = b.channel()
        carry.send({ tx, rx }) // copy b's ends, wrapped by copy a's classes now
@@ -89,7 +86,7 @@ describe('the built package, imported by its name', () => {
        const got = [await waiting, await aRx.recv(), await aRx.recv()]
        got[1].h.send('via the handle')
        console.log(JSON.stringify([empty, got[0] === undefined, got[1].h instanceof a.Sender, got[2], await hrx.recv()]))`,
-    ])
+    )
     expect(JSON.parse(out)).toEqual([{ ok: false, reason: 'empty' }, true, true, 0, 'via the handle'])
   })
 

@@ -2,7 +2,7 @@ import { HANDLE } from '../codec/walk.js'
 import { ConnectionLostError, DisconnectedError, HandleError } from '../errors.js'
 import type { HandleAccess } from '../link/handles.js'
 import { waitBegin, waitEnd } from '../link/event-loop.js'
-import { EMPTY, type Cap, type Entry, type Port, type Waiter } from '../link/port.js'
+import { EMPTY, entryOf, type Cap, type Entry, type Port, type Waiter } from '../link/port.js'
 import { CONSTRUCT, PORT_OF, brandClass } from '../brand.js'
 import { trackReceiver, untrackReceiver } from './finalize.js'
 import { giveUpWith, type RecvOptions } from './give-up.js'
@@ -42,8 +42,6 @@ export interface Sized<T> {
   readonly handles: readonly unknown[] | null
 }
 const sized = <T>(e: Entry): Sized<T> => e as Sized<T>
-/** The entry of a message that was queued as its bare value (sent in process, no handles). */
-const bare = (value: unknown): Entry => ({ value, handles: null, bytes: 0, from: null })
 
 export type TryRecvResult<T> = { ok: true; value: T } | { ok: false; reason: 'empty' | 'disconnected' }
 
@@ -266,7 +264,7 @@ class PlainWaiter implements Waiter {
   ) {}
   resolve(value: unknown, entry: Entry | null): void {
     waitEnd()
-    this.res(this.withSize ? sized(entry ?? bare(value)) : value)
+    this.res(this.withSize ? sized(entry ?? entryOf(value)) : value)
   }
   reject(err: unknown): void {
     waitEnd()
@@ -325,7 +323,7 @@ function waitOn(port: Port, options: RecvOptions | undefined, withSize = false, 
     const w: Waiter = {
       resolve(value, entry) {
         done()
-        resolve(withSize ? sized(entry ?? bare(value)) : value)
+        resolve(withSize ? sized(entry ?? entryOf(value)) : value)
       },
       reject(err) {
         done()

@@ -36,7 +36,7 @@ type Item = unknown
 export const EMPTY: unique symbol = Symbol.for('ipfi.empty')
 
 /** The Entry of a queued item (made for a bare value, only when its size or handles are asked for). */
-function entryOf(item: Item): Entry {
+export function entryOf(item: Item): Entry {
   return item instanceof Entry ? item : new Entry(item, null, 0, null)
 }
 
