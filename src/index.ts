@@ -15,7 +15,7 @@ export {
   UnsupportedValueError,
   AuthenticationError,
 } from './errors.js'
-export { registerErrorClass } from './codec/index.js'
+export { registerErrorClass, transfer, type Transferable } from './codec/index.js'
 export type { Wire } from './wire/index.js'
 export { duplexWire, messagePortWire, memoryWirePair, type MemoryWireOptions } from './wire/index.js'
 export type { Link, LinkOptions } from './link/link.js'

@@ -37,7 +37,7 @@ describe('doc comment examples', () => {
 
   for (const e of examples) {
     it(`${e.where}: ${e.code.split('\n')[0]}`, async () => {
-      const program = `import { channel, fork, spawnWorker, expose, remote } from 'ipfi'\n${e.code}`
+      const program = `import { channel, fork, spawnWorker, expose, remote, transfer } from 'ipfi'\n${e.code}`
       const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', program], { cwd: root, timeout: 30_000 })
       expect(stdout.trim().split('\n')).toEqual(e.expected)
     })

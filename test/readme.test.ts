@@ -11,6 +11,7 @@ const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!)
 const expected: [string, RegExp][] = [
   ["tx.send({ hello: 'world' })", /\{ hello: 'world' \}\n\{ ok: true, value: 2 \}\ntrue/],
   ['data: { factor: 10 }', /from the process: 10\nfrom the process: 20\n\{ code: 0, signal: null \}\nfrom the thread: hi!/],
+  ['transfer({ frame: 1, pixels }, [pixels])', /^0\n1 8388608 1$/],
   ["jobTx.send('queued before the move')", /^QUEUED BEFORE THE MOVE\nSENT AFTER THE MOVE$/],
   ['new ReceiverSet()', /a: from a\nb: from b\na closed\nb closed|b: from b\na: from a\na closed\nb closed|a: from a\nb: from b\nb closed\na closed/],
   ['OneShotServer.create()', /^first second$/],

@@ -1,5 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest'
-import { channel, fork, parent, ReceiverSet, spawnWorker, type ChildContext, type Receiver, type Sender, type SelectEvent, type TryRecvResult } from 'ipfi'
+import { channel, fork, parent, ReceiverSet, spawnWorker, transfer, type ChildContext, type Receiver, type Sender, type SelectEvent, type TryRecvResult } from 'ipfi'
 
 describe('channel types', () => {
   it('channel<T>() gives typed ends', () => {
@@ -13,6 +13,15 @@ describe('channel types', () => {
     expectTypeOf(tx.clone()).toEqualTypeOf<Sender<{ n: number }>>()
     // @ts-expect-error wrong message type
     tx.send('no')
+  })
+
+  it('transfer() gives back the value it marks, of its own type, so a typed send takes it', () => {
+    const [tx] = channel<{ data: Buffer }>()
+    const data = Buffer.alloc(1)
+    expectTypeOf(transfer({ data }, [data])).toEqualTypeOf<{ data: typeof data }>()
+    tx.send(transfer({ data }, [data.buffer, new Float64Array(1), new ArrayBuffer(1)]))
+    // @ts-expect-error only buffers and views of them can be transferred
+    transfer({ data }, ['not a buffer'])
   })
 
   it('iterates typed values', async () => {

@@ -8,11 +8,12 @@ import rawWorker from './raw-worker.mjs'
 import rawFd3 from './raw-fd3-msgpackr.mjs'
 import ipfiWorker from './ipfi-worker.mjs'
 import ipfiFork from './ipfi-fork.mjs'
+import { openIpfiFork, openIpfiWorker } from '../lib/open/ipfi.mjs'
 
-const payload = (base, mib, id, label, rawId) => ({
+const payload = (base, mib, id, label, rawId, open = base.open) => ({
   id: `${id}-${mib}mib`,
   label,
-  open: base.open,
+  open,
   impl: base.impl,
   kind: base.kind,
   type: 'payload',
@@ -26,4 +27,7 @@ export const payloadScenarios = [1, 50].flatMap((mib) => [
   payload(rawFd3, mib, 'raw-fd3', 'fd-3 pipe, length + msgpackr'),
   payload(ipfiWorker, mib, 'ipfi-worker', 'ipfi spawnWorker()', 'raw-worker'),
   payload(ipfiFork, mib, 'ipfi-fork', 'ipfi fork()', 'raw-fd3'),
+  // The same with `transfer(msg, [msg.data])` on both ends: the payload is moved, not copied, at each send.
+  payload(ipfiWorker, mib, 'ipfi-worker-transfer', 'ipfi spawnWorker(), transfer()', 'raw-worker', (sink) => openIpfiWorker('ipfi-parent-echo.mjs', sink, 'ipfi echo worker (transfer)', 'recv', true)),
+  payload(ipfiFork, mib, 'ipfi-fork-transfer', 'ipfi fork(), transfer()', 'raw-fd3', (sink) => openIpfiFork('ipfi-parent-echo.mjs', sink, 'ipfi fork echo child (transfer)', 'recv', true)),
 ])

@@ -4,7 +4,8 @@ import type { HandleAccess } from '../link/handles.js'
 import type { Cap, Port } from '../link/port.js'
 import { CONSTRUCT, brandClass } from '../brand.js'
 import { trackSender, untrackSender } from './finalize.js'
-import { localEntry } from './transfer.js'
+import { clearTransferMark, transferListOf } from '../codec/transfer-list.js'
+import { localEntry, localTransfer } from './transfer.js'
 
 /** @internal The door to `Sender[SEND_NOW]`: a send whose batch is written at once. */
 export const SEND_NOW: unique symbol = Symbol('ipfi.sendNow')
@@ -50,12 +51,24 @@ export class Sender<T> {
     this.#port!.resolve().route?.link.flushNow()
   }
 
-  /** Send a value. Throws `DisconnectedError` if the receiver is known to be closed. */
+  /**
+   * Send a value. Throws `DisconnectedError` if the receiver is known to be closed. A value marked
+   * with `transfer(value, buffers)` moves those buffers instead of copying them (they are detached
+   * here once the send succeeded); a send that throws leaves them, and the mark, as they were.
+   */
   send(value: T): void {
     const port = this.#live().resolve()
     if (port.receiverGone) throw port.goneError()
     const route = port.route
-    if (route) route.link.sendValue(route, value, port)
+    const list = transferListOf(value)
+    if (list) {
+      if (route) route.link.sendValue(route, value, port, list)
+      else {
+        const { delivered, entry } = localTransfer(value, port, list)
+        port.deliver(delivered, entry)
+      }
+      clearTransferMark(value)
+    } else if (route) route.link.sendValue(route, value, port)
     else port.deliver(value, localEntry(value, port))
   }
 

@@ -15,3 +15,4 @@ export {
 export { walk, isHandle, HANDLE, type Branded } from './walk.js'
 export { registerErrorClass, type ErrorRecord } from './error-record.js'
 export { MAX_NESTING_DEPTH } from './depth.js'
+export { transfer, type Transferable } from './transfer-list.js'

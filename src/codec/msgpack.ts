@@ -18,6 +18,7 @@ import { errorToRecord, recordToError } from './error-record.js'
 import { later, mayHoldProtoKey, objectsFromMaps } from './proto-key.js'
 import { c1 } from './scan.js'
 import { shared, type HandleReader } from './shared.js'
+import { Place, bufferOf, lend } from './transfer-list.js'
 import { HANDLE, isPlainData, plainDataBytes, walk, type Branded } from './walk.js'
 
 export const TAG_HANDLE = 0x01
@@ -86,6 +87,24 @@ type Allocate = (size: number) => { target: Uint8Array; position: number }
 addExtension({ Class: MinusZero, type: 0x62, pack: ((_: MinusZero, allocate: Allocate) => {
   const { target, position } = allocate(MINUS_ZERO_BYTES.length)
   target.set(MINUS_ZERO_BYTES, position)
+}) as unknown as () => Buffer })
+/**
+ * Stands for a binary of a transfer list (transfer-list.ts) in a prepared value: its header is
+ * written (the same bytes msgpackr writes before a Buffer's or a typed array's data: `bin`, or ext
+ * 0x74 with the type code) and its data left out; `at` records where the data belongs, so the
+ * caller sends the data from the buffer itself, between the pieces of the encoding.
+ */
+class Hole {
+  /** Where msgpackr wrote the header: its buffer then, and the offset just past the header. */
+  target: Uint8Array | null = null
+  end = 0
+  constructor(readonly place: Place, readonly header: Uint8Array) {}
+}
+addExtension({ Class: Hole, type: 0x62, pack: ((h: Hole, allocate: Allocate) => {
+  const { target, position } = allocate(h.header.length)
+  target.set(h.header, position)
+  h.target = target
+  h.end = position + h.header.length
 }) as unknown as () => Buffer })
 // msgpackr's string bundles (0x62) are not part of the protocol; they would also give 0xc1 a meaning.
 addExtension({ type: 0x62, unpack: () => {
@@ -187,7 +206,7 @@ addExtension({ type: 0x42, unpack: (data: Uint8Array) => {
 } } as unknown as Parameters<typeof addExtension>[0])
 
 /** Typed arrays, ArrayBuffer and DataView (ext 0x74): a type code, then the bytes (msgpackr's layout). */
-const TYPED_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]
+export const TYPED_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]
 addExtension({ type: 0x74, unpack: (data: Uint8Array) => {
   if (data.length === 0) throw new ProtocolError('malformed typed array: ext 0x74 without a type code')
   const code = data[0]!
@@ -256,6 +275,13 @@ export interface Encoded {
   /** The handles found, in table order: `payload` refers to them by index. */
   handles: Branded[]
   /**
+   * With a transfer list: the binaries of its buffers left out of `payload`, in order; each one's
+   * bytes belong at `payload[at]` (the payload sent is the pieces of `payload` with each binary's
+   * bytes between them, `bytes` in all).
+   */
+  holes?: Gap[]
+  bytes?: number
+  /**
    * For a large value: `payload` with `headroom` free bytes in front of it, in a buffer of its own
    * that nothing else refers to, so that the caller can write a header there and send the whole
    * frame without a copy (and a wire may transfer the buffer).
@@ -269,7 +295,8 @@ export interface Encoded {
  * free in front of a large value's encoding (`Encoded.frame`), for the caller's header. `spare`,
  * asked only for such a value: a buffer that nothing reads any more, to encode into if it fits.
  */
-export function encode(value: unknown, headroom = 0, spare?: () => Buffer | undefined): Encoded {
+export function encode(value: unknown, headroom = 0, spare?: () => Buffer | undefined, transferList?: readonly ArrayBuffer[]): Encoded {
+  if (transferList) return encodeWithHoles(value, transferList)
   // Plain data (the common case) goes to msgpackr as it is, with no walk to copy it.
   if (isPlainData(value)) {
     const size = plainDataBytes()
@@ -287,6 +314,64 @@ export function encode(value: unknown, headroom = 0, spare?: () => Buffer | unde
     minusZero: MINUS_ZERO,
   })
   return { payload: packChecked(prepared), handles }
+}
+
+/** A binary left out of an encoding (Encoded.holes): its bytes (where they lay when it was encoded) go at `at`. */
+export interface Gap {
+  at: number
+  place: Place
+}
+
+/** Encode `value` with each binary whose buffer is in `list` left out (Encoded.holes). */
+function encodeWithHoles(value: unknown, list: readonly ArrayBuffer[]): Encoded {
+  const handles: Branded[] = []
+  const holes: Hole[] = []
+  const prepared = walk(value, {
+    handle(h) {
+      handles.push(h)
+      return new (tagClasses.get(tagOf(h))!)(handles.length - 1)
+    },
+    map: (entries) => new MapTag(entries),
+    error: (record) => new ErrorTag(record),
+    minusZero: MINUS_ZERO,
+    bytes(b) {
+      if (!list.includes(bufferOf(b))) return b
+      const h = new Hole(new Place(b), binaryHeader(b))
+      holes.push(h)
+      return h
+    },
+  })
+  let payload = packChecked(prepared)
+  if (holes.some((h) => h.target!.buffer !== payload.buffer)) {
+    // msgpackr moved to a larger buffer after some header was written: once more, into one large enough.
+    packr.useBuffer(Buffer.allocUnsafeSlow(payload.length + 1024))
+    try {
+      payload = packChecked(prepared)
+    } finally {
+      packr.useBuffer(Buffer.allocUnsafeSlow(8192))
+    }
+  }
+  let bytes = payload.length
+  const gaps = holes.map((h): Gap => {
+    bytes += h.place.length
+    return { at: h.end + h.target!.byteOffset - payload.byteOffset, place: h.place }
+  })
+  return { payload, handles, holes: gaps, bytes }
+}
+
+/** What msgpackr writes before a binary's data: `bin` for a Buffer, ext 0x74 and the type code for the rest. */
+function binaryHeader(b: ArrayBuffer | ArrayBufferView): Uint8Array {
+  const n = b.byteLength
+  if (Buffer.isBuffer(b)) {
+    if (n < 0x100) return Uint8Array.of(0xc4, n)
+    if (n < 0x10000) return Uint8Array.of(0xc5, n >> 8, n & 0xff)
+    return Uint8Array.of(0xc6, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
+  }
+  const code = b instanceof ArrayBuffer ? 16 : b instanceof DataView ? 17 : TYPED_ARRAYS.indexOf(b.constructor as (typeof TYPED_ARRAYS)[number])
+  const len = n + 1
+  if (len < 0x100) return Uint8Array.of(0xc7, len, 0x74, code)
+  if (len < 0x10000) return Uint8Array.of(0xc8, len >> 8, len & 0xff, 0x74, code)
+  return Uint8Array.of(0xc9, len >>> 24, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff, 0x74, code)
 }
 
 /**
@@ -347,6 +432,7 @@ export function decode(bytes: Uint8Array, onHandle: HandleReader | null, start =
       value = objectsFromMaps(unpackrMaps.unpack(source, range))
     } else if (size >= IN_PLACE_FROM && size * 2 >= source.buffer.byteLength) {
       value = ownSmallBinaries(unpackrInPlace.unpack(source, range), source.buffer, size / 2)
+      lend(source.buffer) // its binaries are views of it: a transfer copies them unless it holds this frame alone
     } else {
       value = unpackr.unpack(source, range)
     }

@@ -31,6 +31,8 @@ export interface WalkOptions {
   fn?(f: (...args: never[]) => unknown): unknown
   /** What stands in place of -0 (msgpackr would write it as the integer 0); without it, -0 stays. */
   minusZero?: unknown
+  /** Called for every binary (ArrayBuffer, DataView, Buffer, typed array); returns what stands in its place. Without it, binaries stay. */
+  bytes?(b: ArrayBuffer | ArrayBufferView): unknown
 }
 
 const noHandleInErrors = (): never => {
@@ -79,7 +81,7 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
   if (LEAVES.has(proto)) {
     // A RegExp is written as the array [source, flags].
     if (proto === RegExp.prototype && depth >= MAX_NESTING_DEPTH) throw tooDeep()
-    return obj
+    return o.bytes && BINARIES.has(proto) ? o.bytes(obj as ArrayBuffer | ArrayBufferView) : obj
   }
   if (depth >= MAX_NESTING_DEPTH) throw tooDeep()
   const d = depth + 1
@@ -134,9 +136,10 @@ function visit(value: unknown, o: WalkOptions, depth: number): unknown {
  * prototypes: an instance of a subclass (of these, of Array, Map or Set) would arrive as an
  * instance of the base class, so it is refused like any other class instance.
  */
-const LEAVES = new Set<unknown>(
-  [Date, RegExp, URL, ArrayBuffer, DataView, Buffer, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array].map((c) => c.prototype),
+const BINARIES = new Set<unknown>(
+  [ArrayBuffer, DataView, Buffer, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array].map((c) => c.prototype),
 )
+const LEAVES = new Set<unknown>([Date.prototype, RegExp.prototype, URL.prototype, ...BINARIES])
 
 const BOXED = new Set<unknown>([Number, String, Boolean, BigInt, Symbol].map((c) => c.prototype))
 

@@ -70,6 +70,19 @@ export class Batch {
     return at
   }
 
+  /** Copy `bytes` into the slab after what is there: more of the frame reserved last (not a frame of its own). */
+  copy(bytes: Uint8Array): void {
+    if (bytes.length === 0) return
+    if (this.end + bytes.length > this.slab.length) {
+      this.endRun()
+      this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB, bytes.length))
+      this.end = this.runStart = 0
+    }
+    this.slab.set(bytes, this.end)
+    this.end += bytes.length
+    this.bytes += bytes.length
+  }
+
   /** Queue `bytes` by reference (a large payload; its frame header was reserved just before). */
   part(bytes: Uint8Array): void {
     this.endRun()

@@ -6,7 +6,8 @@
  *
  * Export 0 on each side is the link's bootstrap inbox, so a link starts as a pair of channels.
  */
-import { encode, encodePlain, decodePlain, newChunk } from '../codec/msgpack.js'
+import { encode, encodePlain, decodePlain, newChunk, type Gap } from '../codec/msgpack.js'
+import { moveBuffers } from '../codec/transfer-list.js'
 import { ConnectionLostError, DisconnectedError, LimitExceededError, ProtocolError, describeCause, keepable } from '../errors.js'
 import { FRAME_HEADER, FrameDecoder } from '../wire/framing.js'
 import { handOver, takeGivenBack } from '../wire/hand-over.js'
@@ -57,6 +58,13 @@ const EMPTY = new Uint8Array(0)
 const NO_CAPS: Cap[] = []
 /** Parts at least this large are written by reference instead of being copied into the batch. */
 const BIG_PART = 16 * 1024
+
+/** A payload's transferred binaries (codec `Encoded.holes`), the buffers now holding them, and the payload's length with them. */
+interface Gaps {
+  holes: Gap[]
+  moved: ReadonlyMap<ArrayBufferLike, ArrayBuffer>
+  bytes: number
+}
 
 /**
  * One peer over one wire, as users see it: `connection.link`, `peer.link`, `child.link`. Every
@@ -143,7 +151,7 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     this.inbox = this.tables.inbox
     this.outbox = this.tables.outbox
 
-    this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME, (bytes, start, end) => this.onFrame(bytes, start, end))
+    this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME, (bytes, start, end) => this.onFrame(bytes, start, end), this.spare)
     this.handshakeTimer = setTimeout(() => {
       this.fail(new ProtocolError(`${this.name}: no handshake from the peer within ${this.limits.handshakeTimeoutMs} ms`))
     }, this.limits.handshakeTimeoutMs)
@@ -151,7 +159,7 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     watchExit(this)
     this.sendHello()
     wire.start(
-      (chunk, end) => this.onData(chunk, end),
+      (chunk, end, owned) => this.onData(chunk, end, owned),
       (err) => this.onEnd(err),
     )
     // After start: a wire may hold the event loop once started (a MessagePort with a listener is
@@ -166,29 +174,37 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
   // ------------------------------------------------------------------ sending
 
   /** Send a value into the channel that `route` leads to. Throws before anything moves if it can't. */
-  sendValue(route: Route, value: unknown, target: Port): void {
-    const { payload, handles, frame } = encode(value, F.MSG_PREFIXED, this.spare)
+  /**
+   * Send `value` along `route`. `transferList` (transfer-list.ts): buffers to move rather than copy;
+   * they are taken only once the message is known to be sendable, and their binaries' bytes go to
+   * the wire from the moved buffers themselves.
+   */
+  sendValue(route: Route, value: unknown, target: Port, transferList?: readonly ArrayBuffer[]): void {
+    const { payload, handles, frame, holes, bytes = payload.length } = encode(value, F.MSG_PREFIXED, this.spare, transferList)
     if (handles.length > this.peerMaxHandles) {
       throw new LimitExceededError(`message holds ${handles.length} handles; the peer accepts at most ${this.peerMaxHandles}`)
     }
     checkHandles(handles, target)
-    const size = F.MSG_HEADER + handles.length * 10 + payload.length
+    const size = F.MSG_HEADER + handles.length * 10 + bytes
     if (size > this.peerMaxFrame) {
-      throw new LimitExceededError(`message of ${payload.length} bytes is over the peer's frame limit of ${this.peerMaxFrame} bytes`)
+      throw new LimitExceededError(`message of ${bytes} bytes is over the peer's frame limit of ${this.peerMaxFrame} bytes`)
     }
     if (frame && handles.length === 0 && this.state !== 'closed') return this.sendFrame(route, frame)
-    this.sendMsg(route, payload, handles.length ? commitHandles(handles) : NO_CAPS)
+    const moved = transferList ? moveBuffers(transferList) : null
+    this.sendMsg(route, payload, handles.length ? commitHandles(handles) : NO_CAPS, holes?.length ? { holes, moved: moved!, bytes } : null)
   }
 
   /**
-   * The buffer of the last large frame sent, held weakly: once the wire gave it back (every byte
-   * reached the transport: wire/hand-over.ts), the next large message is encoded into it rather
-   * than into a fresh buffer while this one waits for a GC.
+   * The buffer of the last large frame sent (or of a transferred binary sent by reference), held
+   * weakly: once the wire gave it back (every byte reached the transport: wire/hand-over.ts), the
+   * next large message is encoded into it, or the next large frame that arrives is gathered in it,
+   * rather than a fresh buffer while this one waits for a GC. `need`: the size wanted (the buffer
+   * is given only if it holds it without being more than twice as large).
    */
   private lastFrame: WeakRef<ArrayBufferLike> | null = null
-  private readonly spare = (): Buffer | undefined => {
+  private readonly spare = (need?: number): Buffer | undefined => {
     const b = this.lastFrame?.deref()
-    if (!b || !takeGivenBack(b)) return undefined
+    if (!b || (need !== undefined && (b.byteLength < need || b.byteLength > 2 * need)) || !takeGivenBack(b)) return undefined
     this.lastFrame = null
     return Buffer.from(b as ArrayBuffer)
   }
@@ -221,7 +237,7 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
     this.sendMsg(route, enc.payload, enc.handles.length ? commitHandles(enc.handles) : [])
   }
 
-  private sendMsg(route: Route, payload: Uint8Array, caps: Cap[]): void {
+  private sendMsg(route: Route, payload: Uint8Array, caps: Cap[], gaps: Gaps | null = null): void {
     if (this.state === 'closed') return dropCaps(caps)
     if (caps.length > this.peerMaxHandles || F.MSG_HEADER + payload.length > this.peerMaxFrame) {
       // Only forwarded messages can get here (direct sends are checked before anything moves):
@@ -237,21 +253,52 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
       for (const c of caps) descs.push(this.tables.describe(c, after))
     }
     const capsBytes = descs ? encodePlain(descs) : EMPTY
-    const bodyLen = F.MSG_HEADER + capsBytes.length + payload.length
-    const small = payload.length < BIG_PART
+    const payloadLen = gaps ? gaps.bytes : payload.length
+    const bodyLen = F.MSG_HEADER + capsBytes.length + payloadLen
+    const small = !gaps && payload.length < BIG_PART
     const b = this.batch
     const at = b.reserve(F.MSG_PREFIXED + capsBytes.length + (small ? payload.length : 0))
     const slab = b.slab
     F.writeMsgHeader(slab, at, bodyLen, route, capsBytes.length)
     if (capsBytes.length) slab.set(capsBytes, at + F.MSG_PREFIXED)
     if (small) slab.set(payload, at + F.MSG_PREFIXED + capsBytes.length)
+    else if (gaps) this.writeWithGaps(payload, gaps)
     else b.part(payload)
-    this.sentMsg(route, payload.length, caps.length)
+    this.sentMsg(route, payloadLen, caps.length)
     this.wrote()
     if (after) for (const f of after) f()
     // A long batch goes out now, once this message is wholly sent, so that the peer can start on it
     // while we go on (overlap); the rest waits for the end of the tick (batch.ts says when).
     if (b.due()) this.flushEarly()
+  }
+
+  /**
+   * A payload whose transferred binaries were left out (codec `Encoded.holes`): its pieces are
+   * copied into the batch and each binary goes between them from its moved buffer, by reference
+   * when large (handed over when it is the only binary of its buffer, so a MessagePort transfers
+   * it: no copy at all).
+   */
+  private writeWithGaps(payload: Uint8Array, { holes, moved }: Gaps): void {
+    const b = this.batch
+    const uses = new Map<ArrayBufferLike, number>()
+    for (const { place } of holes) uses.set(place.buffer, (uses.get(place.buffer) ?? 0) + 1)
+    let from = 0
+    for (const { at, place } of holes) {
+      b.copy(payload.subarray(from, at))
+      from = at
+      const buffer = moved.get(place.buffer) ?? place.buffer
+      const bytes = new Uint8Array(buffer, place.offset, place.length)
+      if (bytes.length < BIG_PART) {
+        b.copy(bytes)
+        continue
+      }
+      if (uses.get(place.buffer) === 1 && buffer !== place.buffer) {
+        handOver(bytes)
+        this.lastFrame = new WeakRef(buffer)
+      }
+      b.part(bytes)
+    }
+    b.copy(payload.subarray(from))
   }
 
   /** Count a MSG going out, and tell whoever listens (trace.ts). */
@@ -361,12 +408,12 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
 
   // ---------------------------------------------------------------- receiving
 
-  private onData(chunk: Uint8Array, end?: number): void {
+  private onData(chunk: Uint8Array, end?: number, owned?: boolean): void {
     if (this.state === 'closed' || this.ending) return
     this.heartbeat.heard()
     newChunk()
     try {
-      this.decoder.push(chunk, end)
+      this.decoder.push(chunk, end, owned)
     } catch (e) {
       this.fail(this.named(e))
     }

@@ -67,7 +67,7 @@ export type RemoteRef = Route
 /** What a port needs from the link it is routed through or referenced from. */
 export interface LinkSide {
   embargoDone(port: Port): void
-  sendValue(route: Route, value: unknown, target: Port): void
+  sendValue(route: Route, value: unknown, target: Port, transferList?: readonly ArrayBuffer[]): void
   sendDisembargo(route: Route, token: number): void
   releaseRoute(route: Route, lostReason?: string): void
   sendDropped(ref: RemoteRef, lostReason: string | null): void

@@ -8,6 +8,7 @@
  * let go of, and the rest of the frame is copied there as it comes: at the end there is the frame
  * alone, not the pieces and their join (which would be two copies of it at once).
  */
+import { markAlone } from '../codec/transfer-list.js'
 import { LimitExceededError, ProtocolError } from '../errors.js'
 
 export const FRAME_HEADER = 4
@@ -36,12 +37,24 @@ export class FrameDecoder {
    * `onFrame(bytes, start, end)`: a frame's body is `bytes[start, end)`. Frames whole in a chunk are
    * handed over in place (no copy, no view object); the caller may keep a view of them.
    */
-  constructor(maxFrame: number, private readonly onFrame: (bytes: Buffer, start: number, end: number) => void) {
+  /**
+   * `spare(length)`: a buffer of at least `length` bytes that nobody reads any more, if there is
+   * one (the link's last large frame sent, once its wire gave it back): a large frame is gathered
+   * there from its first byte on, instead of in pieces and then a fresh buffer.
+   */
+  constructor(
+    maxFrame: number,
+    private readonly onFrame: (bytes: Buffer, start: number, end: number) => void,
+    private readonly spare?: (length: number) => Buffer | undefined,
+  ) {
     this.maxFrame = maxFrame
   }
 
-  /** Feed `input[0, end)`; calls `onFrame` for each complete frame. Throws on a bad length. */
-  push(input: Uint8Array, end = input.length): void {
+  /**
+   * Feed `input[0, end)`; calls `onFrame` for each complete frame. Throws on a bad length. `owned`:
+   * nothing else refers to the input's buffer (Wire.start), so a frame that is all of it is alone there.
+   */
+  push(input: Uint8Array, end = input.length, owned = false): void {
     const chunk = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength)
     let off = 0
     while (off < end) {
@@ -59,8 +72,9 @@ export class FrameDecoder {
         if (end - off >= len) {
           const start = off
           off += len
+          if (owned && start === FRAME_HEADER && off === end) markAlone(chunk.buffer)
           this.onFrame(chunk, start, off)
-        } else this.length = len
+        } else this.begin(len)
         continue
       }
       this.header = ((this.header << 8) | chunk[off++]!) >>> 0
@@ -69,8 +83,17 @@ export class FrameDecoder {
         this.header = 0
         this.headerBytes = 0
         this.check(len)
-        this.length = len
+        this.begin(len)
       }
+    }
+  }
+
+  /** A frame of `len` bytes begins (and does not end in this chunk): a large one goes straight into a spare buffer, if there is one. */
+  private begin(len: number): void {
+    this.length = len
+    if (len > SLAB && this.spare) {
+      const b = this.spare(len)
+      if (b) this.whole = b.subarray(0, len)
     }
   }
 
@@ -134,6 +157,8 @@ export class FrameDecoder {
     this.seal()
     const parts = this.parts
     const frame = this.whole ?? (parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.length))
+    // Gathered or joined into a buffer of its own (not a view of a chunk, not Node's pool): alone there.
+    if (frame === this.whole || (frame !== parts[0] && frame.buffer.byteLength === frame.length)) markAlone(frame.buffer)
     this.whole = null
     this.parts = []
     this.length = 0

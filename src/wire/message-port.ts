@@ -82,7 +82,7 @@ export function messagePortWire(port: MessagePort): Wire {
           if (m.length > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX, Math.max(m.length, 2 * scratch.length)))
           onData(scratch, scratch.write(m, 0, 'latin1'))
         }
-        else if (m instanceof Uint8Array) onData(m)
+        else if (m instanceof Uint8Array) onData(m, m.length, true) // cloned or transferred: this thread's alone
         else if (m === null) finish() // the other side closed
         else finish(new TypeError('a non-binary message arrived on an ipfi MessagePort'))
       })

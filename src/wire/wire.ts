@@ -16,9 +16,11 @@ export interface Wire {
    * when `end` is not given), `onEnd` once when the stream ends or fails (with the error, if any),
    * and no `onData` after it. Called once. A wire may write into a chunk again once `onData`
    * returned if the chunk's buffer is under 64 KiB (ipfi copies what it keeps of those); it must not
-   * touch larger ones again (ipfi may keep views of a large message it read in place).
+   * touch larger ones again (ipfi may keep views of a large message it read in place). `owned`: the
+   * chunk's ArrayBuffer is ipfi's alone from now on (nothing else refers to it, e.g. it arrived
+   * transferred), so a value read from it may be transferred on without a copy (see `transfer`).
    */
-  start(onData: (chunk: Uint8Array, end?: number) => void, onEnd: (error?: unknown) => void): void
+  start(onData: (chunk: Uint8Array, end?: number, owned?: boolean) => void, onEnd: (error?: unknown) => void): void
   /** Close the stream (after what was written is flushed, where the transport allows). */
   close(): void
   /** Optional: close now, dropping what is not written yet (the link failed; the peer stopped reading). */

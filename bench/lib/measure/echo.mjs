@@ -148,7 +148,9 @@ export function isPayloadEcho(r, data) {
  * the phase), and once at the start.
  */
 export function payloadRoundTrips(name, t, sink, n, data, timeoutMs) {
-  const msg = { a: 1, b: 2, data }
+  // A transport that moves the payload (`movesPayload`: transfer() on both ends) detaches what it
+  // sent: it starts from a copy and sends each reply's own buffer back.
+  let msg = { a: 1, b: 2, data: t.movesPayload ? Buffer.from(data) : data }
   let got = 0
   let start = 0
   const rssAtStart = process.memoryUsage.rss()
@@ -166,6 +168,7 @@ export function payloadRoundTrips(name, t, sink, n, data, timeoutMs) {
         const elapsedMs = performance.now() - start
         return ok({ elapsedMs, mibPerSec: (n * data.byteLength) / 1048576 / (elapsedMs / 1000), parentPeakRss: peakRss, parentRssAtStart: rssAtStart })
       }
+      if (t.movesPayload) msg = { a: 1, b: 2, data: r.data }
       t.send(msg)
       sample()
     }, () => {

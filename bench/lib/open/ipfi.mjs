@@ -3,7 +3,7 @@
 // our ends and waits for it to end by itself); `openIpfiFork`/`openIpfiWorker` add a transport:
 // everything the child sends on its bootstrap channel goes to the sink. Shared by the ipfi echo,
 // payload, one-way, procedures and many-channels scenarios.
-import { fork, spawnWorker } from 'ipfi'
+import { fork, spawnWorker, transfer } from 'ipfi'
 import { pump } from '../peers/ipfi-pump.mjs'
 import { childPath, track, waitExit, withDeadline } from './procs.mjs'
 
@@ -36,15 +36,22 @@ export function ipfiChild(how, file, sink, what, env) {
   }
 }
 
-/** `loop`: the loop style of both ends (bench/lib/peers/ipfi-pump.mjs), `await recv()` by default. */
-function openIpfi(how, file, sink, what, loop = 'recv') {
-  const { c, close } = ipfiChild(how, file, sink, what, loop === 'recv' ? undefined : { IPFI_BENCH_LOOP: loop })
+/**
+ * `loop`: the loop style of both ends (bench/lib/peers/ipfi-pump.mjs), `await recv()` by default.
+ * `moves`: both ends send a message's `data` with transfer() (the echo child too,
+ * IPFI_BENCH_TRANSFER), so a payload bounces without a copy at either send (`movesPayload`: the
+ * payload driver sends each reply's own buffer back, its previous one being detached).
+ */
+function openIpfi(how, file, sink, what, loop = 'recv', moves = false) {
+  const env = { ...(loop !== 'recv' && { IPFI_BENCH_LOOP: loop }), ...(moves && { IPFI_BENCH_TRANSFER: '1' }) }
+  const { c, close } = ipfiChild(how, file, sink, what, Object.keys(env).length ? env : undefined)
   const main = pump(c.receiver, sink.deliver, sink.fail, loop)
   return {
-    send: (m) => c.sender.send(m),
+    send: moves ? (m) => c.sender.send(m?.data ? transfer(m, [m.data]) : m) : (m) => c.sender.send(m),
+    movesPayload: moves,
     close: () => close(() => main.stop()),
   }
 }
 
-export const openIpfiFork = (file, sink, what, loop) => openIpfi('fork', file, sink, what, loop)
-export const openIpfiWorker = (file, sink, what, loop) => openIpfi('worker', file, sink, what, loop)
+export const openIpfiFork = (file, sink, what, loop, moves) => openIpfi('fork', file, sink, what, loop, moves)
+export const openIpfiWorker = (file, sink, what, loop, moves) => openIpfi('worker', file, sink, what, loop, moves)

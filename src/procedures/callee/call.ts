@@ -2,6 +2,7 @@
  * One call as the callee runs it: the procedure (run as `currentCall()`), its abort signal, the
  * credit that paces its result stream, and its streamed arguments (arg-stream.ts).
  */
+import { carryTransfer, clearTransferMarks } from '../../codec/transfer-list.js'
 import { UnsupportedValueError } from '../../errors.js'
 import { runInCall, type CallContext } from '../context.js'
 import { DONE, ERROR, RESULT, YIELD, isStream, type CalleeMessage } from '../messages.js'
@@ -77,7 +78,10 @@ export class CalleeCall implements CallContext {
     this.#done = true
     if (!this.#cancelled) {
       try {
-        this.session.send(out)
+        if (out[0] === RESULT) {
+          this.session.send(carryTransfer([out[2]], out))
+          clearTransferMarks([out[2]])
+        } else this.session.send(out)
       } catch (e) {
         // The result (or what was thrown) cannot travel: say so instead.
         try {
@@ -121,7 +125,8 @@ export class CalleeCall implements CallContext {
         }
         if (this.#cancelled) return [DONE, this.id]
         this.#credit--
-        if (!this.trySend([YIELD, this.id, r.value])) return [DONE, this.id]
+        if (!this.trySend(carryTransfer([r.value], [YIELD, this.id, r.value]))) return [DONE, this.id]
+        clearTransferMarks([r.value])
       }
     } finally {
       if (!finished) await runInCall(this, () => it.return?.(), asyncContext)

@@ -1,4 +1,5 @@
 /** Feeds one streamed argument to the procedure, as many items as the callee pulls (PULL), until END, FAIL or STOP. */
+import { carryTransfer, clearTransferMarks } from '../../codec/transfer-list.js'
 import { ProtocolError } from '../../errors.js'
 import { END, FAIL, ITEM, isIndex } from '../messages.js'
 import type { CallerCall } from './call.js'
@@ -54,7 +55,8 @@ export class ArgPump {
         }
         this.#wanted--
         try {
-          call.host.send([ITEM, call.id, index, r.value])
+          call.host.send(carryTransfer([r.value], [ITEM, call.id, index, r.value]))
+          clearTransferMarks([r.value])
         } catch (e) {
           // An item that cannot travel fails the argument with that error.
           this.#stopped = true

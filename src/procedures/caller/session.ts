@@ -5,6 +5,7 @@
  */
 import { DisconnectedError } from '../../errors.js'
 import { OPEN_SESSION } from '../../brand.js'
+import { carryTransfer, clearTransferMarks } from '../../codec/transfer-list.js'
 import { RECV_SIZED, SEND_NOW, TAKE_SIZED, channel, Interrupt, type Receiver, type Sender, type Sized } from '../../channel/index.js'
 import { ArgPump } from './arg-pump.js'
 import { CallerCall, type CallHost, type CallResult, type CallSettings } from './call.js'
@@ -71,7 +72,8 @@ export class CallerSession implements CallHost {
     let sent: PreparedArgs | null
     try {
       sent = prepareArgs(args, call)
-      this.#calls.send([CALL, call.id, name, sent ? sent.args : args, settings.window, sent ? sent.streams : NO_STREAMS])
+      this.#calls.send(carryTransfer(args, [CALL, call.id, name, sent ? sent.args : args, settings.window, sent ? sent.streams : NO_STREAMS]))
+      clearTransferMarks(args)
     } catch (e) {
       if (e instanceof DisconnectedError) this.#dead = e
       call.finish(e)
