@@ -241,6 +241,30 @@ describe('transfer() over a wire', () => {
     expect(got!.bytes.subarray(got!.start, got!.end).equals(one)).toBe(true)
   })
 
+  it('most of a frame in one chunk the wire owns, with room around it, is assembled in place: the bulk is not copied', () => {
+    const one = encode({ a: 1, data: randomBuffer(200_000), z: 'tail' }).payload
+    const framed = Buffer.alloc(4 + one.length)
+    framed.writeUInt32BE(one.length, 0)
+    one.copy(framed, 4)
+    const cutA = 40 // the frame's head, as a small chunk
+    const cutB = 4 + one.length - 10 // its last bytes, as another
+    const deliver = (owned: boolean, slack: number) => {
+      // The bulk sits in a larger buffer, with `slack` bytes free before it and after it.
+      const big = new Uint8Array(new ArrayBuffer(slack + (cutB - cutA) + slack), slack, cutB - cutA)
+      big.set(framed.subarray(cutA, cutB))
+      let got: Buffer | undefined
+      const decoder = new FrameDecoder(1 << 30, (b, start, end) => (got = b.subarray(start, end)))
+      decoder.push(Buffer.from(framed.subarray(0, cutA)))
+      decoder.push(big, big.length, owned)
+      decoder.push(Buffer.from(framed.subarray(cutB)))
+      expect(got!.equals(one)).toBe(true)
+      return got!.buffer === big.buffer
+    }
+    expect(deliver(true, 64)).toBe(true) // in place
+    expect(deliver(false, 64)).toBe(false) // not the wire's to write into: gathered elsewhere
+    expect(deliver(true, 8)).toBe(false) // no room for the head in front: gathered elsewhere
+  })
+
   it('a message that came alone in a buffer the wire owned, or was joined from pieces, moves on without a copy', () => {
     const one = encode({ data: Buffer.alloc(100_000, 1) }).payload
     const framed = Buffer.alloc(4 + one.length)

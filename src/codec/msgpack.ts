@@ -19,7 +19,7 @@ import { later, mayHoldProtoKey, objectsFromMaps } from './proto-key.js'
 import { c1 } from './scan.js'
 import { shared, type HandleReader } from './shared.js'
 import { Place, bufferOf, lend } from './transfer-list.js'
-import { HANDLE, isPlainData, plainDataBytes, walk, type Branded } from './walk.js'
+import { HANDLE, isPlainData, plainDataBytes, walk, type Branded, type WalkOptions } from './walk.js'
 
 export const TAG_HANDLE = 0x01
 export const TAG_MAP = 0x02
@@ -304,7 +304,15 @@ export function encode(value: unknown, headroom = 0, spare?: () => Buffer | unde
     return { payload: packChecked(value), handles: NO_HANDLES }
   }
   const handles: Branded[] = []
-  const prepared = walk(value, {
+  return { payload: packChecked(prepare(value, handles)), handles }
+}
+
+/**
+ * The value as msgpackr is given it: handles (collected into `handles`), Maps, Errors and -0
+ * replaced by their tags; `bytes`, if given, picks what stands for each binary.
+ */
+function prepare(value: unknown, handles: Branded[], bytes?: WalkOptions['bytes']): unknown {
+  return walk(value, {
     handle(h) {
       handles.push(h)
       return new (tagClasses.get(tagOf(h))!)(handles.length - 1)
@@ -312,8 +320,8 @@ export function encode(value: unknown, headroom = 0, spare?: () => Buffer | unde
     map: (entries) => new MapTag(entries),
     error: (record) => new ErrorTag(record),
     minusZero: MINUS_ZERO,
+    bytes,
   })
-  return { payload: packChecked(prepared), handles }
 }
 
 /** A binary left out of an encoding (Encoded.holes): its bytes (where they lay when it was encoded) go at `at`. */
@@ -326,20 +334,11 @@ export interface Gap {
 function encodeWithHoles(value: unknown, list: readonly ArrayBuffer[]): Encoded {
   const handles: Branded[] = []
   const holes: Hole[] = []
-  const prepared = walk(value, {
-    handle(h) {
-      handles.push(h)
-      return new (tagClasses.get(tagOf(h))!)(handles.length - 1)
-    },
-    map: (entries) => new MapTag(entries),
-    error: (record) => new ErrorTag(record),
-    minusZero: MINUS_ZERO,
-    bytes(b) {
-      if (!list.includes(bufferOf(b))) return b
-      const h = new Hole(new Place(b), binaryHeader(b))
-      holes.push(h)
-      return h
-    },
+  const prepared = prepare(value, handles, (b) => {
+    if (!list.includes(bufferOf(b))) return b
+    const h = new Hole(new Place(b), binaryHeader(b))
+    holes.push(h)
+    return h
   })
   let payload = packChecked(prepared)
   if (holes.some((h) => h.target!.buffer !== payload.buffer)) {

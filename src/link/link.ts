@@ -173,11 +173,11 @@ export class LinkImpl implements Link, LinkSide, QueueAccount, ExitingLink {
 
   // ------------------------------------------------------------------ sending
 
-  /** Send a value into the channel that `route` leads to. Throws before anything moves if it can't. */
   /**
-   * Send `value` along `route`. `transferList` (transfer-list.ts): buffers to move rather than copy;
-   * they are taken only once the message is known to be sendable, and their binaries' bytes go to
-   * the wire from the moved buffers themselves.
+   * Send a value into the channel that `route` leads to. Throws before anything moves if it can't.
+   * `transferList` (transfer-list.ts): buffers to move rather than copy; they are taken only once
+   * the message is known to be sendable, and their binaries' bytes go to the wire from the moved
+   * buffers themselves.
    */
   sendValue(route: Route, value: unknown, target: Port, transferList?: readonly ArrayBuffer[]): void {
     const { payload, handles, frame, holes, bytes = payload.length } = encode(value, F.MSG_PREFIXED, this.spare, transferList)

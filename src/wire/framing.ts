@@ -60,7 +60,7 @@ export class FrameDecoder {
     while (off < end) {
       if (this.length) {
         const n = Math.min(this.length - this.received, end - off)
-        this.keep(chunk, off, off + n)
+        this.keep(chunk, off, off + n, owned)
         off += n
         if (this.received === this.length) this.complete()
         continue
@@ -106,12 +106,13 @@ export class FrameDecoder {
    * Keep `chunk[from, to)` of the frame being received: a view, or a copy if the wire may reuse the
    * chunk; into the frame's own buffer once there is one (see gather).
    */
-  private keep(chunk: Buffer, from: number, to: number): void {
+  private keep(chunk: Buffer, from: number, to: number, owned = false): void {
     if (this.whole) {
       chunk.copy(this.whole, this.received, from, to)
       this.received += to - from
       return
     }
+    if (owned && from === 0 && this.assembleAround(chunk, to)) return
     this.received += to - from
     if (this.length > SLAB && this.received < this.length && this.received * 2 >= this.length) return this.gather(chunk, from, to)
     if (chunk.buffer.byteLength >= REUSED_BELOW) {
@@ -142,6 +143,28 @@ export class FrameDecoder {
     chunk.copy(whole, at, from, to)
     this.parts = []
     this.whole = whole
+  }
+
+  /**
+   * Most of a large frame came as one chunk whose buffer the wire owns (a MessagePort's, transferred:
+   * Wire.start), with room in that buffer for the rest of the frame around it: the frame is
+   * assembled there, what came before copied in front of it and what comes after copied behind, so
+   * the bulk of it is never copied. (A binary the peer transferred from a frame it received has
+   * that frame's room around it, so an echo of transferred binaries copies nothing.)
+   */
+  private assembleAround(chunk: Buffer, to: number): boolean {
+    const before = this.received
+    const rest = this.length - before - to
+    const room = chunk.buffer.byteLength - (chunk.byteOffset + to)
+    if (to * 2 < this.length || chunk.byteOffset < before || (rest > 0 && room < rest)) return false
+    this.seal()
+    const whole = Buffer.from(chunk.buffer, chunk.byteOffset - before, this.length)
+    let at = 0
+    for (const p of this.parts) at += p.copy(whole, at)
+    this.parts = []
+    this.received = before + to
+    this.whole = whole
+    return true
   }
 
   /** Close the slab being filled: what it holds becomes a part. */
