@@ -90,6 +90,22 @@ describe('the built package, imported by its name', () => {
     expect(JSON.parse(out)).toEqual([{ ok: false, reason: 'empty' }, true, true, 0, 'via the handle'])
   })
 
+  it('transfer() across two copies: a value one copy marked moves its buffers when the other sends it, in process and over a wire', () => {
+    const out = runWithTwoCopies(
+      `const [tx, rx] = b.channel()
+       const local = Buffer.alloc(100_000, 1)
+       tx.send(a.transfer({ local }, [local]))
+       const [wa, wb] = b.memoryWirePair()
+       const left = b.connectWire(wa), right = b.connectWire(wb)
+       const wired = Buffer.alloc(100_000, 2)
+       left.sender.send(a.transfer({ wired }, [wired]))
+       const got = [(await rx.recv()).local, (await right.receiver.recv()).wired]
+       left.close(); right.close()
+       console.log(JSON.stringify([local.byteLength, wired.byteLength, got[0].length, got[0][0], got[1].length, got[1][0]]))`,
+    )
+    expect(JSON.parse(out)).toEqual([0, 0, 100_000, 1, 100_000, 2])
+  })
+
   it('procedures across two copies of ipfi in one process: an endpoint from one works with the other', () => {
     const out = run([
       '--input-type=module',
