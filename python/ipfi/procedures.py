@@ -1155,6 +1155,8 @@ class _CallerCall:
             self.timer.cancel()
         if self.on_abort is not None and self.settings.signal is not None:
             self.settings.signal.remove_listener(self.on_abort)
+        if isinstance(self.settings.signal, _Both):
+            self.settings.signal.release()
         for lent in self.lent or ():
             lent.revoke()
         for p in (self.pumps or {}).values():
@@ -1598,11 +1600,26 @@ class _CallerSession:
         call.on_reply(msg)
 
 
+class _Both(AbortSignal):
+    """Aborted when either of two signals is: a call's own and its proxy's default. The call
+    releases it when it is done, taking its listeners off both, so a long-lived default signal does
+    not gather one listener (and one signal) per call."""
+
+    __slots__ = ("_parents",)
+
+    def __init__(self, a: AbortSignal, b: AbortSignal) -> None:
+        super().__init__()
+        self._parents = (a, b)
+        a.add_listener(self.abort)
+        b.add_listener(self.abort)
+
+    def release(self) -> None:
+        for p in self._parents:
+            p.remove_listener(self.abort)
+
+
 def _both(a: AbortSignal, b: AbortSignal) -> AbortSignal:
-    out = AbortSignal()
-    a.add_listener(out.abort)
-    b.add_listener(out.abort)
-    return out
+    return _Both(a, b)
 
 
 class RemoteMethod:

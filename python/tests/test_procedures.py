@@ -1054,6 +1054,35 @@ class Surface(unittest.TestCase):
             ep.close()
         run(main(), 10)
 
+    def test_a_call_signal_beside_the_proxy_default_leaves_no_listener_behind(self) -> None:
+        async def main() -> None:
+            ep = ipfi.expose({"add": lambda x, y: x + y})
+            default = ipfi.AbortSignal()
+            api = ipfi.remote(ep, signal=default)
+            for i in range(200):
+                own = ipfi.AbortSignal()
+                self.assertEqual(await api.add.with_options(signal=own)(i, 1), i + 1)
+                self.assertEqual(own._listeners, [])
+            self.assertEqual(default._listeners, [])
+            # Both still abort a call while it runs.
+            hang = asyncio.get_running_loop().create_future()
+            ep2 = ipfi.expose({"hang": lambda: hang})
+            api2 = ipfi.remote(ep2, signal=default)
+            own = ipfi.AbortSignal()
+            call = asyncio.ensure_future(api2.hang.with_options(signal=own)())
+            await asyncio.sleep(0.01)
+            own.abort()
+            with self.assertRaises(ipfi.AbortError):
+                await call
+            call = asyncio.ensure_future(api2.hang.with_options(signal=ipfi.AbortSignal())())
+            await asyncio.sleep(0.01)
+            default.abort()
+            with self.assertRaises(ipfi.AbortError):
+                await call
+            for x in (api, api2, ep, ep2):
+                x.close()
+        run(main(), 10)
+
     def test_limits_refuse_one_call_and_the_session_goes_on(self) -> None:
         async def main() -> None:
             a, b = await pair()
