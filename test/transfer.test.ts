@@ -189,6 +189,39 @@ describe('transfer() over a wire', () => {
     expect(((await b.receiver.recv(T)) as any).buf.length).toBe(1000)
   })
 
+  it('carries handles beside the moved buffers, and refuses an unsendable value before moving anything', async () => {
+    const [a, b] = await pair()
+    const [replyTx, replyRx] = channel<string>()
+    const buf = randomBuffer(100_000)
+    const sum = digest(buf)
+    const bad = transfer({ buf, f: () => 1 } as any, [buf])
+    expect(() => a.sender.send(bad)).toThrow(UnsupportedValueError)
+    expect(buf.byteLength).toBe(100_000)
+    a.sender.send(transfer({ buf, reply: replyTx }, [buf]))
+    expect(buf.byteLength).toBe(0)
+    const got = (await b.receiver.recv(T)) as any
+    expect(digest(got.buf)).toBe(sum)
+    got.reply.send('over the moved sender')
+    expect(await replyRx.recv(T)).toBe('over the moved sender')
+  })
+
+  it('places each binary right when the encoding outgrows the encoder’s buffer after it', async () => {
+    // A long string after the binary makes msgpackr move to a larger buffer once the binary's
+    // header is written: the encoding is made again in one large enough.
+    const seen: Buffer[] = []
+    const [a, b] = await pair((cs) => seen.push(Buffer.concat(cs)))
+    const value = () => ({ data: Buffer.alloc(50_000, 5), long: 'y'.repeat(300_000), after: Buffer.alloc(30_000, 6) })
+    const frames = async (mark: boolean) => {
+      seen.length = 0
+      const v = value()
+      a.sender.send(mark ? transfer(v, [v.data, v.after]) : v)
+      const got = (await b.receiver.recv(T)) as any
+      expect([got.data.length, got.data[49_999], got.long.length, got.after.length, got.after[0]]).toEqual([50_000, 5, 300_000, 30_000, 6])
+      return Buffer.concat(seen)
+    }
+    expect((await frames(true)).equals(await frames(false))).toBe(true)
+  })
+
   it('carries any binary kind, and several buffers in one message, intact', async () => {
     const [a, b] = await pair()
     const big = randomBuffer(300_000)

@@ -1488,7 +1488,7 @@ class _CallerSession:
         if options is not None:
             sig = options.signal
             if sig is not None and s.signal is not None and sig is not s.signal:
-                sig = _both(sig, s.signal)
+                sig = _Both(sig, s.signal)
             s = _Settings(options.timeout if options.timeout is not None else s.timeout,
                           options.deadline if options.deadline is not None else s.deadline,
                           sig if sig is not None else s.signal,
@@ -1616,10 +1616,6 @@ class _Both(AbortSignal):
     def release(self) -> None:
         for p in self._parents:
             p.remove_listener(self.abort)
-
-
-def _both(a: AbortSignal, b: AbortSignal) -> AbortSignal:
-    return _Both(a, b)
 
 
 class RemoteMethod:

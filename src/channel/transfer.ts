@@ -7,7 +7,7 @@
  */
 import { tagOf } from '../codec/msgpack.js'
 import { Place, bufferOf, moveBuffers } from '../codec/transfer-list.js'
-import { HANDLE, isPlainData, walk, type Branded } from '../codec/walk.js'
+import { HANDLE, isPlainData, walk, type Branded, type WalkOptions } from '../codec/walk.js'
 import { checkHandles, commitHandles, wrapCap } from '../link/handles.js'
 import { Entry, type Port } from '../link/port.js'
 
@@ -16,16 +16,22 @@ class Slot {
   constructor(readonly index: number) {}
 }
 
-/** The Entry of `value` sent to `target` if it holds handles; null when the value itself is queued. */
-export function localEntry(value: unknown, target: Port): Entry | null {
-  if (isPlainData(value)) return null
-  const found: Branded[] = []
-  const slotted = walk(value, {
+/** `value` with each handle replaced by a Slot (the handles collected into `found`); `bytes`, if given, picks what stands for each binary. */
+function slot(value: unknown, found: Branded[], bytes?: WalkOptions['bytes']): unknown {
+  return walk(value, {
     handle(h) {
       found.push(h)
       return new Slot(found.length - 1)
     },
+    bytes,
   })
+}
+
+/** The Entry of `value` sent to `target` if it holds handles; null when the value itself is queued. */
+export function localEntry(value: unknown, target: Port): Entry | null {
+  if (isPlainData(value)) return null
+  const found: Branded[] = []
+  const slotted = slot(value, found)
   if (found.length === 0) return null
   checkHandles(found, target)
   const handles = commitHandles(found).map((cap, i) => wrapCap(cap, tagOf(found[i]!)))
@@ -39,14 +45,8 @@ export function localEntry(value: unknown, target: Port): Entry | null {
  */
 export function localTransfer(value: unknown, target: Port, list: readonly ArrayBuffer[]): { delivered: unknown; entry: Entry | null } {
   const found: Branded[] = []
-  const slotted = walk(value, {
-    handle(h) {
-      found.push(h)
-      return new Slot(found.length - 1)
-    },
-    // Where each binary lies is read now: once its buffer moved, the view reads as empty.
-    bytes: (b) => (list.includes(bufferOf(b)) ? new Rebind(new Place(b)) : b),
-  })
+  // Where each binary lies is read now: once its buffer moved, the view reads as empty.
+  const slotted = slot(value, found, (b) => (list.includes(bufferOf(b)) ? new Rebind(new Place(b)) : b))
   checkHandles(found, target)
   const moved = moveBuffers(list)
   const handles = commitHandles(found).map((cap, i) => wrapCap(cap, tagOf(found[i]!)))

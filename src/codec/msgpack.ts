@@ -206,7 +206,7 @@ addExtension({ type: 0x42, unpack: (data: Uint8Array) => {
 } } as unknown as Parameters<typeof addExtension>[0])
 
 /** Typed arrays, ArrayBuffer and DataView (ext 0x74): a type code, then the bytes (msgpackr's layout). */
-export const TYPED_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]
+const TYPED_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]
 addExtension({ type: 0x74, unpack: (data: Uint8Array) => {
   if (data.length === 0) throw new ProtocolError('malformed typed array: ext 0x74 without a type code')
   const code = data[0]!

@@ -58,11 +58,7 @@ export class Batch {
 
   /** Room for an `n`-byte frame in `slab`, at the offset returned. Counts one frame. */
   reserve(n: number): number {
-    if (this.end + n > this.slab.length) {
-      this.endRun()
-      this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB, n))
-      this.end = this.runStart = 0
-    }
+    this.room(n)
     const at = this.end
     this.end += n
     this.frames++
@@ -73,11 +69,7 @@ export class Batch {
   /** Copy `bytes` into the slab after what is there: more of the frame reserved last (not a frame of its own). */
   copy(bytes: Uint8Array): void {
     if (bytes.length === 0) return
-    if (this.end + bytes.length > this.slab.length) {
-      this.endRun()
-      this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB, bytes.length))
-      this.end = this.runStart = 0
-    }
+    this.room(bytes.length)
     this.slab.set(bytes, this.end)
     this.end += bytes.length
     this.bytes += bytes.length
@@ -121,6 +113,14 @@ export class Batch {
     this.chunks = []
     this.frames = 0
     this.bytes = 0
+  }
+
+  /** Make sure `n` more bytes fit in the slab: if not, the run so far is ended and a fresh slab begun. */
+  private room(n: number): void {
+    if (this.end + n <= this.slab.length) return
+    this.endRun()
+    this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB, n))
+    this.end = this.runStart = 0
   }
 
   private endRun(): void {

@@ -36,8 +36,6 @@ export class FrameDecoder {
   /**
    * `onFrame(bytes, start, end)`: a frame's body is `bytes[start, end)`. Frames whole in a chunk are
    * handed over in place (no copy, no view object); the caller may keep a view of them.
-   */
-  /**
    * `spare(length)`: a buffer of at least `length` bytes that nobody reads any more, if there is
    * one (the link's last large frame sent, once its wire gave it back): a large frame is gathered
    * there from its first byte on, instead of in pieces and then a fresh buffer.
