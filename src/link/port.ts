@@ -8,6 +8,7 @@
  * some link). At home, zero means disconnected; on a route, zero means release the route upstream.
  */
 import { describeCause, disconnected } from '../errors.js'
+import { Fifo } from './fifo.js'
 
 /** A queued message: the decoded value and the handles inside it (closed if it is dropped). */
 export class Entry {
@@ -126,8 +127,7 @@ export class Port {
   readonly remotes = new Set<RemoteRef>()
 
   // Home state.
-  private queue: Item[] = []
-  private head = 0
+  private readonly queue = new Fifo<Item>()
   /**
    * The waiters, oldest first: the oldest in `waiter`, any others in `moreWaiters`. Almost always
    * there is one at most (one loop per receiver), so a message hands itself to a field rather than
@@ -154,7 +154,7 @@ export class Port {
     return p
   }
   get queued(): number {
-    return this.queue.length - this.head
+    return this.queue.size
   }
   get hasWaiters(): boolean {
     return this.waiter !== null
@@ -235,18 +235,8 @@ export class Port {
 
   /** The next queued item (an Entry or a bare value), or EMPTY. */
   private takeItem(): Item | typeof EMPTY {
-    const q = this.queue
-    if (this.head === q.length) return EMPTY
-    const item = q[this.head]
-    q[this.head++] = undefined
+    const item = this.queue.shift(EMPTY)
     if (item instanceof Entry) item.from?.unqueued(item.bytes)
-    if (this.head === q.length) {
-      this.queue = []
-      this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > q.length) {
-      this.queue = q.slice(this.head)
-      this.head = 0
-    }
     return item
   }
 
@@ -258,9 +248,7 @@ export class Port {
 
   /** Take every queued message (when the receiver moves away). */
   drain(): Entry[] {
-    const rest = this.queue.slice(this.head).map(entryOf)
-    this.queue = []
-    this.head = 0
+    const rest = this.queue.takeAll().map(entryOf)
     for (const e of rest) e.from?.unqueued(e.bytes)
     return rest
   }
