@@ -101,6 +101,17 @@ if (kind === 'local') {
   await childStamp()
   c.sender.close()
   await c[Symbol.asyncDispose]()
+} else if (kind === 'sink') {
+  // channel round trips as bench/run.mjs drives them: no promise per message, the recv loop's reply lets the next request go
+  const c = open(how, 'echo')
+  let onEcho = null
+  ;(async () => { for (;;) { let m; try { m = await c.receiver.recv() } catch { return } if (m && m.user !== undefined) pendingCpu.shift()(m); else onEcho() } })()
+  const run = (n) => new Promise((r) => { let sent = 0, got = 0; const t0 = performance.now(); onEcho = () => { if (++got === n) r(n / ((performance.now() - t0) / 1000)); else if (sent < n) { sent++; c.sender.send(MSG) } }; while (sent < 100) { sent++; c.sender.send(MSG) } })
+  if (how === 'fork') childCpu = () => new Promise((r) => { pendingCpu.push(r); c.sender.send('cpu?') })
+  await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp()
+  await childStamp()
+  c.sender.close()
+  await c[Symbol.asyncDispose]()
 } else if (kind === 'fanout') {
   const k = Number(shape)
   const c = open(how, 'fanout')
