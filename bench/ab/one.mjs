@@ -29,11 +29,16 @@ async function seq(send, total) {
   s.sort()
   return { rate: total / (el / 1000), p50: s[total >> 1], p99: s[Math.floor(total * 0.99)] }
 }
-// a reply pump for channels: resolves waiting promises in order
+// The replies of an echo child: its cpuUsage answers (to 'cpu?', forks only) go to who asked, every echo to onEcho
 const pendingCpu = []
-function chanClient(c) {
+function readEchoes(c, how, onEcho) {
+  ;(async () => { for (;;) { let m; try { m = await c.receiver.recv() } catch { return } if (m && m.user !== undefined) pendingCpu.shift()(m); else onEcho(m) } })()
+  if (how === 'fork') childCpu = () => new Promise((r) => { pendingCpu.push(r); c.sender.send('cpu?') })
+}
+// channel round trips with a promise per request, resolved in order by the reply loop
+function chanClient(c, how) {
   const waiting = []
-  ;(async () => { for (;;) { let m; try { m = await c.receiver.recv() } catch { return } if (m && m.user !== undefined) pendingCpu.shift()(m); else waiting.shift()(m) } })()
+  readEchoes(c, how, (m) => waiting.shift()(m))
   return () => new Promise((r) => { waiting.push(r); c.sender.send(MSG) })
 }
 // AB_IDLE=n: n idle worker links open beside the measured one (as in bench/run.mjs, which opens every scenario at once)
@@ -84,19 +89,16 @@ if (kind === 'local') {
 } else if (kind === 'flood') {
   // one-way in bursts of 1,000 per turn; the echo child sends each back, counted here
   const c = open(how, 'echo')
-  let got = 0, done = null
-  ;(async () => { for (;;) { let m; try { m = await c.receiver.recv() } catch { return } if (m && m.user !== undefined) pendingCpu.shift()(m); else if (++got === target) done() } })()
-  let target = 0
+  let got = 0, done = null, target = 0
+  readEchoes(c, how, () => { if (++got === target) done() })
   const run = (n) => new Promise((r) => { got = 0; target = n; const t0 = performance.now(); done = () => r(n / ((performance.now() - t0) / 1000)); let sent = 0; const burst = () => { const stop = Math.min(n, sent + 1000); while (sent < stop) { sent++; c.sender.send(MSG) } if (sent < n) setImmediate(burst) }; burst() })
-  if (how === 'fork') childCpu = () => new Promise((r) => { pendingCpu.push(r); c.sender.send('cpu?') })
   await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp()
   await childStamp()
   c.sender.close()
   await c[Symbol.asyncDispose]()
 } else if (kind === 'ch') {
   const c = open(how, 'echo')
-  const send = chanClient(c)
-  if (how === 'fork') childCpu = () => new Promise((r) => { pendingCpu.push(r); c.sender.send('cpu?') })
+  const send = chanClient(c, how)
   if (shape === '1') { await seq(send, N / 10); cpuStart(N); out = await seq(send, N); stamp() } else { await window100(send, N / 4); cpuStart(N); out = { rate: await window100(send, N) }; stamp() }
   await childStamp()
   c.sender.close()
@@ -105,9 +107,8 @@ if (kind === 'local') {
   // channel round trips as bench/run.mjs drives them: no promise per message, the recv loop's reply lets the next request go
   const c = open(how, 'echo')
   let onEcho = null
-  ;(async () => { for (;;) { let m; try { m = await c.receiver.recv() } catch { return } if (m && m.user !== undefined) pendingCpu.shift()(m); else onEcho() } })()
+  readEchoes(c, how, () => onEcho())
   const run = (n) => new Promise((r) => { let sent = 0, got = 0; const t0 = performance.now(); onEcho = () => { if (++got === n) r(n / ((performance.now() - t0) / 1000)); else if (sent < n) { sent++; c.sender.send(MSG) } }; while (sent < 100) { sent++; c.sender.send(MSG) } })
-  if (how === 'fork') childCpu = () => new Promise((r) => { pendingCpu.push(r); c.sender.send('cpu?') })
   await run(N / 4); cpuStart(N); out = { rate: await run(N) }; stamp()
   await childStamp()
   c.sender.close()

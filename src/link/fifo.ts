@@ -25,8 +25,12 @@ class Chunk<T> {
 export class Fifo<T> {
   private head: Chunk<T> | null = null
   private tail: Chunk<T> | null = null
+  #size = 0
+
   /** How many values are queued. */
-  size = 0
+  get size(): number {
+    return this.#size
+  }
 
   push(value: T): void {
     let t = this.tail
@@ -37,24 +41,21 @@ export class Fifo<T> {
       this.tail = t = c
     }
     t.slots[t.written++] = value
-    this.size++
+    this.#size++
   }
 
   /** The oldest value, taken out; `empty` when nothing is queued. */
   shift<E>(empty: E): T | E {
-    if (this.size === 0) return empty
+    if (this.#size === 0) return empty
     let h = this.head!
     // A chunk read to its end is full (values go to the tail), so the next one holds the oldest.
     if (h.read === h.written) this.head = h = h.next!
     const value = h.slots[h.read] as T
     h.slots[h.read++] = undefined
-    if (--this.size === 0) {
+    // Emptied: `h` is the tail (a chunk after it would hold a value), so it alone is kept or let go.
+    if (--this.#size === 0) {
       if (h.slots.length > KEPT) this.head = this.tail = null
-      else {
-        h.read = h.written = 0
-        h.next = null
-        this.tail = h
-      }
+      else h.read = h.written = 0
     }
     return value
   }
@@ -64,7 +65,7 @@ export class Fifo<T> {
     const all: T[] = []
     for (let c = this.head; c !== null; c = c.next) for (let i = c.read; i < c.written; i++) all.push(c.slots[i] as T)
     this.head = this.tail = null
-    this.size = 0
+    this.#size = 0
     return all
   }
 }
